@@ -1,0 +1,237 @@
+"""The orchestration: config → load → (render ∥ index) → atomic write.
+
+A build writes into a staging directory beside the output and swaps it in only when everything succeeded,
+so a failed build leaves the published site untouched. kbgen refuses to replace a directory it did not
+create (it marks its own with `.kbgen-site`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .content import LoadOptions, load_library
+from .content.model import Library
+from .errors import BuildError, Problem
+from .render import Page, SiteRenderer, Theme, build_date_from_env
+
+MARKER = ".kbgen-site"
+PARALLEL_PAGES = 600
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class BuildOptions:
+    output: Path | None = None
+    strict: bool = False
+    drafts: bool = False
+    base_url: str | None = None
+    workers: int = 0
+    progress: Progress | None = None
+
+
+@dataclass
+class BuildResult:
+    output: Path
+    pages: int
+    files: int
+    warnings: list[Problem]
+    timings: dict[str, float] = field(default_factory=dict)
+    library: Library | None = None
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+# Worker state for forked page rendering: set in the parent before the pool forks.
+_STATE: dict[str, Any] = {}
+
+
+def _render_slice(bounds: tuple[int, int]) -> int:
+    renderer: SiteRenderer = _STATE["renderer"]
+    pages: list[Page] = _STATE["pages"]
+    staging: Path = _STATE["staging"]
+    for page in pages[bounds[0] : bounds[1]]:
+        _write(staging / page.output, renderer.render(page))
+    return bounds[1] - bounds[0]
+
+
+def render_pages(renderer: SiteRenderer, staging: Path, workers: int, progress: Progress | None) -> int:
+    pages = list(renderer.pages())
+    total = len(pages)
+    if workers > 1 and total >= PARALLEL_PAGES and "fork" in multiprocessing.get_all_start_methods():
+        _STATE.update(renderer=renderer, pages=pages, staging=staging)
+        step = max(100, total // (workers * 8))
+        slices = [(i, min(i + step, total)) for i in range(0, total, step)]
+        done = 0
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for n in pool.imap_unordered(_render_slice, slices):
+                    done += n
+                    if progress:
+                        progress("render", done, total)
+        finally:
+            _STATE.clear()
+        return total
+    for i, page in enumerate(pages, 1):
+        _write(staging / page.output, renderer.render(page))
+        if progress and (i % 50 == 0 or i == total):
+            progress("render", i, total)
+    return total
+
+
+def _copy_tree_files(files: dict[str, Path], dest: Path) -> int:
+    for rel, src in files.items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
+    return len(files)
+
+
+def check_output_dir(output: Path, root: Path) -> None:
+    """Refuse to replace a directory kbgen did not create, or one that holds the project itself."""
+    if not output.exists():
+        return
+    if not output.is_dir():
+        raise BuildError([Problem(str(output), 0, "output path exists and is not a directory")])
+    resolved = output.resolve()
+    if resolved == root.resolve() or root.resolve().is_relative_to(resolved) or resolved == Path.home():
+        raise BuildError([Problem(str(output), 0, "refusing to use the project folder (or a parent) as output")])
+    if (output / MARKER).exists():
+        return
+    if any(output.iterdir()):
+        raise BuildError(
+            [
+                Problem(
+                    str(output), 0,
+                    f"refusing to replace {output}: it was not created by kbgen (no {MARKER} file); "
+                    "choose another --output or remove it yourself",
+                )
+            ]
+        )  # fmt: skip
+
+
+def swap_in(staging: Path, output: Path) -> None:
+    """Replace `output` by `staging` with two renames; the old tree is removed afterwards."""
+    old: Path | None = None
+    if output.exists():
+        old = output.with_name(f".{output.name}.old-{os.getpid()}")
+        output.rename(old)
+    staging.rename(output)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_labels(theme: Theme, language: str) -> dict[str, str]:
+    strings = theme.translations(language)
+    keys = ("note", "tip", "important", "warning", "caution", "play_video", "watch_video")
+    return {k: str(strings[f"md.{k}"]) for k in keys if f"md.{k}" in strings}
+
+
+def _apply_analytics(library: Library, config: Config) -> list[Problem]:
+    try:
+        from .analytics.popularity import apply_popularity
+    except ImportError:
+        return []
+    report = apply_popularity(library, config, config.root)
+    return list(getattr(report, "problems", []) or [])
+
+
+def _build_search(library: Library, config: Config, staging: Path) -> dict[str, Any]:
+    try:
+        from .search import build_search
+    except ImportError:
+        return {}
+    return build_search(library, config, staging / "_search") or {}
+
+
+def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
+    """Build the site described by `config`. Raises `BuildError` with every problem found."""
+    options = options or BuildOptions()
+    if options.base_url is not None:
+        config.base_url = options.base_url if options.base_url.endswith("/") else options.base_url + "/"
+    output = (options.output or config.output_path).resolve()
+    timings: dict[str, float] = {}
+    workers = options.workers or config.build.workers or (os.cpu_count() or 1)
+    check_output_dir(output, config.root)
+    theme = Theme.for_config(config)
+
+    with _timed(timings, "load"):
+        loaded = load_library(
+            config.content_path,
+            LoadOptions(
+                drafts=options.drafts,
+                base_path=config.base_path,
+                labels=_load_labels(theme, config.language),
+                workers=workers,
+                strict=options.strict,
+            ),
+        )
+    problems = list(loaded.problems)
+    if options.progress:
+        options.progress("load", 1, 1)
+    if loaded.errors:
+        raise BuildError(problems)
+    library = loaded.library
+    if not library.articles:
+        raise BuildError([*problems, Problem(str(config.content_path), 0, "no articles found", "error")])
+    with _timed(timings, "analytics"):
+        problems += _apply_analytics(library, config)
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    try:
+        renderer = SiteRenderer(config, library, build_date_from_env(), theme)
+        with _timed(timings, "render"):
+            pages = render_pages(renderer, staging, workers, options.progress)
+            _write(staging / "sitemap.xml", renderer.sitemap())
+            _write(staging / "robots.txt", renderer.robots())
+            _write(staging / "feed.xml", renderer.feed())
+        with _timed(timings, "index"):
+            _build_search(library, config, staging)
+        with _timed(timings, "write"):
+            files = pages + 3
+            files += _copy_tree_files({f"static/{k}": v for k, v in theme.static_files().items()}, staging)
+            site_static = config.root / config.static_dir
+            if site_static.is_dir():
+                extra = {
+                    f"static/{p.relative_to(site_static).as_posix()}": p
+                    for p in sorted(site_static.rglob("*"))
+                    if p.is_file() and not p.name.startswith(".")
+                }
+                files += _copy_tree_files(extra, staging)
+            files += _copy_tree_files(
+                {site.lstrip("/"): config.content_path / src for site, src in library.assets.items()}, staging
+            )
+            (staging / MARKER).write_text("This folder was generated by kbgen; it is replaced on every build.\n")
+            os.chmod(staging, 0o755)
+            swap_in(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    warnings = [p for p in problems if p.level == "warning"]
+    return BuildResult(output, pages, files, warnings, timings, library)

@@ -1,0 +1,167 @@
+"""The command line: parse arguments, call the stages, print. No logic of its own."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from . import __version__
+from .build import BuildOptions, build
+from .config import Config, load_config
+from .errors import BuildError, ConfigError, Problem
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_problems(problems: list[Problem]) -> None:
+    for p in problems:
+        style = "red" if p.level == "error" else "yellow"
+        err.print(str(p), style=style, markup=False)
+
+
+def _load_config(config_file: Path | None) -> Config:
+    return load_config(config_file, root=Path.cwd())
+
+
+class _Bar:
+    """A progress bar per stage on a terminal, shown only for builds that take more than a moment."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.progress: Progress | None = None
+        self.tasks: dict[str, TaskID] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or time.monotonic() - self.start < 1.0:
+            return
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("{task.description:>8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(), console=err, transient=True,
+            )  # fmt: skip
+            self.progress.start()
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(stage, total=total)
+        self.progress.update(self.tasks[stage], completed=done, total=total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="kbgen")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """kbgen turns a folder of Markdown help articles into a fast, searchable help-centre site.
+
+    \b
+    Start:   kbgen init my-help && cd my-help && kbgen serve
+    Publish: kbgen build   (then upload site/ to any static host)
+    """
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@click.option("-c", "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="Config file (default: ./kbgen.toml; without one, content/ → site/).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), help="Output folder (default: site/).")
+@click.option("--strict", is_flag=True, help="Treat warnings (broken links, missing images) as errors.")
+@click.option("--drafts", is_flag=True, help="Include articles marked `draft: true`.")
+@click.option("--base-url", help='Serve the site under this path or URL, e.g. "/help/".')
+@click.option("--timings", is_flag=True, help="Print the time spent in each stage.")
+@click.pass_context
+def build_cmd(ctx: click.Context, config_file: Path | None, output: Path | None, strict: bool, drafts: bool,
+              base_url: str | None, timings: bool) -> None:
+    """Build the site into the output folder (atomically: a failed build changes nothing)."""
+    start = time.perf_counter()
+    bar = _Bar(sys.stderr.isatty())
+    try:
+        config = _load_config(config_file)
+        result = build(config, BuildOptions(output=output, strict=strict, drafts=drafts, base_url=base_url,
+                                            progress=bar))
+    except ConfigError as exc:
+        bar.close()
+        err.print(f"error: {exc}", style="red")
+        sys.exit(1)
+    except BuildError as exc:
+        bar.close()
+        print_problems(exc.problems)
+        n_err = sum(1 for p in exc.problems if p.level == "error")
+        err.print(f"Build failed: {n_err} error(s); nothing was written.", style="bold red")
+        if ctx.obj.get("debug"):
+            raise
+        sys.exit(1)
+    except Exception as exc:  # an unexpected failure: short message unless --debug
+        bar.close()
+        if ctx.obj.get("debug"):
+            raise
+        err.print(f"error: {type(exc).__name__}: {exc} (run with --debug for details)", style="red")
+        sys.exit(1)
+    bar.close()
+    print_problems(result.warnings)
+    elapsed = time.perf_counter() - start
+    try:
+        shown = result.output.relative_to(Path.cwd())
+    except ValueError:
+        shown = result.output
+    warn = f", {len(result.warnings)} warning(s)" if result.warnings else ""
+    click.echo(f"Built {result.pages} pages in {elapsed:.1f} s → {shown}/{warn}")
+    if timings or elapsed > 2:
+        click.echo("  " + "  ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
+
+
+build_cmd.name = "build"
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+def init(directory: Path) -> None:
+    """Start a new help centre in DIRECTORY (kbgen.toml and a few example articles)."""
+    if directory.exists() and any(directory.iterdir()):
+        err.print(f"error: {directory} exists and is not empty", style="red")
+        sys.exit(1)
+    skeleton = Path(str(resources.files("kbgen.skeleton")))
+    for src in sorted(skeleton.rglob("*")):
+        rel = src.relative_to(skeleton)
+        if src.is_dir() or src.name in ("__init__.py",) or "__pycache__" in rel.parts:
+            continue
+        dest = directory / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dest)
+    click.echo(f"Created a help centre in {directory}/\n  cd {directory}\n  kbgen serve      # preview with live reload\n"
+               "  kbgen build      # write site/ for any static host")
+
+
+# Commands contributed by feature packages: each is a click command in its own module.
+for _module, _names in (
+    ("kbgen.search.cli", ("search",)),
+    ("kbgen.analytics.cli", ("report", "collect")),
+    ("kbgen.serve", ("serve",)),
+    ("kbgen.check", ("check",)),
+    ("kbgen.new", ("new",)),
+):
+    try:
+        _mod = importlib.import_module(_module)
+    except ModuleNotFoundError as _exc:  # a feature not installed; a broken one still fails loudly
+        if _exc.name != _module:
+            raise
+        continue
+    for _name in _names:
+        _cmd = getattr(_mod, f"{_name}_cmd", None) or getattr(_mod, _name, None)
+        if isinstance(_cmd, click.Command):
+            cli.add_command(_cmd, _name)
+
+
+def main() -> None:
+    cli(prog_name="kbgen")

@@ -1,0 +1,483 @@
+"""`content/` → `Library`: read every file once, collect every problem, resolve URLs and links.
+
+Folders are categories (depth 1) and sections (depth 2); deeper folders belong to their section. Folders
+whose name starts with `_` or `.` hold assets, not articles. Markdown rendering (the expensive part) runs in
+worker processes for large sites; everything else is a single fast pass.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import subprocess
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from slugify import slugify
+
+from ..errors import Problem
+from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
+from .frontmatter import SourceFile, as_date, as_str_list, read_source
+from .model import ARTICLE_TYPES, Article, Category, FaqEntry, Library, Section, Step, Tag
+
+KNOWN_KEYS = {
+    "title", "description", "type", "tags", "labels", "order", "promoted", "draft", "updated", "aliases",
+    "keywords", "related", "id", "slug", "time", "supplies", "icon",
+}  # fmt: skip
+INDEX = "_index.md"
+PARALLEL_MIN = 400  # below this many articles, worker start-up costs more than it saves
+
+
+@dataclass
+class LoadOptions:
+    drafts: bool = False
+    base_path: str = "/"
+    labels: dict[str, str] = field(default_factory=dict)
+    workers: int = 0
+    strict: bool = False
+
+
+@dataclass
+class LoadResult:
+    library: Library
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "warning"]
+
+
+def _ignored(part: str) -> bool:
+    return part.startswith((".", "_"))
+
+
+def scan(content_dir: Path) -> tuple[list[str], list[str], list[str]]:
+    """(article .md paths, _index.md paths, asset paths), content-relative, sorted, hidden files skipped."""
+    articles: list[str] = []
+    indexes: list[str] = []
+    assets: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(content_dir):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = Path(dirpath).relative_to(content_dir).as_posix()
+        rel_dir = "" if rel_dir == "." else rel_dir
+        in_asset_dir = any(_ignored(p) for p in rel_dir.split("/") if p)
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if name == INDEX and not in_asset_dir:
+                indexes.append(rel)
+            elif name.endswith(".md") and not in_asset_dir:
+                articles.append(rel)
+            elif not name.endswith(".md"):
+                assets.append(rel)
+    return articles, indexes, assets
+
+
+def git_dates(content_dir: Path) -> dict[str, date]:
+    """Last commit date of every file under `content_dir`, from one `git log` (empty outside git)."""
+    try:
+        out = subprocess.run(
+            ["git", "log", "--format=@%ct", "--name-only", "--relative", "--", "."],
+            cwd=content_dir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if out.returncode != 0:
+        return {}
+    dates: dict[str, date] = {}
+    current: date | None = None
+    for line in out.stdout.splitlines():
+        if line.startswith("@"):
+            current = datetime.fromtimestamp(int(line[1:]), tz=timezone.utc).date()
+        elif line and current is not None:
+            dates.setdefault(line, current)
+    return dates
+
+
+def _mtime_date(path: Path) -> date:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date()
+
+
+def _int(value: Any, key: str, source: str, problems: list[Problem], line: int) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        problems.append(Problem(source, line, f"`{key}` must be a number, not {value!r}"))
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        problems.append(Problem(source, line, f"`{key}` must be a number, not {value!r}"))
+        return 0
+
+
+def _bool(value: Any, key: str, source: str, problems: list[Problem], line: int) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "no", "false"):
+        return value.strip().lower() in ("yes", "true")
+    problems.append(Problem(source, line, f"`{key}` must be true or false, not {value!r}"))
+    return False
+
+
+def _meta_line(raw: bytes, key: str) -> int:
+    for n, line in enumerate(raw.split(b"\n")[:300], 1):
+        if line.lstrip().startswith(key.encode() + b":"):
+            return n
+    return 1
+
+
+def _render_batch(
+    args: tuple[LinkContext, dict[str, str], list[tuple[str, str, int, str]]],
+) -> list[Rendered]:
+    links, labels, items = args
+    renderer = MarkdownRenderer(links, labels)
+    return [renderer.render(body, source, offset, kind) for body, source, offset, kind in items]
+
+
+def render_all(
+    items: list[tuple[str, str, int, str]], links: LinkContext, labels: dict[str, str], workers: int
+) -> list[Rendered]:
+    """Render article bodies, in worker processes when the site is large enough to gain from it."""
+    workers = workers or (os.cpu_count() or 1)
+    if workers <= 1 or len(items) < PARALLEL_MIN:
+        return _render_batch((links, labels, items))
+    chunk = max(50, len(items) // (workers * 4))
+    batches = [(links, labels, items[i : i + chunk]) for i in range(0, len(items), chunk)]
+    results: list[Rendered] = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for part in pool.map(_render_batch, batches):
+            results.extend(part)
+    return results
+
+
+class _Loader:
+    def __init__(self, content_dir: Path, options: LoadOptions) -> None:
+        self.dir = content_dir
+        self.options = options
+        self.problems: list[Problem] = []
+
+    def error(self, source: str, line: int, message: str) -> None:
+        self.problems.append(Problem(source, line, message, "error"))
+
+    def warn(self, source: str, line: int, message: str) -> None:
+        self.problems.append(Problem(source, line, message, "error" if self.options.strict else "warning"))
+
+    def read(self, rel: str) -> tuple[SourceFile | None, bytes]:
+        raw = (self.dir / rel).read_bytes()
+        parsed, problems = read_source(raw, rel)
+        self.problems.extend(problems)
+        return parsed, raw
+
+    def folder_meta(self, indexes: Iterable[str]) -> dict[str, tuple[dict[str, Any], str]]:
+        metas: dict[str, tuple[dict[str, Any], str]] = {}
+        for rel in indexes:
+            parsed, _raw = self.read(rel)
+            if parsed is not None:
+                metas[posixpath.dirname(rel)] = (parsed.meta, rel)
+        return metas
+
+    def load(self) -> LoadResult:
+        if not self.dir.is_dir():
+            self.error(str(self.dir), 0, "content directory not found")
+            return LoadResult(Library(), self.problems)
+        article_paths, index_paths, asset_paths = scan(self.dir)
+        folders = self.folder_meta(index_paths)
+        dates = git_dates(self.dir)
+        library = Library()
+        home_meta = folders.get("", ({}, ""))[0]
+        library.title = str(home_meta.get("title") or "")
+        library.description = str(home_meta.get("description") or "")
+        library.home_meta = home_meta
+
+        categories: dict[str, Category] = {}
+        sections: dict[str, Section] = {}
+
+        def folder_node(rel_dir: str) -> tuple[Category | None, Section | None]:
+            parts = rel_dir.split("/") if rel_dir else []
+            if not parts:
+                return None, None
+            cat_dir = parts[0]
+            cat = categories.get(cat_dir)
+            if cat is None:
+                meta, src = folders.get(cat_dir, ({}, ""))
+                slug = slugify(str(meta.get("slug") or cat_dir)) or "category"
+                cat = Category(
+                    slug=slug,
+                    title=str(meta.get("title") or cat_dir.replace("-", " ").replace("_", " ").strip().capitalize()),
+                    url=f"/{slug}/",
+                    source=src,
+                    description=str(meta.get("description") or ""),
+                    order=_int(meta.get("order"), "order", src or cat_dir, self.problems, 1),
+                    icon=str(meta.get("icon") or ""),
+                    meta=meta,
+                )
+                categories[cat_dir] = cat
+            if len(parts) == 1:
+                return cat, None
+            sec_dir = "/".join(parts[:2])
+            sec = sections.get(sec_dir)
+            if sec is None:
+                meta, src = folders.get(sec_dir, ({}, ""))
+                slug = slugify(str(meta.get("slug") or parts[1])) or "section"
+                sec = Section(
+                    slug=slug,
+                    title=str(meta.get("title") or parts[1].replace("-", " ").replace("_", " ").strip().capitalize()),
+                    url=f"{cat.url}{slug}/",
+                    source=src,
+                    description=str(meta.get("description") or ""),
+                    order=_int(meta.get("order"), "order", src or sec_dir, self.problems, 1),
+                    icon=str(meta.get("icon") or ""),
+                    meta=meta,
+                    category=cat,
+                )
+                sections[sec_dir] = sec
+                cat.sections.append(sec)
+            return cat, sec
+
+        pending: list[tuple[Article, SourceFile]] = []
+        seen_urls: dict[str, str] = {}
+        for rel in article_paths:
+            parsed, raw = self.read(rel)
+            if parsed is None:
+                continue
+            article = self.make_article(rel, parsed, raw, dates)
+            if article is None:
+                continue
+            if article.draft and not self.options.drafts:
+                continue
+            cat, sec = folder_node(posixpath.dirname(rel))
+            if cat is not None:
+                article.category, article.category_slug = cat, cat.slug
+                base = sec.url if sec else cat.url
+            else:
+                base = "/"
+            if sec is not None:
+                article.section, article.section_slug = sec, sec.slug
+            article.url = f"{base}{article.slug}/"
+            if article.url in seen_urls:
+                self.error(rel, 1, f"same URL {article.url} as {seen_urls[article.url]}; give one of them a `slug:`")
+                continue
+            seen_urls[article.url] = rel
+            pending.append((article, parsed))
+
+        # Folder URLs must not collide with article URLs either.
+        for node in [*categories.values(), *sections.values()]:
+            if node.url in seen_urls:
+                self.error(seen_urls[node.url], 1, f"same URL {node.url} as the folder {node.title!r}")
+
+        # An _index.md whose folder has no articles describes nothing.
+        used_dirs = {posixpath.dirname(a.source) for a, _ in pending}
+        for rel in index_paths:
+            folder = posixpath.dirname(rel)
+            if folder == "":
+                continue
+            if not any(d == folder or d.startswith(folder + "/") for d in used_dirs):
+                drafts_only = any(p.startswith(folder + "/") for p in article_paths)
+                if not drafts_only:
+                    self.error(rel, 1, f"`_index.md` in {folder}/, which has no articles: add articles or remove it")
+
+        urls = {a.source: a.url for a, _ in pending}
+        for folder, (_meta, src) in folders.items():
+            node = categories.get(folder) or sections.get(folder)
+            if node is not None:
+                urls[src] = node.url
+        # Anchors are only known after rendering; link anchors are checked against headings written in source.
+        anchors = {a.source: _source_anchors(p.body) for a, p in pending}
+        links = LinkContext(self.dir, self.options.base_path, urls, anchors)
+        items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
+        rendered = render_all(items, links, self.options.labels, self.options.workers)
+
+        library.assets = {asset_site_path(rel): rel for rel in asset_paths}
+        for (article, _parsed), result in zip(pending, rendered, strict=True):
+            self.attach(article, result)
+            for issue in result.issues:
+                self.warn(article.source, issue.line, issue.message)
+
+        by_source = {a.source: a for a, _ in pending}
+        for article, _parsed in pending:
+            for target in article.related_sources:
+                rel = posixpath.normpath(posixpath.join(posixpath.dirname(article.source), target))
+                found = by_source.get(rel) or by_source.get(target)
+                if found is None:
+                    line = _meta_line_from(self.dir / article.source, "related")
+                    self.warn(article.source, line, f"related article not found: {target}")
+                elif found is not article:
+                    article.related.append(found)
+
+        self.assemble(library, pending, categories)
+        return LoadResult(library, self.problems)
+
+    def make_article(self, rel: str, parsed: SourceFile, raw: bytes, dates: dict[str, date]) -> Article | None:
+        meta = dict(parsed.meta)
+        problems_before = len(self.problems)
+
+        def line(key: str) -> int:
+            return _meta_line(raw, key)
+
+        title = meta.pop("title", None)
+        if title is None or not str(title).strip():
+            self.error(rel, 1, "missing `title` in front matter")
+            return None
+        if not isinstance(title, (str, int, float)):
+            self.error(rel, line("title"), f"`title` must be text, not {title!r}")
+            return None
+        kind = str(meta.pop("type", None) or "article").strip().lower()
+        if kind not in ARTICLE_TYPES:
+            self.error(rel, line("type"), f"`type` must be one of {', '.join(ARTICLE_TYPES)}, not {kind!r}")
+            kind = "article"
+        tags_raw = meta.pop("tags", None)
+        if tags_raw is None and "labels" in meta:
+            tags_raw = meta.pop("labels")
+        if isinstance(tags_raw, str) and "," not in tags_raw and " " in tags_raw.strip():
+            self.warn(rel, line("tags"), f"`tags` is one string {tags_raw!r}: write a list, or separate with commas")
+        lists: dict[str, list[str]] = {}
+        for key, value in (
+            ("tags", tags_raw),
+            ("aliases", meta.pop("aliases", None)),
+            ("keywords", meta.pop("keywords", None)),
+            ("related", meta.pop("related", None)),
+            ("supplies", meta.pop("supplies", None)),
+        ):
+            got = as_str_list(value)
+            if got is None:
+                self.error(rel, line(key), f"`{key}` must be a list of text values")
+                got = []
+            lists[key] = got
+        updated_raw = meta.pop("updated", None)
+        updated = as_date(updated_raw)
+        if updated is False:
+            self.error(rel, line("updated"), f"`updated` must be a date like 2026-05-31, not {updated_raw!r}")
+            updated = None
+        if updated is None:
+            updated = dates.get(rel) or _mtime_date(self.dir / rel)
+        slug_raw = meta.pop("slug", None)
+        slug = slugify(str(slug_raw or Path(rel).stem), max_length=80, word_boundary=True) or "article"
+        art_id = meta.pop("id", None)
+        article = Article(
+            id=str(art_id) if art_id not in (None, "") else rel.removesuffix(".md"),
+            source=rel,
+            title=str(title).strip(),
+            url="",
+            slug=slug,
+            description=str(meta.pop("description", "") or "").strip(),
+            type=kind,
+            tags=lists["tags"],
+            order=_int(meta.pop("order", None), "order", rel, self.problems, line("order")),
+            promoted=_bool(meta.pop("promoted", None), "promoted", rel, self.problems, line("promoted")),
+            draft=_bool(meta.pop("draft", None), "draft", rel, self.problems, line("draft")),
+            updated=updated,  # type: ignore[arg-type]
+            aliases=[_alias_path(a) for a in lists["aliases"]],
+            keywords=lists["keywords"],
+            related_sources=lists["related"],
+            time=str(meta.pop("time", "") or ""),
+            supplies=lists["supplies"],
+            meta=meta,
+        )
+        if len(self.problems) > problems_before and any(
+            p.level == "error" for p in self.problems[problems_before:]
+        ):
+            return None
+        return article
+
+    @staticmethod
+    def attach(article: Article, r: Rendered) -> None:
+        article.html = r.html
+        article.intro_html = r.intro_html
+        article.text = r.text
+        article.intro_text = r.intro_text
+        article.headings = r.headings
+        article.toc = r.toc
+        article.sections = r.sections
+        article.word_count = r.word_count
+        article.faq = [FaqEntry(q, a, h, t, ln) for q, a, h, t, ln in r.faq]
+        article.steps = [Step(i, h, t, a) for i, (h, t, a) in enumerate(r.steps, 1)]
+
+    def assemble(self, library: Library, pending: list[tuple[Article, SourceFile]], categories: dict[str, Category]) -> None:
+        tags: dict[str, Tag] = {}
+        for article, _ in pending:
+            owner: Section | None = article.section or article.category
+            if owner is not None:
+                owner.articles.append(article)
+            for name in article.tags:
+                slug = slugify(name) or "tag"
+                tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
+                tag.articles.append(article)
+        cats = sorted(categories.values(), key=lambda c: c.sort_key)
+        ordered: list[Article] = []
+        for cat in cats:
+            cat.articles.sort(key=lambda a: a.sort_key)
+            cat.sections.sort(key=lambda s: s.sort_key)
+            ordered.extend(cat.articles)
+            for sec in cat.sections:
+                sec.articles.sort(key=lambda a: a.sort_key)
+                ordered.extend(sec.articles)
+        # Articles outside any category (at the top of content/) come last.
+        ordered.extend(sorted((a for a, _ in pending if a.category is None), key=lambda a: a.sort_key))
+        for tag in tags.values():
+            tag.articles.sort(key=lambda a: a.sort_key)
+        library.categories = [c for c in cats if c.article_count]
+        library.articles = ordered
+        library.tags = sorted(tags.values(), key=lambda t: t.name.casefold())
+
+
+def _alias_path(alias: str) -> str:
+    """An alias as a site-relative path: leading slash, no origin, pretty trailing slash kept as written."""
+    alias = alias.strip()
+    if "://" in alias:
+        alias = "/" + alias.split("://", 1)[1].partition("/")[2]
+    if not alias.startswith("/"):
+        alias = "/" + alias
+    return alias
+
+
+def _meta_line_from(path: Path, key: str) -> int:
+    try:
+        return _meta_line(path.read_bytes(), key)
+    except OSError:
+        return 0
+
+
+def _source_anchors(body: str) -> set[str]:
+    """Heading ids a body will have (slugs and `{#id}`), to check `file.md#anchor` links before rendering."""
+    from ..markdown import HEADING_ID  # local: the markdown module is the source of truth
+
+    anchors: set[str] = set()
+    in_fence = False
+    for line in body.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if in_fence or not stripped.startswith("#"):
+            continue
+        text = stripped.lstrip("#").strip()
+        m = HEADING_ID.search(text)
+        if m:
+            anchors.add(m.group(1))
+            text = text[: m.start()]
+        base = slugify(text, max_length=60, word_boundary=True) or "section"
+        anchors.add(base)
+        for n in range(2, 6):
+            anchors.add(f"{base}-{n}")
+    return anchors
+
+
+def load_library(content_dir: Path, options: LoadOptions | None = None) -> LoadResult:
+    """Read `content_dir` into a `Library`; every problem found is in the result, none raised."""
+    return _Loader(content_dir, options or LoadOptions()).load()

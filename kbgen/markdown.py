@@ -1,0 +1,474 @@
+"""Markdown → HTML, plus what the index and templates need, all from one token stream.
+
+Built on markdown-it-py (CommonMark + GFM tables, strikethrough, task lists and alerts) and mdit-py-plugins
+(footnotes, definition lists, `:::` containers). kbgen's own rules, each a markdown-it core rule:
+
+- `{#id}` at the end of a heading sets its id; other headings get a slug id, unique in the page;
+- relative links to `.md` files become the target article's URL (unresolved ones are reported with a line);
+- relative images become site URLs with `loading="lazy"` and their width/height when the file is readable;
+- an image whose URL is a YouTube/Vimeo page or an .mp4 file becomes a video embed (a tap-to-load facade);
+- tables are wrapped so that they scroll on a phone instead of widening the page.
+"""
+
+from __future__ import annotations
+
+import html
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+import imagesize
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from mdit_py_plugins.container import container_plugin
+from mdit_py_plugins.deflist import deflist_plugin
+from mdit_py_plugins.footnote import footnote_plugin
+from slugify import slugify
+
+HEADING_ID = re.compile(r"\s*\{#([A-Za-z][\w\-:.]*)\}\s*$")
+TAG = re.compile(r"<[^>]+>")
+SPACE = re.compile(r"\s+")
+CALLOUTS = ("note", "tip", "important", "warning", "caution")
+DEFAULT_LABELS = {
+    "note": "Note",
+    "tip": "Tip",
+    "important": "Important",
+    "warning": "Warning",
+    "caution": "Caution",
+    "play_video": "Play video",
+    "watch_video": "Watch the video",
+}
+
+
+@dataclass
+class LinkContext:
+    """What link and image resolution needs to know about the whole site."""
+
+    content_dir: Path
+    base_path: str = "/"  # "/" or "/help/"
+    urls: dict[str, str] = field(default_factory=dict)  # content-relative .md path → site-relative URL
+    anchors: dict[str, set[str]] = field(default_factory=dict)  # content-relative .md path → heading ids
+    check_images: bool = True
+
+    def href(self, site_path: str) -> str:
+        return self.base_path.rstrip("/") + site_path
+
+
+@dataclass
+class Issue:
+    line: int
+    message: str
+    level: str = "warning"
+
+
+@dataclass
+class Rendered:
+    html: str
+    intro_html: str
+    text: str
+    intro_text: str
+    headings: list[str]
+    toc: list[tuple[int, str, str]]
+    faq: list[tuple[str, str, str, str, int]]  # question, anchor, answer_html, answer_text, line
+    steps: list[tuple[str, str, str]]  # html, text, anchor
+    sections: list[tuple[str, str, str]]  # anchor, heading, text
+    assets: list[str]  # content-relative paths of local images/files used
+    links: list[tuple[str, int]]  # content-relative targets of .md links, with their line
+    images: list[tuple[str, str, int]]  # src as written, alt, line
+    issues: list[Issue]
+    word_count: int
+
+
+class _Env(dict[str, Any]):
+    pass
+
+
+def _inline_text(token: Token) -> str:
+    """The plain text of an inline token (children flattened)."""
+    out: list[str] = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            out.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            out.append(" ")
+        elif child.type == "image":
+            out.append(child.content)
+        elif child.type == "html_inline":
+            continue
+    return "".join(out)
+
+
+def _block_text(tokens: list[Token]) -> str:
+    parts: list[str] = []
+    for tok in tokens:
+        if tok.type == "inline":
+            parts.append(_inline_text(tok))
+        elif tok.type in ("fence", "code_block"):
+            parts.append(tok.content)
+        elif tok.type == "html_block":
+            parts.append(html.unescape(TAG.sub(" ", tok.content)))
+    return SPACE.sub(" ", " ".join(parts)).strip()
+
+
+def _video_embed(src: str) -> tuple[str, str, str] | None:
+    """(kind, embed URL, thumbnail URL) for a YouTube/Vimeo page URL or a local video file."""
+    parts = urlsplit(src)
+    host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
+    if host in ("youtube.com", "youtube-nocookie.com", "youtu.be"):
+        vid = ""
+        if host == "youtu.be":
+            vid = parts.path.strip("/")
+        elif parts.path.startswith(("/embed/", "/shorts/", "/live/")):
+            vid = parts.path.split("/")[2]
+        else:
+            vid = (parse_qs(parts.query).get("v") or [""])[0]
+        if re.fullmatch(r"[\w-]{6,20}", vid):
+            return ("youtube", f"https://www.youtube-nocookie.com/embed/{vid}?autoplay=1&rel=0", "")
+    if host in ("vimeo.com", "player.vimeo.com"):
+        m = re.search(r"(\d{5,})", parts.path)
+        if m:
+            return ("vimeo", f"https://player.vimeo.com/video/{m.group(1)}?autoplay=1&dnt=1", "")
+    if parts.path.lower().endswith((".mp4", ".webm", ".m4v")):
+        return ("file", src, "")
+    return None
+
+
+class MarkdownRenderer:
+    """One configured markdown-it parser; `render()` is called once per article."""
+
+    def __init__(self, links: LinkContext, labels: dict[str, str] | None = None) -> None:
+        self.links = links
+        self.labels = {**DEFAULT_LABELS, **(labels or {})}
+        md = MarkdownIt("commonmark", {"html": True, "alerts": True, "tasklists": True, "typographer": False})
+        md.enable(["table", "strikethrough"])
+        md.use(footnote_plugin)
+        md.use(deflist_plugin)
+        labels = self.labels
+
+        def render_container(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+            return _container_html(tokens[idx], labels)
+
+        for name in CALLOUTS:
+            md.use(container_plugin, name=name, render=render_container)
+        md.core.ruler.push("kb_headings", self._rule_headings)
+        md.core.ruler.push("kb_media", self._rule_media)
+        md.core.ruler.push("kb_links", self._rule_links)
+        md.add_render_rule("table_open", self._render_table_open)
+        md.add_render_rule("table_close", self._render_table_close)
+        md.add_render_rule("image", self._render_image)
+        self.md = md
+
+    # -- container / table / image rendering -------------------------------------------------
+
+    @staticmethod
+    def _render_table_open(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+        return '<div class="kb-table-wrap" tabindex="0">' + renderer.renderToken(tokens, idx, options, env)
+
+    @staticmethod
+    def _render_table_close(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+        return renderer.renderToken(tokens, idx, options, env) + "</div>\n"
+
+    @staticmethod
+    def _render_image(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+        tok = tokens[idx]
+        alt = renderer.renderInlineAsText(tok.children or [], options, env)
+        attrs = [f'src="{html.escape(str(tok.attrGet("src") or ""))}"', f'alt="{html.escape(alt)}"']
+        title = tok.attrGet("title")
+        if title:
+            attrs.append(f'title="{html.escape(str(title))}"')
+        for name in ("width", "height"):
+            value = tok.attrGet(name)
+            if value:
+                attrs.append(f'{name}="{value}"')
+        attrs.append('loading="lazy" decoding="async"')
+        return f"<img {' '.join(attrs)}>"
+
+    # -- core rules ---------------------------------------------------------------------------
+
+    def _rule_headings(self, state: StateCore) -> None:
+        used: set[str] = set()
+        tokens = state.tokens
+        pending: list[tuple[Token, str]] = []
+        for i, tok in enumerate(tokens):
+            if tok.type != "heading_open":
+                continue
+            inline = tokens[i + 1]
+            explicit = ""
+            m = HEADING_ID.search(inline.content)
+            if m:
+                explicit = m.group(1)
+                inline.content = inline.content[: m.start()]
+                children = inline.children or []
+                if children and children[-1].type == "text":
+                    last = children[-1]
+                    m2 = HEADING_ID.search(last.content)
+                    if m2:
+                        last.content = last.content[: m2.start()]
+            if explicit:
+                used.add(explicit)
+                tok.attrSet("id", explicit)
+            else:
+                pending.append((tok, _inline_text(inline)))
+        for tok, text in pending:
+            base = slugify(text, max_length=60, word_boundary=True) or "section"
+            anchor, n = base, 2
+            while anchor in used:
+                anchor, n = f"{base}-{n}", n + 1
+            used.add(anchor)
+            tok.attrSet("id", anchor)
+
+    def _rule_media(self, state: StateCore) -> None:
+        env: _Env = state.env
+        tokens = state.tokens
+        out: list[Token] = []
+        i = 0
+        while i < len(tokens):
+            tok = tokens[i]
+            # A paragraph holding only a video "image" becomes a block-level figure.
+            if (
+                tok.type == "paragraph_open"
+                and i + 2 < len(tokens)
+                and tokens[i + 1].type == "inline"
+                and len(tokens[i + 1].children or []) == 1
+                and (tokens[i + 1].children or [])[0].type == "image"
+            ):
+                img = (tokens[i + 1].children or [])[0]
+                embed = _video_embed(str(img.attrGet("src") or ""))
+                if embed:
+                    block = Token("html_block", "", 0)
+                    block.content = self._video_html(img, embed, tok.map[0] if tok.map else 0, env)
+                    block.map = tok.map
+                    out.append(block)
+                    i += 3
+                    continue
+            if tok.type == "inline":
+                line = tok.map[0] + 1 if tok.map else 0
+                for child in tok.children or []:
+                    if child.type == "image":
+                        self._resolve_image(child, line, env)
+            out.append(tok)
+            i += 1
+        state.tokens = out
+
+    def _video_html(self, img: Token, embed: tuple[str, str, str], line0: int, env: _Env) -> str:
+        kind, src, _thumb = embed
+        caption = _inline_text(img) or img.content or self.labels["watch_video"]
+        cap = html.escape(caption)
+        if kind == "file":
+            href = self._local_href(src, line0 + 1, env) if not urlsplit(src).scheme else src
+            return (
+                f'<figure class="kb-video kb-video-file"><video controls preload="none" src="{html.escape(href)}">'
+                f'<a href="{html.escape(href)}">{cap}</a></video><figcaption>{cap}</figcaption></figure>\n'
+            )
+        original = str(img.attrGet("src"))
+        label = html.escape(f"{self.labels['play_video']}: {caption}")
+        return (
+            f'<figure class="kb-video" data-kb-provider="{kind}">'
+            f'<button type="button" class="kb-video-facade" data-kb-video="{kind}" '
+            f'data-src="{html.escape(src)}" aria-label="{label}"><span class="kb-video-play" aria-hidden="true">'
+            f"</span></button>"
+            f'<figcaption>{cap} <a class="kb-video-link" href="{html.escape(original)}" rel="noopener">'
+            f"{html.escape(self.labels['watch_video'])}</a></figcaption></figure>\n"
+        )
+
+    def _local_href(self, src: str, line: int, env: _Env) -> str:
+        """Resolve a relative file reference to its site URL; record it, or report it missing."""
+        path_part, _, frag = src.partition("#")
+        rel = posixpath.normpath(posixpath.join(env["dir"], path_part))
+        if rel.startswith("../") or rel == "..":
+            env["issues"].append(Issue(line, f"file outside the content directory: {src}"))
+            return src
+        if self.links.check_images and not (self.links.content_dir / rel).is_file():
+            env["issues"].append(Issue(line, f"image not found: {src}"))
+            return src
+        env["assets"].append(rel)
+        return self.links.href(asset_site_path(rel)) + (f"#{frag}" if frag else "")
+
+    def _resolve_image(self, tok: Token, line: int, env: _Env) -> None:
+        src = str(tok.attrGet("src") or "")
+        env["images"].append((src, _inline_text(tok), line))
+        parts = urlsplit(src)
+        if parts.scheme or src.startswith(("//", "data:")) or not src:
+            return
+        if src.startswith("/"):
+            tok.attrSet("src", self.links.href(src))
+            return
+        before = len(env["assets"])
+        href = self._local_href(src, line, env)
+        tok.attrSet("src", href)
+        if len(env["assets"]) > before:
+            try:
+                size = imagesize.get(self.links.content_dir / env["assets"][-1])
+            except (OSError, ValueError):
+                size = (-1, -1)
+            if size[0] > 0 and size[1] > 0:
+                tok.attrSet("width", str(size[0]))
+                tok.attrSet("height", str(size[1]))
+
+    def _rule_links(self, state: StateCore) -> None:
+        env: _Env = state.env
+        for tok in state.tokens:
+            if tok.type != "inline":
+                continue
+            line = tok.map[0] + 1 if tok.map else 0
+            for child in tok.children or []:
+                if child.type == "link_open":
+                    child.attrSet("href", self._resolve_link(str(child.attrGet("href") or ""), line, env))
+
+    def _resolve_link(self, href: str, line: int, env: _Env) -> str:
+        parts = urlsplit(href)
+        if parts.scheme or href.startswith(("#", "//")) or not href:
+            return href
+        if href.startswith("/"):
+            base = self.links.base_path
+            return href if base == "/" or href.startswith(base) else self.links.href(href)
+        path = parts.path
+        frag = f"#{parts.fragment}" if parts.fragment else ""
+        if path.endswith(".md"):
+            rel = posixpath.normpath(posixpath.join(env["dir"], path))
+            url = self.links.urls.get(rel)
+            if url is None:
+                env["issues"].append(Issue(line, f"link to a missing article: {href}"))
+                return href
+            env["links"].append((rel, line))
+            if parts.fragment and rel in self.links.anchors and parts.fragment not in self.links.anchors[rel]:
+                env["issues"].append(Issue(line, f"link to a missing anchor: {href}"))
+            return self.links.href(url) + frag
+        # A link to another local file (a PDF, an image): publish it like an image.
+        if path and "." in posixpath.basename(path):
+            return self._local_href(path, line, env) + frag
+        return href
+
+    # -- public ----------------------------------------------------------------------------
+
+    def render(self, body: str, source: str, line_offset: int = 0, article_type: str = "article") -> Rendered:
+        """Render one article body. `source` is its content-relative path; `line_offset` the lines above."""
+        env = _Env(dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[])
+        tokens = self.md.parse(body, env)
+        if article_type == "howto":
+            steps_tokens = _mark_steps(tokens)
+        else:
+            steps_tokens = []
+        renderer = self.md.renderer
+        options = self.md.options
+        full_html = renderer.render(tokens, options, env)
+
+        h2_positions = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2" and t.level == 0]
+        toc = [
+            (int(t.tag[1]), str(t.attrGet("id")), _inline_text(tokens[i + 1]))
+            for i, t in enumerate(tokens)
+            if t.type == "heading_open" and t.tag in ("h2", "h3") and t.level == 0
+        ]
+        headings = [_inline_text(tokens[i + 1]) for i, t in enumerate(tokens) if t.type == "heading_open"]
+        first_h2 = h2_positions[0] if h2_positions else len(tokens)
+        intro_tokens = tokens[:first_h2]
+        # Footnote definitions render at the very end; keep them with the last slice.
+        bounds = h2_positions + [len(tokens)]
+        sections: list[tuple[str, str, str]] = []
+        faq: list[tuple[str, str, str, str, int]] = []
+        for start, end in zip(bounds, bounds[1:], strict=False):
+            head = tokens[start]
+            anchor = str(head.attrGet("id"))
+            question = _inline_text(tokens[start + 1])
+            body_tokens = tokens[start + 3 : end]
+            text = _block_text(body_tokens)
+            sections.append((anchor, question, text))
+            if article_type == "faq":
+                answer_html = renderer.render(body_tokens, options, env)
+                line = (head.map[0] + 1 + line_offset) if head.map else 0
+                faq.append((question, anchor, answer_html, text, line))
+        intro_html = renderer.render(intro_tokens, options, env) if article_type == "faq" else ""
+        steps = [
+            (renderer.render(item, options, env), _block_text(item), f"step-{n}")
+            for n, item in enumerate(steps_tokens, 1)
+        ]
+        text = _block_text(tokens)
+        for issue in env["issues"]:
+            issue.line += line_offset
+        return Rendered(
+            html=full_html,
+            intro_html=intro_html,
+            text=text,
+            intro_text=_block_text(intro_tokens),
+            headings=headings,
+            toc=toc,
+            faq=faq,
+            steps=steps,
+            sections=sections,
+            assets=sorted(set(env["assets"])),
+            links=[(t, ln + line_offset) for t, ln in env["links"]],
+            images=[(s, a, ln + line_offset) for s, a, ln in env["images"]],
+            issues=env["issues"],
+            word_count=len(text.split()),
+        )
+
+
+def _container_html(tok: Token, labels: dict[str, str]) -> str:
+    """`::: tip [Title]` renders like a GitHub alert of the same kind, with an optional own title."""
+    if tok.nesting != 1:
+        return "</div>\n"
+    kind = tok.info.strip().split(" ", 1)
+    name = kind[0]
+    title = kind[1].strip() if len(kind) > 1 else labels.get(name, name.title())
+    return (
+        f'<div class="markdown-alert markdown-alert-{html.escape(name)}" role="note">\n'
+        f'<p class="markdown-alert-title">{html.escape(title)}</p>\n'
+    )
+
+
+def _mark_steps(tokens: list[Token]) -> list[list[Token]]:
+    """Find a how-to's steps (the list under `## Steps`, else the first ordered list); mark and return them."""
+    start = None
+    for i, t in enumerate(tokens):
+        if t.type == "heading_open" and t.level == 0 and _inline_text(tokens[i + 1]).strip().lower() in (
+            "steps",
+            "étapes",
+            "pasos",
+            "schritte",
+        ):
+            start = i
+            break
+    search_from = start if start is not None else 0
+    open_idx = next(
+        (i for i in range(search_from, len(tokens)) if tokens[i].type == "ordered_list_open" and tokens[i].level == 0),
+        None,
+    )
+    if open_idx is None:
+        return []
+    list_tok = tokens[open_idx]
+    list_tok.attrJoin("class", "kb-steps")
+    items: list[list[Token]] = []
+    depth = 0
+    current: list[Token] = []
+    for j in range(open_idx + 1, len(tokens)):
+        t = tokens[j]
+        if t.type == "ordered_list_close" and t.level == list_tok.level:
+            break
+        if t.type == "list_item_open" and t.level == list_tok.level + 1:
+            depth = 1
+            current = []
+            t.attrSet("id", f"step-{len(items) + 1}")
+            continue
+        if t.type == "list_item_close" and t.level == list_tok.level + 1:
+            depth = 0
+            items.append(current)
+            continue
+        if depth:
+            current.append(t)
+    return items
+
+
+def asset_site_path(rel: str) -> str:
+    """Site path of a content file: folders slugified like categories, the file name kept (URL-quoted)."""
+    parts = rel.split("/")
+    folders = [slugify(p) or p for p in parts[:-1]]
+    return "/" + "/".join([*folders, quote(parts[-1])])
+
+
+Renderer = Callable[[str, str, int, str], Rendered]

@@ -1,0 +1,469 @@
+"""`Library` → pages: the Jinja2 environment, the theme lookup chain and every page's context.
+
+A site's `themes/<name>/` overrides the packaged default theme file by file; templates can also extend the
+default's blocks as `@default/<template>`. Output is a mapping of site-relative output path → bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+import jinja2
+
+from . import __version__
+from .config import Config
+from .content.model import Article, Category, Library, Section, Tag
+
+DEFAULT_THEME = "default"
+
+
+def packaged_themes_dir() -> Path:
+    return Path(str(resources.files("kbgen.themes")))
+
+
+@dataclass
+class Theme:
+    """The ordered theme directories (site theme first, then the packaged default)."""
+
+    dirs: list[Path]
+
+    @classmethod
+    def for_config(cls, config: Config) -> Theme:
+        default = packaged_themes_dir() / DEFAULT_THEME
+        dirs: list[Path] = []
+        site_theme = config.root / "themes" / config.theme
+        if site_theme.is_dir() and site_theme.resolve() != default.resolve():
+            dirs.append(site_theme)
+        elif config.theme != DEFAULT_THEME:
+            raise FileNotFoundError(f"theme {config.theme!r} not found: expected the folder {site_theme}")
+        dirs.append(default)
+        return cls(dirs)
+
+    @property
+    def default_dir(self) -> Path:
+        return self.dirs[-1]
+
+    def static_files(self) -> dict[str, Path]:
+        """Theme static files by their path under `static/`; the site theme wins."""
+        files: dict[str, Path] = {}
+        for d in reversed(self.dirs):
+            root = d / "static"
+            if not root.is_dir():
+                continue
+            for path in sorted(root.rglob("*")):
+                if path.is_file() and not path.name.startswith("."):
+                    files[path.relative_to(root).as_posix()] = path
+        return files
+
+    def translations(self, language: str) -> dict[str, str]:
+        strings: dict[str, str] = {}
+        for lang in ("en", language):
+            for d in reversed(self.dirs):
+                path = d / "i18n" / f"{lang}.json"
+                if path.is_file():
+                    strings.update(json.loads(path.read_text(encoding="utf-8")))
+        return strings
+
+    def fingerprint(self) -> str:
+        """Changes whenever any theme file changes: part of every cache key."""
+        h = hashlib.sha256()
+        for d in self.dirs:
+            for path in sorted(d.rglob("*")):
+                if path.is_file():
+                    h.update(path.relative_to(d).as_posix().encode())
+                    h.update(path.read_bytes())
+        return h.hexdigest()[:16]
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+
+
+@dataclass
+class Page:
+    output: str  # site-relative output file, e.g. "orders/track-your-order/index.html"
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _iso(d: date | None) -> str:
+    return d.isoformat() if d else ""
+
+
+class SiteRenderer:
+    """Renders every page of a site from its `Library` and `Config`."""
+
+    def __init__(self, config: Config, library: Library, build_date: datetime, theme: Theme | None = None) -> None:
+        self.config = config
+        self.library = library
+        self.theme = theme or Theme.for_config(config)
+        self.build_date = build_date
+        self.strings = self.theme.translations(config.language)
+        self.static = self.theme.static_files()
+        self.asset_hashes = {name: _file_hash(p) for name, p in self.static.items()}
+        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader([str(d / "templates") for d in self.theme.dirs])]
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(
+                [
+                    jinja2.PrefixLoader(
+                        {"@default": jinja2.FileSystemLoader(str(self.theme.default_dir / "templates"))}, delimiter="/"
+                    ),
+                    *loaders,
+                ]
+            ),
+            autoescape=jinja2.select_autoescape(["html", "xml"], default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
+        )
+        self.env.globals.update(
+            site=config,
+            t=self.t,
+            url=self.url,
+            asset=self.asset,
+            absolute_url=self.absolute_url,
+            categories=library.categories,
+            tags=library.tags,
+            popular=library.popular,
+            recent=library.recent,
+            build_date=build_date.date(),
+            library=library,
+            kbgen_version=__version__,
+            has_analytics_data=any(a.views for a in library.articles),
+        )
+        self.env.filters["date"] = self.format_date
+        self.env.filters["isodate"] = _iso
+
+    # -- helpers exposed to templates --------------------------------------------------------
+
+    def t(self, key: str, **kwargs: Any) -> str:
+        text = self.strings.get(key, key)
+        if kwargs:
+            try:
+                text = text.format(**kwargs)
+            except (KeyError, IndexError, ValueError):
+                pass
+        return text
+
+    def url(self, path: str) -> str:
+        if "://" in path or path.startswith(("mailto:", "tel:", "#")):
+            return path
+        return self.config.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def asset(self, name: str) -> str:
+        digest = self.asset_hashes.get(name)
+        href = self.url(f"/static/{name}")
+        return f"{href}?v={digest}" if digest else href
+
+    def absolute_url(self, path: str) -> str:
+        href = self.url(path)
+        if "://" in href or not self.config.site_url:
+            return href
+        return self.config.site_url + href
+
+    def format_date(self, value: date | None) -> str:
+        if value is None:
+            return ""
+        months = self.strings.get("months")
+        if isinstance(months, list) and len(months) == 12:
+            return self.t("date_format", day=value.day, month=months[value.month - 1], year=value.year)
+        return value.strftime("%-d %B %Y")
+
+    # -- page contexts --------------------------------------------------------------------------
+
+    def _breadcrumbs(self, *nodes: Category | Section | None) -> list[tuple[str, str]]:
+        crumbs = [(self.t("home"), "/")]
+        crumbs += [(n.title, n.url) for n in nodes if n is not None]
+        return crumbs
+
+    def _breadcrumb_ld(self, crumbs: list[tuple[str, str]]) -> dict[str, Any]:
+        return {
+            "@context": "https://schema.org",
+            "@type": "BreadcrumbList",
+            "itemListElement": [
+                {"@type": "ListItem", "position": i, "name": name, "item": self.absolute_url(href)}
+                for i, (name, href) in enumerate(crumbs, 1)
+            ],
+        }
+
+    def _page(self, kind: str, title: str, url: str, description: str = "", **extra: Any) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "title": title,
+            "description": description or self.config.description,
+            "url": url,
+            "canonical": self.absolute_url(url),
+            "breadcrumbs": extra.pop("breadcrumbs", []),
+            "jsonld": extra.pop("jsonld", []),
+            "og_type": extra.pop("og_type", "website"),
+            "data": extra.pop("data", {"url": url}),
+            **extra,
+        }
+
+    def pages(self) -> Iterator[Page]:
+        lib = self.library
+        home_title = lib.title or self.config.title
+        yield Page(
+            "index.html",
+            "home.html",
+            {
+                "page": self._page(
+                    "home",
+                    home_title,
+                    "/",
+                    lib.description,
+                    jsonld=[
+                        {
+                            "@context": "https://schema.org",
+                            "@type": "WebSite",
+                            "name": self.config.title,
+                            "url": self.absolute_url("/"),
+                            "potentialAction": {
+                                "@type": "SearchAction",
+                                "target": self.absolute_url("/search/") + "?q={search_term_string}",
+                                "query-input": "required name=search_term_string",
+                            },
+                        }
+                    ],
+                )
+            },
+        )
+        for cat in lib.categories:
+            crumbs = self._breadcrumbs(cat)
+            yield Page(
+                f"{cat.url.strip('/')}/index.html",
+                "category.html",
+                {
+                    "page": self._page(
+                        "category", cat.title, cat.url, cat.description, breadcrumbs=crumbs,
+                        jsonld=[self._breadcrumb_ld(crumbs)], data={"category": cat.slug, "url": cat.url},
+                    ),
+                    "category": cat,
+                },
+            )  # fmt: skip
+            for sec in cat.sections:
+                crumbs = self._breadcrumbs(cat, sec)
+                yield Page(
+                    f"{sec.url.strip('/')}/index.html",
+                    "section.html",
+                    {
+                        "page": self._page(
+                            "section", sec.title, sec.url, sec.description, breadcrumbs=crumbs,
+                            jsonld=[self._breadcrumb_ld(crumbs)], data={"category": cat.slug, "url": sec.url},
+                        ),
+                        "category": cat,
+                        "section": sec,
+                        "articles": sec.articles,
+                    },
+                )  # fmt: skip
+        for article in lib.articles:
+            yield self.article_page(article)
+            for alias in article.aliases:
+                target = self.url(article.url)
+                yield Page(
+                    _alias_output(alias),
+                    "redirect.html",
+                    {
+                        "page": self._page("redirect", article.title, article.url),
+                        "target": self.absolute_url(article.url) if self.config.site_url else target,
+                        "article": article,
+                    },
+                )
+        for tag in lib.tags:
+            yield self.tag_page(tag)
+        if lib.tags:
+            yield Page(
+                "tags/index.html",
+                "tags.html",
+                {"page": self._page("tags", self.t("all_topics"), "/tags/", breadcrumbs=self._breadcrumbs()),
+                 "tags": lib.tags},
+            )  # fmt: skip
+        yield Page(
+            "search/index.html",
+            "search.html",
+            {"page": self._page("search", self.t("search"), "/search/", breadcrumbs=self._breadcrumbs(), noindex=True)},
+        )
+        yield Page("404.html", "404.html", {"page": self._page("404", self.t("not_found_title"), "/404.html", noindex=True)})
+
+    def tag_page(self, tag: Tag) -> Page:
+        crumbs = self._breadcrumbs() + [(self.t("all_topics"), "/tags/")]
+        return Page(
+            f"{tag.url.strip('/')}/index.html",
+            "tag.html",
+            {
+                "page": self._page("tag", tag.name, tag.url, breadcrumbs=crumbs, data={"url": tag.url}),
+                "tag": tag,
+                "articles": tag.articles,
+            },
+        )
+
+    def article_jsonld(self, article: Article, crumbs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        url = self.absolute_url(article.url)
+        base: dict[str, Any] = {"@context": "https://schema.org"}
+        items: list[dict[str, Any]] = []
+        if article.type == "faq" and article.faq:
+            items.append(
+                {
+                    **base,
+                    "@type": "FAQPage",
+                    "name": article.title,
+                    "url": url,
+                    "mainEntity": [
+                        {
+                            "@type": "Question",
+                            "name": e.question,
+                            "url": f"{url}#{e.anchor}",
+                            "acceptedAnswer": {"@type": "Answer", "text": e.answer_text},
+                        }
+                        for e in article.faq
+                    ],
+                }
+            )
+        elif article.type == "howto" and article.steps:
+            howto: dict[str, Any] = {
+                **base,
+                "@type": "HowTo",
+                "name": article.title,
+                "description": article.description,
+                "url": url,
+                "step": [
+                    {"@type": "HowToStep", "position": s.index, "text": s.text, "url": f"{url}#{s.anchor}"}
+                    for s in article.steps
+                ],
+            }
+            if article.supplies:
+                howto["supply"] = [{"@type": "HowToSupply", "name": s} for s in article.supplies]
+            minutes = _iso_duration(article.time)
+            if minutes:
+                howto["totalTime"] = minutes
+            items.append(howto)
+        else:
+            items.append(
+                {
+                    **base,
+                    "@type": "Article",
+                    "headline": article.title,
+                    "description": article.description,
+                    "url": url,
+                    "dateModified": _iso(article.updated),
+                    "inLanguage": self.config.language,
+                }
+            )
+        items.append(self._breadcrumb_ld(crumbs))
+        return items
+
+    def article_page(self, article: Article) -> Page:
+        crumbs = self._breadcrumbs(article.category, article.section)
+        template = {"faq": "faq.html", "howto": "howto.html"}.get(article.type, "article.html")
+        data = {"id": article.id, "category": article.category_slug, "type": article.type, "url": article.url}
+        return Page(
+            f"{article.url.strip('/')}/index.html",
+            template,
+            {
+                "page": self._page(
+                    "article", article.title, article.url, article.description,
+                    breadcrumbs=crumbs, jsonld=self.article_jsonld(article, crumbs), og_type="article", data=data,
+                ),
+                "article": article,
+                "category": article.category,
+                "section": article.section,
+            },
+        )  # fmt: skip
+
+    def render(self, page: Page) -> bytes:
+        template = self.env.get_template(page.template)
+        return template.render(page.context).encode("utf-8")
+
+    # -- non-HTML outputs ----------------------------------------------------------------------
+
+    def sitemap(self) -> bytes:
+        lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+
+        def entry(path: str, lastmod: date | None = None) -> None:
+            lm = f"<lastmod>{lastmod.isoformat()}</lastmod>" if lastmod else ""
+            lines.append(f"<url><loc>{xml_escape(self.absolute_url(path))}</loc>{lm}</url>")
+
+        entry("/")
+        for cat in self.library.categories:
+            entry(cat.url)
+            for sec in cat.sections:
+                entry(sec.url)
+        for article in self.library.articles:
+            entry(article.url, article.updated)
+        for tag in self.library.tags:
+            entry(tag.url)
+        lines.append("</urlset>")
+        return ("\n".join(lines) + "\n").encode()
+
+    def robots(self) -> bytes:
+        lines = ["User-agent: *", f"Disallow: {self.url('/search/')}", "Allow: /"]
+        lines.append(f"Sitemap: {self.absolute_url('/sitemap.xml')}")
+        return ("\n".join(lines) + "\n").encode()
+
+    def feed(self, limit: int = 20) -> bytes:
+        articles = sorted(self.library.articles, key=lambda a: (a.updated or date.min, a.url), reverse=True)[:limit]
+        newest = articles[0].updated if articles and articles[0].updated else self.build_date.date()
+        site = self.absolute_url("/")
+        out = [
+            '<?xml version="1.0" encoding="utf-8"?>',
+            f'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="{xml_escape(self.config.language)}">',
+            f"<title>{xml_escape(self.config.title)}</title>",
+            f'<link href="{xml_escape(site)}"/>',
+            f'<link rel="self" href="{xml_escape(self.absolute_url("/feed.xml"))}"/>',
+            f"<id>{xml_escape(site)}</id>",
+            f"<updated>{newest.isoformat()}T00:00:00Z</updated>",
+            f'<generator version="{__version__}">kbgen</generator>',
+        ]
+        for a in articles:
+            link = self.absolute_url(a.url)
+            updated = (a.updated or newest).isoformat()
+            out += [
+                "<entry>",
+                f"<title>{xml_escape(a.title)}</title>",
+                f'<link href="{xml_escape(link)}"/>',
+                f"<id>{xml_escape(link)}</id>",
+                f"<updated>{updated}T00:00:00Z</updated>",
+                f"<summary>{xml_escape(a.description or a.intro_text[:280])}</summary>",
+                f"<author><name>{xml_escape(self.config.title)}</name></author>",
+                "</entry>",
+            ]
+        out.append("</feed>")
+        return ("\n".join(out) + "\n").encode()
+
+
+def _alias_output(alias: str) -> str:
+    path = alias.strip("/")
+    if path.endswith((".html", ".htm")):
+        return path
+    return f"{path}/index.html" if path else "index.html"
+
+
+def _iso_duration(text: str) -> str:
+    """'5 minutes' / '1 hour' / '90 min' → ISO 8601 duration for HowTo.totalTime ('' if unreadable)."""
+    import re
+
+    m = re.match(r"\s*(\d+)\s*(h|hour|hours|hr|hrs|m|min|mins|minute|minutes)\b", text, re.I)
+    if not m:
+        return ""
+    n, unit = int(m.group(1)), m.group(2).lower()
+    return f"PT{n}H" if unit.startswith("h") else f"PT{n}M"
+
+
+def build_date_from_env() -> datetime:
+    """`SOURCE_DATE_EPOCH` when set (reproducible builds), else now."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
+    return datetime.now(tz=timezone.utc)
+
+
+Renderer = Callable[[Page], bytes]

@@ -1,0 +1,117 @@
+"""Shared fixtures: real builds, a real HTTP server on 127.0.0.1 and a real Chromium."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+CHROMIUM = os.environ.get("KBGEN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def run_kbgen(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the real `kbgen` command line in a subprocess, as a user would."""
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1790000000", NO_COLOR="1", COLUMNS="200")
+    proc = subprocess.run(
+        [sys.executable, "-m", "kbgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kbgen {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Serve the site's own 404 page, as a static host would.
+        root = Path(self.directory)
+        page = root / "404.html"
+        if code == 404 and page.exists():
+            body = page.read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return
+        super().send_error(code, message, explain)
+
+
+@functools.cache
+def _mime_fix() -> None:
+    _QuietHandler.extensions_map.update({".js": "text/javascript", ".json": "application/json"})
+
+
+def serve_directory(root: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
+    """Serve `root` over real HTTP on 127.0.0.1; returns (base URL, server)."""
+    _mime_fix()
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+@pytest.fixture(scope="session")
+def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the repository's sample help centre (content/ + kbgen.toml)."""
+    dest = tmp_path_factory.mktemp("sample")
+    shutil.copytree(ROOT / "content", dest / "content")
+    shutil.copy(ROOT / "kbgen.toml", dest / "kbgen.toml")
+    if (ROOT / "static").is_dir():
+        shutil.copytree(ROOT / "static", dest / "static")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def sample_site(sample_project: Path) -> Path:
+    """The sample help centre built once per test session with the real CLI; returns the output dir."""
+    run_kbgen("build", cwd=sample_project)
+    return sample_project / "site"
+
+
+@pytest.fixture(scope="session")
+def site_url(sample_site: Path) -> Iterator[str]:
+    """Base URL (no trailing slash) of the built sample site served on 127.0.0.1."""
+    url, server = serve_directory(sample_site)
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `apt-get install -y chromium` (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
