@@ -63,7 +63,8 @@ class EventSpec:
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        Field("page", "path", "site-relative path of the page the event happened on (`/orders/refunds/`)", 300),
+        Field("page", "path", "site-relative path of the page the event happened on (`/orders/refunds/`)",
+              300),
         Field("id", "str", "article id (`orders/refunds`), on article pages", 200),
         Field("category", "str", "category slug, on category, section and article pages", 100),
         Field("type", "str", "article type: `article`, `faq` or `howto`", 20, pattern=r"[a-z][a-z0-9_-]*"),
@@ -77,7 +78,8 @@ FIELDS: dict[str, Field] = {
         Field("channel", "str", "contact channel: `email`, `phone`, `chat`, `messenger`, `form` (or the "
               "theme's own)", 30, pattern=r"[a-z0-9][a-z0-9_-]*"),
         Field("video", "str", "the video played (its URL or `provider:id`)", 300),
-        Field("provider", "str", "video host: `youtube`, `vimeo`, `file`", 30, pattern=r"[a-z0-9][a-z0-9_-]*"),
+        Field("provider", "str", "video host: `youtube`, `vimeo`, `file`", 30,
+              pattern=r"[a-z0-9][a-z0-9_-]*"),
     )
 }
 

@@ -1,0 +1,256 @@
+"""The Whoosh schema, the analyzer and the ranking parameters: the one definition shared by the index
+(`index.py`), the Python queries (`query.py`) and the browser export (`export.py` → `search-core.js`).
+
+Analysis, in this order (the browser repeats the first three steps on what the customer types, and uses
+the exported word → term map for the rest, so it needs no stemmer):
+
+1. tokenize: `\\w+` runs, with `.`/`-` joining runs into one compound token (`wi-fi`, `1.8.7`);
+2. lower-case; compounds also yield their parts (`wi`, `fi`) and a hyphen-less join (`wifi`);
+3. drop tokens shorter than 2 or longer than 40 characters and stop words (compared accent-folded);
+4. stem with the language's Snowball stemmer (Whoosh's `whoosh.lang`), then fold accents (`é` → `e`).
+
+A *surface word* is the token after step 3, accent-folded: what the browser matches typed words against.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from whoosh import fields
+from whoosh.analysis import Composable, Filter, LowercaseFilter, RegexTokenizer, Token
+from whoosh.lang import has_stemmer, stemmer_for_language, stopwords_for_language
+
+# Bump when the analysis, the schema or the unit model changes: an index of another version is rebuilt.
+INDEX_VERSION = 3
+
+TOKEN_PATTERN = r"\w+(?:[.\-]\w+)*"
+MIN_TOKEN, MAX_TOKEN = 2, 40
+
+# Scored text fields and their boosts (BM25F per Whoosh: one BM25 term score per field, times the boost).
+# Title and keywords (customer synonyms) above headings above body.
+FIELD_BOOSTS: dict[str, float] = {
+    "title": 4.0,
+    "keywords": 4.0,
+    "headings": 2.0,
+    "tags": 1.5,
+    "category": 0.5,
+    "body": 1.0,
+}
+SCORED_FIELDS: tuple[str, ...] = tuple(FIELD_BOOSTS)
+K1 = 1.2
+FIELD_B: dict[str, float] = {"title": 0.75, "keywords": 0.5, "headings": 0.75, "tags": 0.5, "category": 0.5, "body": 0.75}
+
+# Query expansion weights (identical in search-core.js, which reads them from meta.json).
+PREFIX_WEIGHT = 0.85  # a completion of the word being typed
+TYPO_WEIGHT = (0.0, 0.7, 0.5)  # by edit distance
+MAX_EXPANSIONS = 24  # completions / typo candidates per query word, most frequent first
+MIN_PREFIX = 2  # shortest word treated as a prefix
+
+# Extra stop words per language: contraction fragments (Whoosh's tokenizer splits "isn't" → "isn", "t")
+# and the apostrophe-less forms customers type on phones.
+EXTRA_STOPS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "isn", "aren", "wasn", "weren", "doesn", "didn", "hasn", "haven", "hadn", "won", "wouldn", "shouldn",
+        "couldn", "mustn", "needn", "ll", "ve", "re", "isnt", "arent", "wasnt", "werent", "doesnt", "didnt",
+        "hasnt", "havent", "hadnt", "wont", "wouldnt", "shouldnt", "couldnt", "cant", "cannot", "dont", "im",
+        "ive", "youre", "youve", "theyre", "thats", "whats", "hows", "lets", "would", "could", "also",
+        "get", "got", "getting", "please", "want", "need", "help", "really", "still", "anymore",
+    ),
+    "fr": ("qu", "puis", "peux", "faire", "fait", "comment", "quoi", "mon", "ma", "mes", "est", "ai"),
+    "de": ("kann", "wie", "ich", "mein", "meine", "geht", "nicht"),
+    "es": ("puedo", "como", "mi", "mis", "hacer", "no"),
+}
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip combining accents: the browser's `fold()` does the same."""
+    text = text.lower()
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
+
+
+def normalize_language(lang: str) -> str:
+    lang = (lang or "en").lower().replace("_", "-").split("-")[0]
+    return lang if has_stemmer(lang) else "en"
+
+
+@lru_cache(maxsize=None)
+def stop_words(lang: str) -> frozenset[str]:
+    """The folded stop words of a language (Whoosh's Snowball list plus `EXTRA_STOPS`)."""
+    lang = normalize_language(lang)
+    try:
+        base = set(stopwords_for_language(lang))
+    except Exception:  # noqa: BLE001 - a language without a list
+        base = set()
+    base.update(EXTRA_STOPS.get(lang, ()))
+    return frozenset(fold(w) for w in base)
+
+
+class CompoundFilter(Filter):
+    """Lower-cases; a compound token (`wi-fi`, `arduino.cc`) also yields its parts and a hyphen-less join."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        for t in tokens:
+            text = t.text.lower()
+            if "-" in text or "." in text:
+                joined = text.replace("-", "")
+                parts = re.split(r"[.\-]", text)
+                t.text = joined
+                yield t
+                for p in parts:
+                    if p and p != joined:
+                        t.text = p
+                        yield t
+            else:
+                t.text = text
+                yield t
+
+
+class KbStemFilter(Filter):
+    """Drops stop words and short/long tokens (compared folded), stems the rest, then folds accents.
+
+    With `stem=False` it yields the surface word (folded): the analyzer of the `words` field.
+    """
+
+    def __init__(self, lang: str = "en", stem: bool = True) -> None:
+        self.lang = normalize_language(lang)
+        self.stem = stem
+        self._setup()
+
+    def _setup(self) -> None:
+        self._stops = stop_words(self.lang)
+        self._stemfn = stemmer_for_language(self.lang) if self.stem else None
+        self._cache: dict[str, str | None] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"lang": self.lang, "stem": self.stem}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.lang = state["lang"]
+        self.stem = state["stem"]
+        self._setup()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KbStemFilter) and (self.lang, self.stem) == (other.lang, other.stem)
+
+    def __hash__(self) -> int:
+        return hash((self.lang, self.stem))
+
+    def term(self, text: str) -> str | None:
+        cache = self._cache
+        if text in cache:
+            return cache[text]
+        folded = fold(text)
+        if len(folded) < MIN_TOKEN or len(folded) > MAX_TOKEN or folded in self._stops:
+            out: str | None = None
+        elif self._stemfn is None:
+            out = folded
+        else:
+            out = fold(self._stemfn(text))
+        if len(cache) < 200_000:
+            cache[text] = out
+        return out
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        term = self.term
+        for t in tokens:
+            out = term(t.text)
+            if out is not None:
+                t.text = out
+                yield t
+
+
+def make_analyzer(lang: str, stem: bool = True) -> Composable:
+    return RegexTokenizer(TOKEN_PATTERN) | CompoundFilter() | KbStemFilter(lang, stem=stem)
+
+
+def surface_words(text: str, lang: str) -> list[str]:
+    """The surface words of a text (folded, stop words dropped), in order: what the browser tokenizes."""
+    ana = _surface_analyzer(normalize_language(lang))
+    return [t.text for t in ana(text)]
+
+
+@lru_cache(maxsize=8)
+def _surface_analyzer(lang: str) -> Composable:
+    return make_analyzer(lang, stem=False)
+
+
+@lru_cache(maxsize=8)
+def term_filter(lang: str) -> KbStemFilter:
+    return KbStemFilter(lang, stem=True)
+
+
+def make_schema(lang: str) -> fields.Schema:
+    """One document per search unit (a page, an article section or an FAQ question)."""
+    ana = make_analyzer(lang)
+    text = {"analyzer": ana, "phrase": False}  # no positions: no phrase queries, half the postings bytes
+    return fields.Schema(
+        uid=fields.ID(stored=True, unique=True),  # "<source>#<anchor>"
+        source=fields.ID(stored=True),  # content-relative path of the article: deletes by article
+        article_id=fields.STORED(),
+        anchor=fields.STORED(),
+        heading=fields.STORED(),  # the unit's own heading (section title / FAQ question), "" for the page
+        title=fields.TEXT(stored=True, **text),
+        headings=fields.TEXT(**text),
+        body=fields.TEXT(**text),
+        keywords=fields.TEXT(**text),
+        tags=fields.TEXT(**text),
+        category=fields.TEXT(**text),
+        category_slug=fields.ID(stored=True),
+        category_title=fields.STORED(),
+        type=fields.ID(stored=True),
+        url=fields.ID(stored=True),
+        popularity=fields.NUMERIC(int, bits=64, stored=True),  # the article's views (analytics)
+        promoted=fields.BOOLEAN(stored=True),
+        # Every surface word of the unit, unstemmed: the vocabulary for typo/prefix matching and the
+        # browser's word → term map. Existence only (no frequencies, no lengths).
+        words=fields.KEYWORD(
+            analyzer=make_analyzer(lang, stem=False), scorable=False, lowercase=False, commas=False
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Everything the score depends on besides the index: exported to meta.json for the browser."""
+
+    field_boosts: tuple[tuple[str, float], ...] = tuple(FIELD_BOOSTS.items())
+    field_b: tuple[tuple[str, float], ...] = tuple(FIELD_B.items())
+    k1: float = K1
+    prefix_weight: float = PREFIX_WEIGHT
+    typo_weight: tuple[float, ...] = TYPO_WEIGHT
+    max_expansions: int = MAX_EXPANSIONS
+    min_prefix: int = MIN_PREFIX
+    popularity_weight: float = 0.25
+    promoted_boost: float = 1.15
+
+    def prior(self, views: int, max_views: int, promoted: bool) -> float:
+        """Document prior multiplied into the score: log-damped popularity, small promoted boost."""
+        pop = math.log1p(views) / math.log1p(max_views) if max_views > 0 and views > 0 else 0.0
+        return (1.0 + self.popularity_weight * pop) * (self.promoted_boost if promoted else 1.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "boosts": dict(self.field_boosts),
+            "b": dict(self.field_b),
+            "k1": self.k1,
+            "prefixWeight": self.prefix_weight,
+            "typoWeight": list(self.typo_weight),
+            "maxExpansions": self.max_expansions,
+            "minPrefix": self.min_prefix,
+            "popularityWeight": self.popularity_weight,
+            "promotedBoost": self.promoted_boost,
+        }
+
+
+def typo_budget(word: str) -> int:
+    """Edit distance tolerated for a typed word: 1 from 4 letters, 2 from 8."""
+    n = len(word)
+    return 2 if n >= 8 else 1 if n >= 4 else 0

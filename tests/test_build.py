@@ -1,0 +1,371 @@
+"""`kbgen build` end to end: real content, bad input, atomicity, reproducibility, base_url, packaging."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, ROOT, run_kbgen
+
+ARDUINO = FIXTURES / "arduino-help-center" / "content"
+
+
+def write(root: Path, rel: str, text: str) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def small_site(root: Path) -> Path:
+    write(root, "content/orders/_index.md", "---\ntitle: Orders\ndescription: All about orders\norder: 1\n---\n")
+    write(root, "content/orders/tracking/_index.md", "---\ntitle: Tracking\n---\n")
+    write(
+        root,
+        "content/orders/tracking/track-an-order.md",
+        """\
+        ---
+        title: Track an order
+        description: Where is my parcel?
+        tags: [delivery, orders]
+        keywords: [where is my parcel]
+        aliases: [/hc/en-us/articles/123-Track]
+        updated: 2026-03-01
+        colour: blue
+        ---
+
+        Read the [FAQ](faq.md#can-i-change-the-address) first.
+        """,
+    )
+    write(
+        root,
+        "content/orders/tracking/faq.md",
+        """\
+        ---
+        title: Tracking FAQ
+        type: faq
+        updated: 2026-02-01
+        ---
+
+        Short intro.
+
+        ## Can I change the address?
+
+        Yes, before it ships.
+
+        ## How long does it take?
+
+        Two days.
+        """,
+    )
+    return root
+
+
+# -- the real corpus ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def arduino_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    root = tmp_path_factory.mktemp("arduino")
+    shutil.copytree(ARDUINO, root / "content")
+    proc = run_kbgen("build", cwd=root)
+    return root / "site", proc
+
+
+def test_arduino_corpus_builds_with_only_missing_image_warnings(arduino_site) -> None:
+    site, proc = arduino_site
+    warnings = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert warnings, "the corpus has 503 image references whose files are not included"
+    for line in warnings:
+        assert re.match(r"^.+\.md:\d+: warning: image not found: ", line), line
+    drafts = [p for p in ARDUINO.rglob("*.md") if re.search(r"^draft:\s*true", p.read_text(), re.M)]
+    articles = [p for p in ARDUINO.rglob("*.md") if p.name != "_index.md"]
+    pages = list(site.rglob("index.html"))
+    assert len(pages) >= len(articles) - len(drafts)
+    assert re.search(r"Built \d+ pages", proc.stdout)
+
+
+def test_arduino_alerts_tables_footnotes_and_anchors(arduino_site) -> None:
+    site, _ = arduino_site
+    shipping = (site / "store-support/shipping/available-shipping-methods/index.html").read_text()
+    assert 'class="markdown-alert markdown-alert-note"' in shipping
+    returns = (site / "store-support/general-store/return-an-item/index.html").read_text()
+    assert 'id="request-a-return"' in returns and "{#" not in returns
+    matlab = (site / "software-support/upload/use-your-engineering-kit-board-with-matlab-or-simulink/index.html").read_text()
+    assert '<div class="kb-table-wrap"' in matlab and "<table>" in matlab and "<th" in matlab
+    nano = next(site.glob("software-support/compilation/if-you-see-a-jtagmkii*/index.html")).read_text()
+    assert 'class="footnote-ref"' in nano and 'class="footnotes' in nano
+
+
+# -- markdown features -------------------------------------------------------------------------
+
+
+def test_markdown_features_render(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    from PIL import Image
+
+    (tmp_path / "content/_assets").mkdir()
+    Image.new("RGB", (320, 200), "white").save(tmp_path / "content/_assets/shot.png")
+    write(
+        tmp_path,
+        "content/orders/tracking/features.md",
+        """\
+        ---
+        title: Every feature
+        ---
+
+        | Zone | Days |
+        |------|------|
+        | UK   | 2    |
+
+        ~~old price~~ and <kbd>Ctrl</kbd>
+
+        - [ ] unchecked
+        - [x] checked
+
+        Text with a note.[^1]
+
+        [^1]: The footnote.
+
+        Refund
+        : Money back to your card.
+
+        > [!WARNING]
+        > Careful.
+
+        ::: tip
+        A tip.
+        :::
+
+        ## Custom heading {#my-anchor}
+
+        ## Plain heading
+
+        ![A screenshot of the order page](../../_assets/shot.png)
+
+        ![How to track](https://www.youtube.com/watch?v=aqz-KE-bpKQ)
+
+        See [tracking](track-an-order.md).
+        """,
+    )
+    run_kbgen("build", cwd=tmp_path)
+    html = (tmp_path / "site/orders/tracking/features/index.html").read_text()
+    assert "<table>" in html and "<s>old price</s>" in html and "<kbd>Ctrl</kbd>" in html
+    assert 'type="checkbox"' in html and "checked" in html
+    assert 'class="footnote-ref"' in html
+    assert "<dl>" in html and "<dt>Refund</dt>" in html
+    assert "markdown-alert-warning" in html and "markdown-alert-tip" in html
+    assert 'id="my-anchor"' in html and 'id="plain-heading"' in html
+    img = re.search(r"<img [^>]*alt=\"A screenshot of the order page\"[^>]*>", html)
+    assert img, html
+    assert 'loading="lazy"' in img.group(0) and 'width="320"' in img.group(0) and 'height="200"' in img.group(0)
+    assert 'src="/assets/shot.png"' in img.group(0)
+    assert (tmp_path / "site/assets/shot.png").exists()
+    assert 'data-kb-video="youtube"' in html and "youtube-nocookie.com/embed/aqz-KE-bpKQ" in html
+    assert "<iframe" not in html, "the player must load only on tap"
+    assert 'href="/orders/tracking/track-an-order/"' in html
+    track = (tmp_path / "site/orders/tracking/track-an-order/index.html").read_text()
+    assert 'href="/orders/tracking/faq/#can-i-change-the-address"' in track
+
+
+def test_faq_and_howto_structure(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    write(
+        tmp_path,
+        "content/orders/tracking/howto.md",
+        """\
+        ---
+        title: Change your address
+        type: howto
+        time: 5 minutes
+        supplies: [Order number]
+        ---
+
+        Intro.
+
+        ## Steps
+
+        1. **Open** your orders.
+        2. **Choose** the order.
+        3. **Save** the address.
+        """,
+    )
+    run_kbgen("build", cwd=tmp_path)
+    faq = (tmp_path / "site/orders/tracking/faq/index.html").read_text()
+    assert re.search(r'<details[^>]*id="can-i-change-the-address"', faq)
+    data = [json.loads(m) for m in re.findall(r'<script type="application/ld\+json">(.*?)</script>', faq, re.S)]
+    faq_ld = next(d for d in data if d.get("@type") == "FAQPage")
+    assert [q["name"] for q in faq_ld["mainEntity"]] == ["Can I change the address?", "How long does it take?"]
+    assert any(d.get("@type") == "BreadcrumbList" for d in data)
+    howto = (tmp_path / "site/orders/tracking/howto/index.html").read_text()
+    assert '<ol class="kb-steps">' in howto and 'id="step-3"' in howto
+    data = [json.loads(m) for m in re.findall(r'<script type="application/ld\+json">(.*?)</script>', howto, re.S)]
+    ld = next(d for d in data if d.get("@type") == "HowTo")
+    assert len(ld["step"]) == 3 and ld["totalTime"] == "PT5M" and ld["supply"][0]["name"] == "Order number"
+
+
+def test_site_files_redirects_feed_sitemap(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    write(tmp_path, "kbgen.toml", 'title = "Test Help"\nsite_url = "https://help.example.com"\n')
+    run_kbgen("build", cwd=tmp_path)
+    site = tmp_path / "site"
+    redirect = (site / "hc/en-us/articles/123-Track/index.html").read_text()
+    assert "https://help.example.com/orders/tracking/track-an-order/" in redirect
+    assert 'http-equiv="refresh"' in redirect
+    sitemap = (site / "sitemap.xml").read_text()
+    assert "<loc>https://help.example.com/orders/tracking/track-an-order/</loc><lastmod>2026-03-01</lastmod>" in sitemap
+    assert "Sitemap: https://help.example.com/sitemap.xml" in (site / "robots.txt").read_text()
+    feed = (site / "feed.xml").read_text()
+    assert feed.index("Track an order") < feed.index("Tracking FAQ"), "newest first"
+    assert (site / "404.html").exists() and (site / "tags/delivery/index.html").exists()
+    page = (site / "orders/tracking/track-an-order/index.html").read_text()
+    assert '<link rel="canonical" href="https://help.example.com/orders/tracking/track-an-order/"' in page
+    assert 'property="og:title"' in page
+
+
+def test_base_url_prefixes_every_link(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    run_kbgen("build", "--base-url", "/help/", cwd=tmp_path)
+    page = (tmp_path / "site/orders/tracking/track-an-order/index.html").read_text()
+    hrefs = re.findall(r'(?:href|src)="(/[^"]*)"', page)
+    assert hrefs
+    assert all(h.startswith("/help/") for h in hrefs), [h for h in hrefs if not h.startswith("/help/")]
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_every_bad_input_is_reported_together_with_file_and_line(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    write(tmp_path, "content/orders/tracking/bad-yaml.md", "---\ntitle: Fine\ntags: [a, b\n---\nbody\n")
+    write(tmp_path, "content/orders/tracking/no-title.md", "---\ndescription: nothing\n---\nbody\n")
+    (tmp_path / "content/orders/tracking/latin1.md").write_bytes(b"---\ntitle: Caf\xe9\n---\nbody\n")
+    write(tmp_path, "content/orders/tracking/Track-An-Order.md", "---\ntitle: Duplicate\n---\nbody\n")
+    write(tmp_path, "content/orders/empty/_index.md", "---\ntitle: Empty\n---\n")
+    proc = run_kbgen("build", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    err = proc.stderr
+    assert "Traceback" not in err
+    assert re.search(r"orders/tracking/bad-yaml\.md:[34]: error: invalid YAML", err), err
+    assert "orders/tracking/no-title.md:1: error: missing `title`" in err
+    assert "orders/tracking/latin1.md:2: error: not valid UTF-8" in err
+    assert re.search(r"orders/tracking/(Track-An-Order|track-an-order)\.md:1: error: same URL", err), err
+    assert "orders/empty/_index.md:1: error: `_index.md` in orders/empty/" in err
+    assert not (tmp_path / "site").exists(), "a failed build writes nothing"
+
+
+def test_failed_build_leaves_previous_site_untouched(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    run_kbgen("build", cwd=tmp_path)
+    before = {p: p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    write(tmp_path, "content/orders/tracking/faq.md", "---\ntitle: [unclosed\n---\n")
+    proc = run_kbgen("build", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    after = {p: p.read_bytes() for p in (tmp_path / "site").rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")], "no staging left behind"
+
+
+def test_refuses_to_replace_a_folder_it_did_not_create(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    precious = write(tmp_path, "out/thesis.txt", "do not delete")
+    proc = run_kbgen("build", "-o", "out", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "refusing to replace" in proc.stderr
+    assert precious.read_text() == "do not delete"
+
+
+def test_strict_turns_warnings_into_errors(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    write(tmp_path, "content/orders/tracking/broken.md", "---\ntitle: Broken\n---\n\nSee [x](nowhere.md).\n\n![pic](gone.png)\n")
+    ok = run_kbgen("build", cwd=tmp_path)
+    assert "orders/tracking/broken.md:5: warning: link to a missing article: nowhere.md" in ok.stderr
+    assert "orders/tracking/broken.md:7: warning: image not found: gone.png" in ok.stderr
+    strict = run_kbgen("build", "--strict", cwd=tmp_path, check=False)
+    assert strict.returncode == 1 and "broken.md:5: error: link to a missing article" in strict.stderr
+
+
+def test_config_errors_name_the_key_and_a_close_match(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    write(tmp_path, "kbgen.toml", 'titel = "Oops"\n')
+    proc = run_kbgen("build", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "unknown key `titel`" in proc.stderr and "did you mean `title`" in proc.stderr
+    write(tmp_path, "kbgen.toml", "[contact]\nemail = 42\n")
+    proc = run_kbgen("build", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "`contact.email` must be a string" in proc.stderr
+
+
+def test_same_input_gives_byte_identical_output(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    run_kbgen("build", "-o", "one", cwd=tmp_path)
+    run_kbgen("build", "-o", "two", cwd=tmp_path)
+    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
+    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    assert one.keys() == two.keys()
+    assert [k for k in one if one[k] != two[k]] == []
+
+
+def test_unknown_front_matter_keys_reach_templates(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    write(
+        tmp_path,
+        "themes/custom/templates/article.html",
+        '{% extends "@default/article.html" %}{% block content %}colour={{ article.meta.colour }}'
+        "{{ super() }}{% endblock %}",
+    )
+    write(tmp_path, "kbgen.toml", 'theme = "custom"\n')
+    run_kbgen("build", cwd=tmp_path)
+    assert "colour=blue" in (tmp_path / "site/orders/tracking/track-an-order/index.html").read_text()
+
+
+# -- starting a project, packaging -------------------------------------------------------------
+
+
+def test_init_then_build(tmp_path: Path) -> None:
+    run_kbgen("init", "my-help", cwd=tmp_path)
+    proc = run_kbgen("build", cwd=tmp_path / "my-help")
+    assert (tmp_path / "my-help/site/index.html").exists()
+    assert "warning" not in proc.stderr
+
+
+def test_build_without_config_uses_defaults(tmp_path: Path) -> None:
+    small_site(tmp_path)
+    proc = run_kbgen("build", cwd=tmp_path)
+    assert (tmp_path / "site/orders/index.html").exists() and "→ site/" in proc.stdout
+
+
+@pytest.mark.slow
+def test_wheel_carries_the_theme_and_builds_elsewhere(tmp_path: Path) -> None:
+    """`pip install .` from the checkout, then `kbgen build` in an unrelated directory."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    wheel = next(wheels.glob("kbgen-*.whl"))
+    target = tmp_path / "installed"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert (target / "kbgen/themes/default/templates/base.html").exists()
+    project = small_site(tmp_path / "elsewhere")
+    # -S: no site hooks, so an editable install of the checkout cannot shadow the wheel; deps from site-packages.
+    purelib = sysconfig.get_paths()["purelib"]
+    env = {"PYTHONPATH": f"{target}:{purelib}", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    code = "import sys, kbgen, kbgen.cli; print(kbgen.__file__, file=sys.stderr); sys.argv=['kbgen','build']; kbgen.cli.main()"
+    proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith(str(target)), proc.stderr
+    assert (project / "site/static/kb.css").exists()
