@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -136,14 +137,32 @@ def check_output_dir(output: Path, root: Path) -> None:
 
 
 def swap_in(staging: Path, output: Path) -> None:
-    """Replace `output` by `staging` with two renames; the old tree is removed afterwards."""
+    """Replace `output` by `staging` with two renames; the old tree is removed afterwards, in the background.
+
+    Deleting thousands of files is slow on some file systems (seconds for 10k pages), and nobody needs to wait
+    for it: the old tree is renamed out of the way first, so the published site is whole at every moment.
+    """
     old: Path | None = None
     if output.exists():
-        old = output.with_name(f".{output.name}.old-{os.getpid()}")
+        old = output.with_name(f".{output.name}.old-{os.getpid()}-{time.monotonic_ns()}")
         output.rename(old)
     staging.rename(output)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    leftovers = sorted(output.parent.glob(f".{output.name}.old-*"))
+    if leftovers:
+        remove_in_background(leftovers)
+
+
+def remove_in_background(paths: list[Path]) -> None:
+    """Delete folders in a detached process that outlives this one (falls back to deleting now)."""
+    try:
+        subprocess.Popen(
+            ["rm", "-rf", "--", *map(str, paths)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    except OSError:
+        for path in paths:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _load_labels(theme: Theme, language: str) -> dict[str, str]:

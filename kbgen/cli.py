@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shutil
 import sys
 import time
@@ -143,24 +144,46 @@ def init(directory: Path) -> None:
                "  kbgen build      # write site/ for any static host")
 
 
-# Commands contributed by feature packages: each is a click command in its own module.
-for _module, _names in (
-    ("kbgen.search.cli", ("search",)),
-    ("kbgen.analytics.cli", ("report", "collect")),
-    ("kbgen.serve", ("serve",)),
-    ("kbgen.check", ("check",)),
-    ("kbgen.new", ("new",)),
-):
+# Commands contributed by feature packages, imported only when used (start-up stays fast).
+LAZY_COMMANDS = {
+    "search": ("kbgen.search.cli", "search_cmd"),
+    "report": ("kbgen.analytics.cli", "report_cmd"),
+    "collect": ("kbgen.analytics.cli", "collect_cmd"),
+    "serve": ("kbgen.serve", "serve_cmd"),
+    "check": ("kbgen.check", "check_cmd"),
+    "new": ("kbgen.new", "new_cmd"),
+}
+
+
+def _lazy_command(name: str) -> click.Command | None:
+    module_name, attr = LAZY_COMMANDS[name]
     try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:  # a feature not installed; a broken one still fails loudly
-        if _exc.name != _module:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:  # a feature not installed; a broken one still fails loudly
+        if exc.name != module_name:
             raise
-        continue
-    for _name in _names:
-        _cmd = getattr(_mod, f"{_name}_cmd", None) or getattr(_mod, _name, None)
-        if isinstance(_cmd, click.Command):
-            cli.add_command(_cmd, _name)
+        return None
+    cmd = getattr(module, attr, None) or getattr(module, name, None)
+    return cmd if isinstance(cmd, click.Command) else None
+
+
+_get_command = cli.get_command
+_list_commands = cli.list_commands
+
+
+def _get_lazy(ctx: click.Context, name: str) -> click.Command | None:
+    if name in LAZY_COMMANDS:
+        return _lazy_command(name)
+    return _get_command(ctx, name)
+
+
+def _list_all(ctx: click.Context) -> list[str]:
+    available = [n for n in LAZY_COMMANDS if importlib.util.find_spec(LAZY_COMMANDS[n][0]) is not None]
+    return sorted({*_list_commands(ctx), *available})
+
+
+cli.get_command = _get_lazy  # type: ignore[method-assign]
+cli.list_commands = _list_all  # type: ignore[method-assign]
 
 
 def main() -> None:

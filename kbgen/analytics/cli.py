@@ -1,0 +1,114 @@
+"""`kbgen report` and `kbgen collect` (registered by kbgen/cli.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["collect", "report"]
+
+
+def _load_config(config_path: Path | None) -> Any:
+    from ..config import load_config
+    from ..errors import ConfigError
+
+    try:
+        return load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _load_library(config: Any) -> Any:
+    """The site's articles, for titles and URL matching; None when the content cannot be read."""
+    try:
+        from ..content.load import LoadOptions, load_library
+    except ImportError:  # pragma: no cover
+        return None
+    if not config.content_path.is_dir():
+        return None
+    result = load_library(config.content_path, LoadOptions(base_path=config.base_path))
+    return result.library
+
+
+@click.command("report")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="kbgen.toml (default: ./kbgen.toml).")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as one self-contained HTML page.")
+@click.option("--days", type=click.IntRange(min=1), default=None,
+              help="Collector data: the last N days (default: analytics.window_days, 90).")
+@click.option("--top", type=click.IntRange(min=1, max=500), default=15, show_default=True,
+              help="Rows per table.")
+@click.option("--source", "extra_sources", multiple=True, metavar="TYPE:PATH",
+              help="Read this source too, e.g. collector:analytics.sqlite (repeatable).")
+def report(config_path: Path | None, html_path: Path | None, days: int | None, top: int,
+           extra_sources: tuple[str, ...]) -> None:
+    """What customers read, search for and don't find: from the [analytics] sources."""
+    from .importers import SOURCE_TYPES
+    from .popularity import load_analytics
+    from .report import build_report, print_report, write_html
+
+    config = _load_config(config_path)
+    for spec in extra_sources:
+        kind, sep, path = spec.partition(":")
+        if not sep or kind not in SOURCE_TYPES:
+            raise click.BadParameter(f"expected TYPE:PATH with TYPE one of {', '.join(SOURCE_TYPES)}",
+                                     param_hint="--source")
+        config.analytics.sources.append({"type": kind, "path": str(Path(path).resolve())})
+    if not config.analytics.sources:
+        raise click.ClickException(
+            "no analytics sources: add `sources = [{type = \"plausible\", path = \"exports/pages.csv\"}]` to "
+            "[analytics] in kbgen.toml, or pass --source collector:analytics.sqlite"
+        )
+    library = _load_library(config)
+    data = load_analytics(library, config, config.root, window_days=days)
+    rep = build_report(data, config, top=top)
+    print_report(rep)
+    if html_path is not None:
+        write_html(rep, html_path)
+        click.echo(f"wrote {html_path}")
+
+
+@click.command("collect")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="SQLite database (default: the collector source in kbgen.toml, else analytics.sqlite).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option("--origin", "origins", multiple=True,
+              help="Site origin allowed to send events (repeatable; default: site_url from kbgen.toml; "
+                   "'*' accepts any).")
+@click.option("--rate", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Sustained events per second per client (0: no limit).")
+@click.option("--burst", type=click.IntRange(min=1), default=60, show_default=True,
+              help="Events a client may send at once.")
+@click.option("--trust-proxy", is_flag=True,
+              help="Behind a reverse proxy: rate-limit on the last X-Forwarded-For address.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def collect(db_path: Path | None, host: str, port: int, origins: tuple[str, ...], rate: float, burst: int,
+            trust_proxy: bool, config_path: Path | None) -> None:
+    """Run the first-party event collector (needs `pip install 'kbgen[collector]'`)."""
+    from .collector import Collector, normalize_origin, serve
+
+    config = None
+    if config_path is not None or Path("kbgen.toml").exists():
+        config = _load_config(config_path)
+    if db_path is None:
+        db_path = Path("analytics.sqlite")
+        for src in getattr(getattr(config, "analytics", None), "sources", []) or []:
+            if getattr(src, "type", None) == "collector":
+                db_path = config.root / src.path
+                break
+    allowed = list(origins)
+    if not allowed and config is not None and config.site_url:
+        allowed = [normalize_origin(config.site_url)]
+    if not allowed:
+        raise click.UsageError("say which site may send events: --origin https://help.example.com "
+                               "(or set site_url in kbgen.toml; --origin '*' accepts any)")
+    app = Collector(db_path, allowed, rate=rate, burst=burst, trust_proxy=trust_proxy)
+    shown = "any origin" if "*" in allowed else ", ".join(normalize_origin(o) for o in allowed)
+    click.echo(f"kbgen collector: POST http://{host}:{port}/collect → {db_path} (from {shown})", err=True)
+    sys.stderr.flush()
+    serve(app, host, port)
