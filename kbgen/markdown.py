@@ -55,6 +55,7 @@ class LinkContext:
     urls: dict[str, str] = field(default_factory=dict)  # content-relative .md path → site-relative URL
     anchors: dict[str, set[str]] = field(default_factory=dict)  # content-relative .md path → heading ids
     check_images: bool = True
+    unpublished: set[str] = field(default_factory=set)  # drafts: they exist but are not published
 
     def href(self, site_path: str) -> str:
         return self.base_path.rstrip("/") + site_path
@@ -334,7 +335,8 @@ class MarkdownRenderer:
             rel = posixpath.normpath(posixpath.join(env["dir"], path))
             url = self.links.urls.get(rel)
             if url is None:
-                env["issues"].append(Issue(line, f"link to a missing article: {href}"))
+                what = "a draft article (not published)" if rel in self.links.unpublished else "a missing article"
+                env["issues"].append(Issue(line, f"link to {what}: {href}"))
                 return href
             env["links"].append((rel, line))
             if parts.fragment and rel in self.links.anchors and parts.fragment not in self.links.anchors[rel]:

@@ -163,8 +163,9 @@ class SourceResult:
     def finish(self) -> SourceResult:
         if self.skipped and self.first_skip:
             line, reason = self.first_skip
+            where = f"line {line}: " if line else ""
             self.warn(f"{self.type}: skipped {self.skipped} malformed row(s) of {self.rows}; "
-                      f"first, line {line}: {reason}", line)
+                      f"first: {where}{reason}", line)
         return self
 
 
@@ -271,9 +272,16 @@ DATE_COLUMNS = ("date", "day", "created_at", "timestamp")
 IGNORED_LABELS = {"total", "totals", "grand total", "(not set)", "(other)", "others", "(none)"}
 
 
-def _read_table(table: Table, result: SourceResult, path_columns: tuple[str, ...] = PATH_COLUMNS) -> bool:
-    """Read one table into `result`; False when it is not a table we know."""
+TIME_SERIES_COLUMNS = ("nth day", "nth week", "nth month", "nth hour", "nth minute")
+
+
+def _read_table(table: Table, result: SourceResult, path_columns: tuple[str, ...] = PATH_COLUMNS,
+                views: bool = True) -> bool:
+    """Read one table into `result`; False when it is not a table we know. With `views` False only the
+    table's dates count (the same views are already in another table of the file)."""
     st = result.stats
+    if table.column(*TIME_SERIES_COLUMNS) is not None:
+        return False  # GA4's chart data ("Nth day"): the same views again, by day offset
     c_query = table.column(*QUERY_COLUMNS)
     c_path = table.column(*path_columns)
     c_title = None if c_path is not None else table.column(*TITLE_COLUMNS)
@@ -312,9 +320,9 @@ def _read_table(table: Table, result: SourceResult, path_columns: tuple[str, ...
     label_col = c_path if c_path is not None else c_title
     for line, row in table.rows:
         result.rows += 1
-        views = parse_count(_cell(row, c_views) or "")
+        count = parse_count(_cell(row, c_views) or "")
         label = _cell(row, label_col) if label_col is not None else ""
-        if views is None or label is None:
+        if count is None or label is None:
             shown = _cell(row, c_views)
             why = f"views {shown!r} is not a count" if shown is not None else "the row has too few columns"
             result.skip(line, why)
@@ -335,19 +343,31 @@ def _read_table(table: Table, result: SourceResult, path_columns: tuple[str, ...
                 if key is None:
                     result.skip(line, f"{text!r} is not a page path")
                     continue
-                st.views[("path", key)] += views
-            else:
-                st.views[("title", " ".join(text.split()).casefold())] += views
+                if views:
+                    st.views[("path", key)] += count
+            elif views:
+                st.views[("title", " ".join(text.split()).casefold())] += count
         if day is not None:
-            st.add_week("views", day, views)
+            st.add_week("views", day, count)
     return True
+
+
+def _has_date(table: Table) -> bool:
+    return table.column(*DATE_COLUMNS) is not None
+
+
+def _is_page_table(table: Table, path_columns: tuple[str, ...] = PATH_COLUMNS) -> bool:
+    return table.column(*path_columns) is not None or table.column(*TITLE_COLUMNS) is not None
 
 
 def _read_text_tables(text: str, name: str, result: SourceResult) -> None:
     tables = read_tables(text, name)
+    # A file with an undated page table and a dated one holds the same views twice: count the undated
+    # table, take only the trend from the dated one.
+    undated = any(_is_page_table(t) and not _has_date(t) for t in tables)
     used = False
     for table in tables:
-        used = _read_table(table, result) or used
+        used = _read_table(table, result, views=not (undated and _has_date(table))) or used
     if not used:
         headers = "; ".join(",".join(t.header)[:80] for t in tables[:3]) or "no table found"
         result.warn(f"{result.type}: no page or search table recognised (header: {headers})")
@@ -461,7 +481,6 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
                     continue
                 if kind == "no_results":
                     st.add_no_results(label, count)
-                    st.add_search(label, 0, 0)
                     if day:
                         st.add_week("no_results", day, count)
                 else:

@@ -65,7 +65,7 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
             "all_views": data.total_views,
             "searches": searches,
             "no_result_searches": no_results,
-            "no_result_rate": _ratio(no_results, searches),
+            "no_result_rate": _ratio(no_results, searches) if no_results <= searches else None,
             "helpful_rate": _ratio(yes, yes + no),
             "votes": yes + no,
             "contacts": contacts,
@@ -77,44 +77,83 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
     for rank, a in enumerate(data.ranked()[:top], 1):
         art = a.article
         cat = getattr(art, "category", None)
-        rep.top_articles.append({"rank": rank, "title": art.title, "url": art.url, "views": a.views,
-                                 "category": getattr(cat, "title", "") or "", "share": _ratio(a.views, views)})
+        rep.top_articles.append(
+            {
+                "rank": rank,
+                "title": art.title,
+                "url": art.url,
+                "views": a.views,
+                "category": getattr(cat, "title", "") or "",
+                "share": _ratio(a.views, views),
+            }
+        )
     for query, n in st.searches.most_common(top):
-        rep.top_searches.append({
-            "query": st.query_text.get(query, query), "searches": n, "results": st.search_results.get(query),
-            "clicks": clicks_by_query.get(query, 0), "ctr": _ratio(clicks_by_query.get(query, 0), n)
-            if st.clicks else None,
-        })
+        rep.top_searches.append(
+            {
+                "query": st.query_text.get(query, query),
+                "searches": n,
+                "results": st.search_results.get(query),
+                "clicks": clicks_by_query.get(query, 0),
+                "ctr": _ratio(clicks_by_query.get(query, 0), n) if st.clicks else None,
+            }
+        )
     for query, n in st.no_results.most_common(top):
-        rep.no_results.append({"query": st.query_text.get(query, query), "searches": n,
-                               "share": _ratio(n, no_results)})
+        rep.no_results.append(
+            {"query": st.query_text.get(query, query), "searches": n, "share": _ratio(n, no_results)}
+        )
     voted = [a for a in arts if a.votes]
     voted.sort(key=lambda a: (-(a.not_helpful), a.helpful_ratio or 0, str(a.article.url)))
     for a in voted[:top]:
-        rep.helpfulness.append({"title": a.article.title, "url": a.article.url, "yes": a.helpful,
-                                "no": a.not_helpful, "ratio": a.helpful_ratio, "views": a.views})
+        rep.helpfulness.append(
+            {
+                "title": a.article.title,
+                "url": a.article.url,
+                "yes": a.helpful,
+                "no": a.not_helpful,
+                "ratio": a.helpful_ratio,
+                "views": a.views,
+            }
+        )
     contacted = [a for a in arts if a.contacts]
     contacted.sort(key=lambda a: (-a.contacts, str(a.article.url)))
     for a in contacted[:top]:
-        rep.contacts.append({"title": a.article.title, "url": a.article.url, "contacts": a.contacts,
-                             "views": a.views, "rate": a.contact_rate})
+        rep.contacts.append(
+            {
+                "title": a.article.title,
+                "url": a.article.url,
+                "contacts": a.contacts,
+                "views": a.views,
+                "rate": a.contact_rate,
+            }
+        )
     rep.channels = st.channels.most_common()
     weeks = sorted({w for c in st.weekly.values() for w in c})
     if weeks:
         w, last = weeks[0], weeks[-1]
         while w <= last:  # every week, also those with nothing, so the line does not lie
-            rep.weekly.append({"week": w, **{m: st.weekly.get(m, Counter()).get(w, 0)
-                                             for m in ("views", "searches", "no_results", "contacts")}})
+            rep.weekly.append(
+                {
+                    "week": w,
+                    **{
+                        m: st.weekly.get(m, Counter()).get(w, 0)
+                        for m in ("views", "searches", "no_results", "contacts")
+                    },
+                }
+            )
             w += timedelta(days=7)
     rep.unmatched = data.unmatched.most_common(top)
     return rep
 
 
-# -- terminal ---------------------------------------------------------------------------------------------------
+# -- terminal ------------------------------------------------------------
 
 
 def _pct(value: float | int | None) -> str:
-    return "—" if value is None else f"{value * 100:.0f}%" if value >= 0.1 or value == 0 else f"{value * 100:.1f}%"
+    if value is None:
+        return "—"
+    if value == 0 or value >= 0.1:
+        return f"{value * 100:.0f}%"
+    return f"{value * 100:.1f}%" if value >= 0.001 else "<0.1%"
 
 
 def _period(rep: Report) -> str:
@@ -143,42 +182,96 @@ def print_report(rep: Report, console: Any = None) -> None:
             console.print(f"    warning: {w}", style="yellow", markup=False, highlight=False)
 
     def table(title: str, columns: list[tuple[str, str]], rows: list[list[str]], empty: str) -> None:
-        tab = Table(title=title, title_justify="left", title_style="bold")
+        tab = Table()
         for name, justify in columns:
             tab.add_column(name, justify=justify)  # type: ignore[arg-type]
         for row in rows:
             tab.add_row(*row)
         if rows:
+            console.print()
+            console.print(title, style="bold", markup=False, highlight=False)
             console.print(tab)
         else:
             console.print(f"[bold]{title}[/bold]: {empty}")
 
-    table("Most viewed articles", [("#", "right"), ("article", "left"), ("category", "left"), ("views", "right"),
-                                   ("share", "right")],
-          [[str(r["rank"]), f"{r['title']}\n[dim]{r['url']}[/dim]", r["category"], f"{r['views']:,}", _pct(r["share"])]
-           for r in rep.top_articles], "no page views matched an article")
-    table("Top searches", [("query", "left"), ("searches", "right"), ("results", "right"), ("clicked", "right")],
-          [[r["query"], f"{r['searches']:,}", "—" if r["results"] is None else str(r["results"]), _pct(r["ctr"])]
-           for r in rep.top_searches], "no searches in the data")
-    table("Searches with no results — content to write", [("query", "left"), ("searches", "right")],
-          [[r["query"], f"{r['searches']:,}"] for r in rep.no_results], "none — every search found something")
-    table("Was this helpful? (least helpful first)", [("article", "left"), ("yes", "right"), ("no", "right"),
-                                                       ("helpful", "right")],
-          [[r["title"], str(r["yes"]), str(r["no"]), _pct(r["ratio"])] for r in rep.helpfulness], "no votes yet")
-    table("Contact clicks per article view — where self-service failed",
-          [("article", "left"), ("contacts", "right"), ("views", "right"), ("rate", "right")],
-          [[r["title"], str(r["contacts"]), f"{r['views']:,}", _pct(r["rate"])] for r in rep.contacts],
-          "no contact clicks")
-    table("Week by week", [("week of", "left"), ("views", "right"), ("searches", "right"), ("no results", "right"),
-                           ("contacts", "right")],
-          [[str(w["week"]), f"{w['views']:,}", f"{w['searches']:,}", f"{w['no_results']:,}", f"{w['contacts']:,}"]
-           for w in rep.weekly], "the sources carry no dates")
+    table(
+        "Most viewed articles",
+        [("#", "right"), ("article", "left"), ("category", "left"), ("views", "right"), ("share", "right")],
+        [
+            [
+                str(r["rank"]),
+                f"{r['title']}\n[dim]{r['url']}[/dim]",
+                r["category"],
+                f"{r['views']:,}",
+                _pct(r["share"]),
+            ]
+            for r in rep.top_articles
+        ],
+        "no page views matched an article",
+    )
+    table(
+        "Top searches",
+        [("query", "left"), ("searches", "right"), ("results", "right"), ("clicked", "right")],
+        [
+            [
+                r["query"],
+                f"{r['searches']:,}",
+                "—" if r["results"] is None else str(r["results"]),
+                _pct(r["ctr"]),
+            ]
+            for r in rep.top_searches
+        ],
+        "no searches in the data",
+    )
+    table(
+        "Searches with no results — content to write",
+        [("query", "left"), ("searches", "right")],
+        [[r["query"], f"{r['searches']:,}"] for r in rep.no_results],
+        "none — every search found something",
+    )
+    table(
+        "Was this helpful? (least helpful first)",
+        [("article", "left"), ("yes", "right"), ("no", "right"), ("helpful", "right")],
+        [[r["title"], str(r["yes"]), str(r["no"]), _pct(r["ratio"])] for r in rep.helpfulness],
+        "no votes yet",
+    )
+    table(
+        "Contact clicks per article view — where self-service failed",
+        [("article", "left"), ("contacts", "right"), ("views", "right"), ("rate", "right")],
+        [[r["title"], str(r["contacts"]), f"{r['views']:,}", _pct(r["rate"])] for r in rep.contacts],
+        "no contact clicks",
+    )
+    table(
+        "Week by week",
+        [
+            ("week of", "left"),
+            ("views", "right"),
+            ("searches", "right"),
+            ("no results", "right"),
+            ("contacts", "right"),
+        ],
+        [
+            [
+                str(w["week"]),
+                f"{w['views']:,}",
+                f"{w['searches']:,}",
+                f"{w['no_results']:,}",
+                f"{w['contacts']:,}",
+            ]
+            for w in rep.weekly
+        ],
+        "the sources carry no dates",
+    )
     if rep.unmatched:
-        table("Paths that matched no page (old URLs? add them to an article's aliases)",
-              [("path", "left"), ("views", "right")], [[p, f"{n:,}"] for p, n in rep.unmatched], "")
+        table(
+            "Paths that matched no page (old URLs? add them to an article's aliases)",
+            [("path", "left"), ("views", "right")],
+            [[p, f"{n:,}"] for p, n in rep.unmatched],
+            "",
+        )
 
 
-# -- HTML -------------------------------------------------------------------------------------------------------
+# -- HTML ----------------------------------------------------------------
 
 _CSS = """
 :root{--brand:%(brand)s;--ink:#1d2430;--muted:#5d6878;--line:#e3e7ee;--bg:#f6f7f9;--warn:#c2410c;--ok:#15803d}
@@ -188,14 +281,17 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:18px;margin:0 0 4px}p.sub{color:va
 .hint{color:var(--muted);font-size:13px;margin:0 0 14px}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:12px;margin-bottom:20px}
 .card,.panel{background:#fff;border:1px solid var(--line);border-radius:10px}
-.card{padding:14px 16px}.card b{display:block;font-size:26px;line-height:1.2}.card span{color:var(--muted);font-size:13px}
+.card{padding:14px 16px}.card b{display:block;font-size:26px;line-height:1.2}
+.card span{color:var(--muted);font-size:13px}
 .card.bad b{color:var(--warn)}.card.good b{color:var(--ok)}
 .panel{padding:18px 20px;margin-bottom:16px}.grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
 @media (max-width:820px){.grid2{grid-template-columns:1fr}}
-table{border-collapse:collapse;width:100%%;font-size:14px}th,td{text-align:left;padding:6px 8px;border-top:1px solid
+table{border-collapse:collapse;width:100%%;font-size:14px}
+th,td{text-align:left;padding:6px 8px;border-top:1px solid
 var(--line);vertical-align:top}th{color:var(--muted);font-weight:600;border-top:0}td.n,th.n{text-align:right;
 font-variant-numeric:tabular-nums;white-space:nowrap}a{color:var(--brand);text-decoration:none}
-small{color:var(--muted)}svg{display:block;max-width:100%%;height:auto}svg text{font:12px system-ui,sans-serif;fill:var(--ink)}
+small{color:var(--muted)}svg{display:block;max-width:100%%;height:auto}
+svg text{font:12px system-ui,sans-serif;fill:var(--ink)}
 svg .muted{fill:var(--muted)}.empty{color:var(--muted);font-style:italic}
 .meter{display:inline-block;width:70px;height:8px;border-radius:4px;background:#fde2d4;vertical-align:middle;
 margin-left:6px;overflow:hidden}.meter i{display:block;height:100%%;background:var(--ok)}
@@ -207,43 +303,46 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _bars(rows: list[tuple[str, int, str]], color: str, width: int = 480) -> str:
+def _bars(rows: list[tuple[str, int, str]], color: str, width: int = 480, label_w: int = 200) -> str:
     """Horizontal bar chart: (label, value, href or "")."""
     if not rows:
         return '<p class="empty">Nothing to show yet.</p>'
-    label_w, bar_h, gap = 210, 18, 8
+    bar_h, gap = 18, 8
+    chars = int(label_w / 6.6)
     top = max(v for _, v, _ in rows) or 1
     h = len(rows) * (bar_h + gap)
     out = [f'<svg viewBox="0 0 {width} {h}" width="{width}" height="{h}" role="img" aria-label="bar chart">']
     for i, (label, value, href) in enumerate(rows):
         y = i * (bar_h + gap)
         bw = max(2.0, (width - label_w - 60) * value / top)
-        short = label if len(label) <= 32 else label[:31] + "…"
-        text = f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end"><title>{_e(label)}</title>{_e(short)}</text>'
+        short = label if len(label) <= chars else label[: chars - 1] + "…"
+        text = (f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">'
+                f"<title>{_e(label)}</title>{_e(short)}</text>")
         if href:
             text = f'<a href="{_e(href)}">{text}</a>'
         out.append(text)
-        out.append(f'<rect x="{label_w}" y="{y}" width="{bw:.1f}" height="{bar_h}" rx="3" fill="{_e(color)}"/>')
+        out.append(
+            f'<rect x="{label_w}" y="{y}" width="{bw:.1f}" height="{bar_h}" rx="3" fill="{_e(color)}"/>'
+        )
         out.append(f'<text x="{label_w + bw + 6:.1f}" y="{y + 13}" class="muted">{value:,}</text>')
     out.append("</svg>")
     return "".join(out)
 
 
-def _nice_max(value: float) -> float:
-    if value <= 0:
-        return 1
-    exp = 10 ** math.floor(math.log10(value))
-    for m in (1, 2, 2.5, 5, 10):
-        if value <= m * exp:
-            return m * exp
-    return 10 * exp
+def _nice_max(value: float, ticks: int = 4) -> float:
+    """The axis maximum: `ticks` whole steps of 1, 2 or 5 × 10^k covering `value`."""
+    raw = max(value, 1) / ticks
+    exp = 10 ** max(0, math.floor(math.log10(raw)))
+    step = next(m * exp for m in (1, 2, 5, 10) if raw <= m * exp)
+    return step * ticks
 
 
-def _lines(weeks: list[dict[str, Any]], series: list[tuple[str, str, str]], width: int = 960,
-           height: int = 260) -> str:
+def _lines(
+    weeks: list[dict[str, Any]], series: list[tuple[str, str, str]], width: int = 960, height: int = 260
+) -> str:
     """Line chart of weekly series: (key, label, color)."""
     if not weeks:
-        return '<p class="empty">The sources carry no dates: add the collector or a dated export for a trend.</p>'
+        return '<p class="empty">The sources carry no dates: add the collector or a dated export.</p>'
     left, right, top, bottom = 56, 16, 16, 40
     pw, ph = width - left - right, height - top - bottom
     ymax = _nice_max(max(max(w[k] for w in weeks) for k, _, _ in series))
@@ -255,25 +354,36 @@ def _lines(weeks: list[dict[str, Any]], series: list[tuple[str, str, str]], widt
     def y(v: float) -> float:
         return top + ph - ph * v / ymax
 
-    out = [f'<svg viewBox="0 0 {width} {height + 24}" width="{width}" height="{height + 24}" role="img" '
-           'aria-label="weekly trend">']
+    out = [
+        f'<svg viewBox="0 0 {width} {height + 24}" width="{width}" height="{height + 24}" role="img" '
+        'aria-label="weekly trend">'
+    ]
     for i in range(5):
         v = ymax * i / 4
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e7ee"/>')
-        label = f"{v:,.0f}" if ymax >= 4 else f"{v:,.1f}"
+        out.append(
+            f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e7ee"/>'
+        )
+        label = f"{v:,.0f}"
         out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" class="muted">{label}</text>')
     step = max(1, math.ceil(n / 10))
     for i, w in enumerate(weeks):
         if i % step == 0 or i == n - 1:
-            out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="middle" class="muted">'
-                       f'{w["week"].strftime("%d %b")}</text>')
+            anchor = "end" if i == n - 1 and n > 1 else "start" if i == 0 and n > 1 else "middle"
+            out.append(
+                f'<text x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="{anchor}" class="muted">'
+                f"{w['week'].strftime('%d %b')}</text>"
+            )
     for key, label, color in series:
         pts = " ".join(f"{x(i):.1f},{y(w[key]):.1f}" for i, w in enumerate(weeks))
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2.5" '
-                   'stroke-linejoin="round" stroke-linecap="round"/>')
+        out.append(
+            f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2.5" '
+            'stroke-linejoin="round" stroke-linecap="round"/>'
+        )
         for i, w in enumerate(weeks):
-            out.append(f'<circle cx="{x(i):.1f}" cy="{y(w[key]):.1f}" r="3" fill="{color}">'
-                       f'<title>{_e(label)}, week of {w["week"]}: {w[key]:,}</title></circle>')
+            out.append(
+                f'<circle cx="{x(i):.1f}" cy="{y(w[key]):.1f}" r="3" fill="{color}">'
+                f"<title>{_e(label)}, week of {w['week']}: {w[key]:,}</title></circle>"
+            )
     lx = left
     for _, label, color in series:
         out.append(f'<rect x="{lx}" y="{height + 8}" width="12" height="12" rx="2" fill="{color}"/>')
@@ -288,8 +398,10 @@ def _table(headers: list[tuple[str, bool]], rows: list[list[str]], empty: str) -
         return f'<p class="empty">{_e(empty)}</p>'
     head = "".join(f'<th class="n">{_e(h)}</th>' if num else f"<th>{_e(h)}</th>" for h, num in headers)
     body = "".join(
-        "<tr>" + "".join(f'<td class="n">{c}</td>' if headers[i][1] else f"<td>{c}</td>" for i, c in enumerate(r))
-        + "</tr>" for r in rows
+        "<tr>"
+        + "".join(f'<td class="n">{c}</td>' if headers[i][1] else f"<td>{c}</td>" for i, c in enumerate(r))
+        + "</tr>"
+        for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -303,67 +415,130 @@ def render_html(rep: Report) -> str:
         return f'<div class="card {cls}"><b>{_e(value)}</b><span>{_e(label)}</span></div>'
 
     nr, hr, cr = t["no_result_rate"], t["helpful_rate"], t["contact_rate"]
-    cards = "".join([
-        card(f"{t['article_views']:,}", f"article views ({t['articles_viewed']} articles)"),
-        card(f"{t['searches']:,}", "searches"),
-        card(_pct(nr), "of searches found nothing", "bad" if nr and nr > 0.1 else ""),
-        card(_pct(hr), f"helpful ({t['votes']:,} votes)", "good" if hr and hr >= 0.7 else "bad" if hr else ""),
-        card(_pct(cr), "of article views ended in a contact click", "bad" if cr and cr > 0.05 else ""),
-    ])
-    articles = _bars([(r["title"], r["views"], "") for r in rep.top_articles], brand)
-    art_rows = [[str(r["rank"]), f'{_e(r["title"])}<br><small>{_e(r["url"])}</small>', _e(r["category"]),
-                 f'{r["views"]:,}', _pct(r["share"])] for r in rep.top_articles]
+    cards = "".join(
+        [
+            card(f"{t['article_views']:,}", f"article views ({t['articles_viewed']} articles)"),
+            card(f"{t['searches']:,}", "searches"),
+            card(_pct(nr), "of searches found nothing", "bad" if nr and nr > 0.1 else ""),
+            card(
+                _pct(hr),
+                f"helpful ({t['votes']:,} votes)",
+                "good" if hr and hr >= 0.7 else "bad" if hr else "",
+            ),
+            card(_pct(cr), "of article views ended in a contact click", "bad" if cr and cr > 0.05 else ""),
+        ]
+    )
+    articles = _bars([(r["title"], r["views"], "") for r in rep.top_articles], brand, 960, 330)
+    art_rows = [
+        [
+            str(r["rank"]),
+            f"{_e(r['title'])}<br><small>{_e(r['url'])}</small>",
+            _e(r["category"]),
+            f"{r['views']:,}",
+            _pct(r["share"]),
+        ]
+        for r in rep.top_articles
+    ]
     searches = _bars([(r["query"], r["searches"], "") for r in rep.top_searches], brand, 460)
     gaps = _bars([(r["query"], r["searches"], "") for r in rep.no_results], gap_color, 460)
     help_rows = []
     for r in rep.helpfulness:
         ratio = r["ratio"] or 0
-        help_rows.append([f'{_e(r["title"])}<br><small>{_e(r["url"])}</small>', str(r["yes"]), str(r["no"]),
-                          f'{_pct(r["ratio"])}<span class="meter"><i style="width:{ratio * 100:.0f}%"></i></span>'])
-    contact_rows = [[f'{_e(r["title"])}<br><small>{_e(r["url"])}</small>', str(r["contacts"]), f'{r["views"]:,}',
-                     _pct(r["rate"])] for r in rep.contacts]
-    search_rows = [[_e(r["query"]), f'{r["searches"]:,}', "—" if r["results"] is None else str(r["results"]),
-                    _pct(r["ctr"])] for r in rep.top_searches]
-    trend = _lines(rep.weekly, [("views", "page views", brand), ("searches", "searches", "#0891b2"),
-                                ("no_results", "no results", gap_color), ("contacts", "contact clicks",
-                                                                         contact_color)])
+        help_rows.append(
+            [
+                f"{_e(r['title'])}<br><small>{_e(r['url'])}</small>",
+                str(r["yes"]),
+                str(r["no"]),
+                f'{_pct(r["ratio"])}<span class="meter"><i style="width:{ratio * 100:.0f}%"></i></span>',
+            ]
+        )
+    contact_rows = [
+        [
+            f"{_e(r['title'])}<br><small>{_e(r['url'])}</small>",
+            str(r["contacts"]),
+            f"{r['views']:,}",
+            _pct(r["rate"]),
+        ]
+        for r in rep.contacts
+    ]
+    search_rows = [
+        [
+            _e(r["query"]),
+            f"{r['searches']:,}",
+            "—" if r["results"] is None else str(r["results"]),
+            _pct(r["ctr"]),
+        ]
+        for r in rep.top_searches
+    ]
+    trend = _lines(rep.weekly, [("views", "page views", brand)], height=200)
+    trend2 = ""
+    if any(w["searches"] or w["no_results"] or w["contacts"] for w in rep.weekly):
+        series = [("searches", "searches", "#0891b2"), ("no_results", "no results", gap_color),
+                  ("contacts", "contact clicks", contact_color)]
+        trend2 = _lines(rep.weekly, series, height=200)
     sources = "".join(
-        f"<li>{_e(s[0])}: {_e(s[1])} — {s[2]:,} rows" + (f", {s[3]:,} skipped" if s[3] else "") + "</li>"
-        + "".join(f'<li class="w">{_e(w)}</li>' for w in s[4]) for s in rep.sources
+        f"<li>{_e(s[0])}: {_e(s[1])} — {s[2]:,} rows"
+        + (f", {s[3]:,} skipped" if s[3] else "")
+        + "</li>"
+        + "".join(f'<li class="w">{_e(w)}</li>' for w in s[4])
+        for s in rep.sources
     )
     channels = ", ".join(f"{_e(c)} {n:,}" for c, n in rep.channels)
     unmatched = ""
     if rep.unmatched:
-        unmatched = ('<section class="panel"><h2>Addresses that matched no page</h2><p class="hint">Old links '
-                     "customers still follow: add each to the right article's <code>aliases</code>.</p>"
-                     + _table([("path", False), ("views", True)], [[_e(p), f"{n:,}"] for p, n in rep.unmatched], "")
-                     + "</section>")
+        unmatched = (
+            '<section class="panel"><h2>Addresses that matched no page</h2><p class="hint">Old links '
+            "customers still follow: add each to the right article's <code>aliases</code>.</p>"
+            + _table([("path", False), ("views", True)], [[_e(p), f"{n:,}"] for p, n in rep.unmatched], "")
+            + "</section>"
+        )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{_e(rep.title)} — analytics report</title><style>{_CSS % {"brand": brand}}</style></head>
 <body><main>
 <h1>{_e(rep.title)} — what customers did</h1>
 <p class="sub">{_e(_period(rep))} · generated {_e(rep.generated)} by kbgen report</p>
 <div class="cards">{cards}</div>
 <section class="panel"><h2>Week by week</h2><p class="hint">Page views, searches, searches without results and
-contact clicks per week.</p>{trend}</section>
-<section class="panel"><h2>Most viewed articles</h2><p class="hint">These lead the home page and their categories,
+contact clicks per week.</p>{trend}{trend2}</section>
+<section class="panel"><h2>Most viewed articles</h2>
+<p class="hint">These lead the home page and their categories,
 and rank higher in search.</p>{articles}
-{_table([("#", True), ("article", False), ("category", False), ("views", True), ("share", True)], art_rows, "")}
+{
+        _table(
+            [("#", True), ("article", False), ("category", False), ("views", True), ("share", True)],
+            art_rows,
+            "",
+        )
+    }
 </section>
 <div class="grid2">
-<section class="panel"><h2>Top searches</h2><p class="hint">What customers look for, in their words.</p>{searches}
-{_table([("query", False), ("searches", True), ("results", True), ("clicked", True)], search_rows, "")}</section>
+<section class="panel"><h2>Top searches</h2><p class="hint">What customers look for, in their words.</p>{
+        searches
+    }
+{
+        _table([("query", False), ("searches", True), ("results", True), ("clicked", True)], search_rows, "")
+    }</section>
 <section class="panel"><h2>Searches with no results</h2><p class="hint">Content gaps: write these articles, or
 add the words to an existing article's <code>keywords</code>.</p>{gaps}</section>
 </div>
 <div class="grid2">
 <section class="panel"><h2>Was this helpful?</h2><p class="hint">Least helpful first: rewrite these.</p>
-{_table([("article", False), ("yes", True), ("no", True), ("helpful", True)], help_rows, "No votes yet.")}</section>
+{
+        _table(
+            [("article", False), ("yes", True), ("no", True), ("helpful", True)], help_rows, "No votes yet."
+        )
+    }</section>
 <section class="panel"><h2>Where self-service failed</h2><p class="hint">Contact clicks per article view.
 {("Channels: " + channels) if channels else ""}</p>
-{_table([("article", False), ("contacts", True), ("views", True), ("rate", True)], contact_rows,
-        "No contact clicks.")}</section>
+{
+        _table(
+            [("article", False), ("contacts", True), ("views", True), ("rate", True)],
+            contact_rows,
+            "No contact clicks.",
+        )
+    }</section>
 </div>
 {unmatched}
 <section class="panel"><h2>Sources</h2><ul class="sources">{sources}</ul></section>

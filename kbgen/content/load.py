@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -111,27 +112,34 @@ def _mtime_date(path: Path) -> date:
     return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date()
 
 
-def _int(value: Any, key: str, source: str, problems: list[Problem], line: int) -> int:
+LineOf = Callable[[str], int]
+
+
+def _line_of(line: int | LineOf, key: str) -> int:
+    return line(key) if callable(line) else line
+
+
+def _int(value: Any, key: str, source: str, problems: list[Problem], line: int | LineOf) -> int:
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        problems.append(Problem(source, line, f"`{key}` must be a number, not {value!r}"))
+        problems.append(Problem(source, _line_of(line, key), f"`{key}` must be a number, not {value!r}"))
         return 0
     try:
         return int(value)
     except ValueError:
-        problems.append(Problem(source, line, f"`{key}` must be a number, not {value!r}"))
+        problems.append(Problem(source, _line_of(line, key), f"`{key}` must be a number, not {value!r}"))
         return 0
 
 
-def _bool(value: Any, key: str, source: str, problems: list[Problem], line: int) -> bool:
+def _bool(value: Any, key: str, source: str, problems: list[Problem], line: int | LineOf) -> bool:
     if value is None:
         return False
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("yes", "true", "no", "false"):
         return value.strip().lower() in ("yes", "true")
-    problems.append(Problem(source, line, f"`{key}` must be true or false, not {value!r}"))
+    problems.append(Problem(source, _line_of(line, key), f"`{key}` must be true or false, not {value!r}"))
     return False
 
 
@@ -251,6 +259,7 @@ class _Loader:
             return cat, sec
 
         pending: list[tuple[Article, SourceFile]] = []
+        drafts: set[str] = set()
         seen_urls: dict[str, str] = {}
         for rel in article_paths:
             parsed, raw = self.read(rel)
@@ -260,6 +269,7 @@ class _Loader:
             if article is None:
                 continue
             if article.draft and not self.options.drafts:
+                drafts.add(rel)
                 continue
             cat, sec = folder_node(posixpath.dirname(rel))
             if cat is not None:
@@ -299,7 +309,7 @@ class _Loader:
                 urls[src] = node.url
         # Anchors are only known after rendering; link anchors are checked against headings written in source.
         anchors = {a.source: _source_anchors(p.body) for a, p in pending}
-        links = LinkContext(self.dir, self.options.base_path, urls, anchors)
+        links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts)
         items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
         rendered = render_all(items, links, self.options.labels, self.options.workers)
 
@@ -366,8 +376,7 @@ class _Loader:
             updated = None
         if updated is None:
             updated = dates.get(rel) or _mtime_date(self.dir / rel)
-        slug_raw = meta.pop("slug", None)
-        slug = slugify(str(slug_raw or Path(rel).stem), max_length=80, word_boundary=True) or "article"
+        slug = make_slug(str(meta.pop("slug", None) or Path(rel).stem))
         art_id = meta.pop("id", None)
         article = Article(
             id=str(art_id) if art_id not in (None, "") else rel.removesuffix(".md"),
@@ -378,9 +387,9 @@ class _Loader:
             description=str(meta.pop("description", "") or "").strip(),
             type=kind,
             tags=lists["tags"],
-            order=_int(meta.pop("order", None), "order", rel, self.problems, line("order")),
-            promoted=_bool(meta.pop("promoted", None), "promoted", rel, self.problems, line("promoted")),
-            draft=_bool(meta.pop("draft", None), "draft", rel, self.problems, line("draft")),
+            order=_int(meta.pop("order", None), "order", rel, self.problems, line),
+            promoted=_bool(meta.pop("promoted", None), "promoted", rel, self.problems, line),
+            draft=_bool(meta.pop("draft", None), "draft", rel, self.problems, line),
             updated=updated,  # type: ignore[arg-type]
             aliases=[_alias_path(a) for a in lists["aliases"]],
             keywords=lists["keywords"],
@@ -417,7 +426,9 @@ class _Loader:
             for name in article.tags:
                 slug = slugify(name) or "tag"
                 tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
-                tag.articles.append(article)
+                if article not in tag.articles:
+                    tag.articles.append(article)
+                    article.tag_links.append(tag)
         cats = sorted(categories.values(), key=lambda c: c.sort_key)
         ordered: list[Article] = []
         for cat in cats:
@@ -434,6 +445,18 @@ class _Loader:
         library.categories = [c for c in cats if c.article_count]
         library.articles = ordered
         library.tags = sorted(tags.values(), key=lambda t: t.name.casefold())
+
+
+SAFE_SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]*")
+
+
+def make_slug(name: str) -> str:
+    """A URL slug: a file name that is already URL-safe is kept (lower-cased) so that distinct files keep
+    distinct URLs; anything else goes through python-slugify (ASCII, hyphens)."""
+    lowered = name.strip().lower()
+    if SAFE_SLUG.fullmatch(lowered) and not lowered.endswith("."):
+        return lowered
+    return slugify(name, max_length=80, word_boundary=True) or "article"
 
 
 def _alias_path(alias: str) -> str:
@@ -481,3 +504,124 @@ def _source_anchors(body: str) -> set[str]:
 def load_library(content_dir: Path, options: LoadOptions | None = None) -> LoadResult:
     """Read `content_dir` into a `Library`; every problem found is in the result, none raised."""
     return _Loader(content_dir, options or LoadOptions()).load()
+
+
+# -- Editor workflow (kbgen serve / kbgen check): the loader's internals, one article at a time -------------
+
+
+@dataclass
+class LoadDetails:
+    """A full load plus what the editor tools need beyond the `Library`.
+
+    `rendered`: each published article's `Rendered` (links, images, issues) by source; `sources`: each parsed
+    article by source (when `keep_sources`); `dates`: the git dates the loader used; `links`: the link context
+    the bodies were rendered with (content-relative path → URL, and heading anchors).
+    """
+
+    result: LoadResult
+    rendered: dict[str, Rendered]
+    sources: dict[str, SourceFile]
+    dates: dict[str, date]
+    links: LinkContext
+
+
+class _DetailLoader(_Loader):
+    """`_Loader` that also keeps the parsed sources, the rendered bodies and the dates it used."""
+
+    def __init__(self, content_dir: Path, options: LoadOptions, keep_sources: bool) -> None:
+        super().__init__(content_dir, options)
+        self.keep_sources = keep_sources
+        self.sources: dict[str, SourceFile] = {}
+        self.rendered: dict[str, Rendered] = {}
+        self.anchors: dict[str, set[str]] = {}
+        self.dates: dict[str, date] = {}
+
+    def read(self, rel: str) -> tuple[SourceFile | None, bytes]:
+        parsed, raw = super().read(rel)
+        if parsed is not None and posixpath.basename(rel) != INDEX:
+            self.anchors[rel] = _source_anchors(parsed.body)
+            if self.keep_sources:
+                self.sources[rel] = parsed
+        return parsed, raw
+
+    def make_article(
+        self, rel: str, parsed: SourceFile, raw: bytes, dates: dict[str, date]
+    ) -> Article | None:
+        self.dates = dates
+        return super().make_article(rel, parsed, raw, dates)
+
+    def attach(self, article: Article, r: Rendered) -> None:  # type: ignore[override]
+        _Loader.attach(article, r)
+        self.rendered[article.source] = r
+
+
+def load_library_details(
+    content_dir: Path, options: LoadOptions | None = None, *, keep_sources: bool = False
+) -> LoadDetails:
+    """`load_library` that also returns the per-article details (see `LoadDetails`)."""
+    options = options or LoadOptions()
+    loader = _DetailLoader(content_dir, options, keep_sources)
+    result = loader.load()
+    urls: dict[str, str] = {a.source: a.url for a in result.library.articles}
+    for cat in result.library.categories:
+        for node in (cat, *cat.sections):
+            if node.source:
+                urls[node.source] = node.url
+    published = set(urls)
+    anchors = {k: v for k, v in loader.anchors.items() if k in published}
+    links = LinkContext(content_dir, options.base_path, urls, anchors)
+    sources = {k: v for k, v in loader.sources.items() if k in published}
+    return LoadDetails(result, loader.rendered, sources, loader.dates, links)
+
+
+def source_anchors(body: str) -> set[str]:
+    """The heading ids a Markdown body will have (as the loader checks `file.md#anchor` links)."""
+    return _source_anchors(body)
+
+
+@dataclass
+class OneArticle:
+    """One article read on its own (for `kbgen serve`): `article` is None when it has errors or is a hidden
+    draft; `problems` holds everything found in it (the markdown issues once `render_one_article` ran)."""
+
+    source: str
+    article: Article | None
+    parsed: SourceFile | None
+    problems: list[Problem]
+    hidden_draft: bool = False
+    anchors: set[str] = field(default_factory=set)
+    rendered: Rendered | None = None
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "error"]
+
+
+def read_one_article(content_dir: Path, rel: str, options: LoadOptions, dates: dict[str, date]) -> OneArticle:
+    """Read and check one article's front matter exactly as a full load would (URL and body not yet done)."""
+    loader = _Loader(content_dir, options)
+    parsed, raw = loader.read(rel)
+    if parsed is None:
+        return OneArticle(rel, None, None, loader.problems)
+    article = loader.make_article(rel, parsed, raw, dates)
+    if article is None:
+        return OneArticle(rel, None, parsed, loader.problems)
+    if article.draft and not options.drafts:
+        return OneArticle(rel, None, parsed, loader.problems, hidden_draft=True)
+    return OneArticle(rel, article, parsed, loader.problems, anchors=_source_anchors(parsed.body))
+
+
+def render_one_article(one: OneArticle, renderer: MarkdownRenderer, strict: bool = False) -> None:
+    """Render the body of an article from `read_one_article` (its `url` set) with the site's link context."""
+    if one.article is None or one.parsed is None:
+        return
+    result = renderer.render(one.parsed.body, one.source, one.parsed.body_line, one.article.type)
+    _Loader.attach(one.article, result)
+    one.rendered = result
+    level = "error" if strict else "warning"
+    one.problems.extend(Problem(one.source, i.line, i.message, level) for i in result.issues)
+
+
+def related_line(content_dir: Path, rel: str) -> int:
+    """The line of `related:` in an article's front matter (for "related article not found")."""
+    return _meta_line_from(content_dir / rel, "related")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Any
 
@@ -68,6 +69,7 @@ class Article:
     category: Category | None = field(default=None, repr=False, compare=False)
     section: Section | None = field(default=None, repr=False, compare=False)
     related: list[Article] = field(default_factory=list, repr=False, compare=False)
+    tag_links: list[Tag] = field(default_factory=list, repr=False, compare=False)  # `tags` as Tag pages
     views: int = 0
     popularity_rank: int | None = None
 
@@ -104,18 +106,24 @@ class Category(Section):
 
     sections: list[Section] = field(default_factory=list, repr=False, compare=False)
 
-    @property
+    # Computed once, on first use after loading (templates ask for them on every page).
+    @cached_property
     def all_articles(self) -> list[Article]:
         return self.articles + [a for s in self.sections for a in s.articles]
 
-    @property
+    @cached_property
     def article_count(self) -> int:
         return len(self.all_articles)
 
-    @property
+    @cached_property
     def top_articles(self) -> list[Article]:
         """Most viewed first (when analytics data exists), then promoted, then in order."""
         return sorted(self.all_articles, key=popularity_key)[:5]
+
+    def forget(self) -> None:
+        """Drop the computed lists after the articles changed (incremental rebuilds)."""
+        for name in ("all_articles", "article_count", "top_articles"):
+            self.__dict__.pop(name, None)
 
 
 def popularity_key(article: Article) -> tuple[int, int, int, str, str]:
@@ -147,6 +155,7 @@ class Library:
 
     @property
     def popular(self) -> list[Article]:
+        """Most viewed (when analytics data exists), else promoted, else in order."""
         return sorted(self.articles, key=popularity_key)[:8]
 
     @property
