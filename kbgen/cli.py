@@ -74,23 +74,38 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 @cli.command()
-@click.option("-c", "--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-              help="Config file (default: ./kbgen.toml; without one, content/ → site/).")
-@click.option("-o", "--output", type=click.Path(path_type=Path, file_okay=False), help="Output folder (default: site/).")
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: ./kbgen.toml; without one, content/ → site/).",
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, file_okay=False), help="Output folder (default: site/)."
+)
 @click.option("--strict", is_flag=True, help="Treat warnings (broken links, missing images) as errors.")
 @click.option("--drafts", is_flag=True, help="Include articles marked `draft: true`.")
 @click.option("--base-url", help='Serve the site under this path or URL, e.g. "/help/".')
 @click.option("--timings", is_flag=True, help="Print the time spent in each stage.")
 @click.pass_context
-def build_cmd(ctx: click.Context, config_file: Path | None, output: Path | None, strict: bool, drafts: bool,
-              base_url: str | None, timings: bool) -> None:
+def build_cmd(
+    ctx: click.Context,
+    config_file: Path | None,
+    output: Path | None,
+    strict: bool,
+    drafts: bool,
+    base_url: str | None,
+    timings: bool,
+) -> None:
     """Build the site into the output folder (atomically: a failed build changes nothing)."""
     start = time.perf_counter()
     bar = _Bar(sys.stderr.isatty())
     try:
         config = _load_config(config_file)
-        result = build(config, BuildOptions(output=output, strict=strict, drafts=drafts, base_url=base_url,
-                                            progress=bar))
+        result = build(
+            config, BuildOptions(output=output, strict=strict, drafts=drafts, base_url=base_url, progress=bar)
+        )
     except ConfigError as exc:
         bar.close()
         err.print(f"error: {exc}", style="red")
@@ -140,8 +155,10 @@ def init(directory: Path) -> None:
         dest = directory / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dest)
-    click.echo(f"Created a help centre in {directory}/\n  cd {directory}\n  kbgen serve      # preview with live reload\n"
-               "  kbgen build      # write site/ for any static host")
+    click.echo(
+        f"Created a help centre in {directory}/\n  cd {directory}\n  kbgen serve      # preview with live reload\n"
+        "  kbgen build      # write site/ for any static host"
+    )
 
 
 # Commands contributed by feature packages, imported only when used (start-up stays fast).

@@ -224,7 +224,9 @@ def _check_values(config: Config, where: str) -> None:
     if not config.base_url.endswith("/"):
         config.base_url += "/"
     if not (config.base_url.startswith("/") or "://" in config.base_url):
-        raise ConfigError(f"{where}: `base_url` must start with / or be an absolute URL, not {config.base_url!r}")
+        raise ConfigError(
+            f"{where}: `base_url` must start with / or be an absolute URL, not {config.base_url!r}"
+        )
     if config.site_url and "://" not in config.site_url:
         raise ConfigError(f"{where}: `site_url` must be an absolute URL like https://help.example.com")
     config.site_url = config.site_url.rstrip("/")

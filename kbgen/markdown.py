@@ -152,7 +152,9 @@ class MarkdownRenderer:
         md.use(deflist_plugin)
         labels = self.labels
 
-        def render_container(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+        def render_container(
+            renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any
+        ) -> str:
             return _container_html(tokens[idx], labels)
 
         for name in CALLOUTS:
@@ -168,11 +170,15 @@ class MarkdownRenderer:
     # -- container / table / image rendering -------------------------------------------------
 
     @staticmethod
-    def _render_table_open(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+    def _render_table_open(
+        renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any
+    ) -> str:
         return '<div class="kb-table-wrap" tabindex="0">' + renderer.renderToken(tokens, idx, options, env)
 
     @staticmethod
-    def _render_table_close(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+    def _render_table_close(
+        renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any
+    ) -> str:
         return renderer.renderToken(tokens, idx, options, env) + "</div>\n"
 
     @staticmethod
@@ -335,7 +341,11 @@ class MarkdownRenderer:
             rel = posixpath.normpath(posixpath.join(env["dir"], path))
             url = self.links.urls.get(rel)
             if url is None:
-                what = "a draft article (not published)" if rel in self.links.unpublished else "a missing article"
+                what = (
+                    "a draft article (not published)"
+                    if rel in self.links.unpublished
+                    else "a missing article"
+                )
                 env["issues"].append(Issue(line, f"link to {what}: {href}"))
                 return href
             env["links"].append((rel, line))
@@ -361,7 +371,9 @@ class MarkdownRenderer:
         options = self.md.options
         full_html = renderer.render(tokens, options, env)
 
-        h2_positions = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2" and t.level == 0]
+        h2_positions = [
+            i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2" and t.level == 0
+        ]
         toc = [
             (int(t.tag[1]), str(t.attrGet("id")), _inline_text(tokens[i + 1]))
             for i, t in enumerate(tokens)
@@ -428,17 +440,26 @@ def _mark_steps(tokens: list[Token]) -> list[list[Token]]:
     """Find a how-to's steps (the list under `## Steps`, else the first ordered list); mark and return them."""
     start = None
     for i, t in enumerate(tokens):
-        if t.type == "heading_open" and t.level == 0 and _inline_text(tokens[i + 1]).strip().lower() in (
-            "steps",
-            "étapes",
-            "pasos",
-            "schritte",
+        if (
+            t.type == "heading_open"
+            and t.level == 0
+            and _inline_text(tokens[i + 1]).strip().lower()
+            in (
+                "steps",
+                "étapes",
+                "pasos",
+                "schritte",
+            )
         ):
             start = i
             break
     search_from = start if start is not None else 0
     open_idx = next(
-        (i for i in range(search_from, len(tokens)) if tokens[i].type == "ordered_list_open" and tokens[i].level == 0),
+        (
+            i
+            for i in range(search_from, len(tokens))
+            if tokens[i].type == "ordered_list_open" and tokens[i].level == 0
+        ),
         None,
     )
     if open_idx is None:

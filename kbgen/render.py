@@ -102,7 +102,9 @@ def _iso(d: date | None) -> str:
 class SiteRenderer:
     """Renders every page of a site from its `Library` and `Config`."""
 
-    def __init__(self, config: Config, library: Library, build_date: datetime, theme: Theme | None = None) -> None:
+    def __init__(
+        self, config: Config, library: Library, build_date: datetime, theme: Theme | None = None
+    ) -> None:
         self.config = config
         self.library = library
         self.theme = theme or Theme.for_config(config)
@@ -110,12 +112,15 @@ class SiteRenderer:
         self.strings = self.theme.translations(config.language)
         self.static = self.theme.static_files()
         self.asset_hashes = {name: _file_hash(p) for name, p in self.static.items()}
-        loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader([str(d / "templates") for d in self.theme.dirs])]
+        loaders: list[jinja2.BaseLoader] = [
+            jinja2.FileSystemLoader([str(d / "templates") for d in self.theme.dirs])
+        ]
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(
                 [
                     jinja2.PrefixLoader(
-                        {"@default": jinja2.FileSystemLoader(str(self.theme.default_dir / "templates"))}, delimiter="/"
+                        {"@default": jinja2.FileSystemLoader(str(self.theme.default_dir / "templates"))},
+                        delimiter="/",
                     ),
                     *loaders,
                 ]
@@ -290,9 +295,17 @@ class SiteRenderer:
         yield Page(
             "search/index.html",
             "search.html",
-            {"page": self._page("search", self.t("search"), "/search/", breadcrumbs=self._breadcrumbs(), noindex=True)},
+            {
+                "page": self._page(
+                    "search", self.t("search"), "/search/", breadcrumbs=self._breadcrumbs(), noindex=True
+                )
+            },
         )
-        yield Page("404.html", "404.html", {"page": self._page("404", self.t("not_found_title"), "/404.html", noindex=True)})
+        yield Page(
+            "404.html",
+            "404.html",
+            {"page": self._page("404", self.t("not_found_title"), "/404.html", noindex=True)},
+        )
 
     def tag_page(self, tag: Tag) -> Page:
         crumbs = self._breadcrumbs() + [(self.t("all_topics"), "/tags/")]
@@ -386,7 +399,10 @@ class SiteRenderer:
     # -- non-HTML outputs ----------------------------------------------------------------------
 
     def sitemap(self) -> bytes:
-        lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">',
+        ]
 
         def entry(path: str, lastmod: date | None = None) -> None:
             lm = f"<lastmod>{lastmod.isoformat()}</lastmod>" if lastmod else ""
@@ -410,7 +426,9 @@ class SiteRenderer:
         return ("\n".join(lines) + "\n").encode()
 
     def feed(self, limit: int = 20) -> bytes:
-        articles = sorted(self.library.articles, key=lambda a: (a.updated or date.min, a.url), reverse=True)[:limit]
+        articles = sorted(self.library.articles, key=lambda a: (a.updated or date.min, a.url), reverse=True)[
+            :limit
+        ]
         newest = articles[0].updated if articles and articles[0].updated else self.build_date.date()
         site = self.absolute_url("/")
         out = [

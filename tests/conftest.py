@@ -40,7 +40,9 @@ def run_kbgen(*args: str, cwd: Path | None = None, check: bool = True) -> subpro
         timeout=600,
     )
     if check and proc.returncode != 0:
-        raise AssertionError(f"kbgen {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"kbgen {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 

@@ -25,7 +25,9 @@ def write(root: Path, rel: str, text: str) -> Path:
 
 
 def small_site(root: Path) -> Path:
-    write(root, "content/orders/_index.md", "---\ntitle: Orders\ndescription: All about orders\norder: 1\n---\n")
+    write(
+        root, "content/orders/_index.md", "---\ntitle: Orders\ndescription: All about orders\norder: 1\n---\n"
+    )
     write(root, "content/orders/tracking/_index.md", "---\ntitle: Tracking\n---\n")
     write(
         root,
@@ -98,7 +100,9 @@ def test_arduino_alerts_tables_footnotes_and_anchors(arduino_site) -> None:
     assert 'class="markdown-alert markdown-alert-note"' in shipping
     returns = (site / "store-support/general-store/return-an-item/index.html").read_text()
     assert 'id="request-a-return"' in returns and "{#" not in returns
-    matlab = (site / "software-support/upload/use-your-engineering-kit-board-with-matlab-or-simulink/index.html").read_text()
+    matlab = (
+        site / "software-support/upload/use-your-engineering-kit-board-with-matlab-or-simulink/index.html"
+    ).read_text()
     assert '<div class="kb-table-wrap"' in matlab and "<table>" in matlab and "<th" in matlab
     nano = next(site.glob("software-support/compilation/if-you-see-a-jtagmkii*/index.html")).read_text()
     assert 'class="footnote-ref"' in nano and 'class="footnotes' in nano
@@ -165,7 +169,9 @@ def test_markdown_features_render(tmp_path: Path) -> None:
     assert 'id="my-anchor"' in html and 'id="plain-heading"' in html
     img = re.search(r"<img [^>]*alt=\"A screenshot of the order page\"[^>]*>", html)
     assert img, html
-    assert 'loading="lazy"' in img.group(0) and 'width="320"' in img.group(0) and 'height="200"' in img.group(0)
+    assert (
+        'loading="lazy"' in img.group(0) and 'width="320"' in img.group(0) and 'height="200"' in img.group(0)
+    )
     assert 'src="/assets/shot.png"' in img.group(0)
     assert (tmp_path / "site/assets/shot.png").exists()
     assert 'data-kb-video="youtube"' in html and "youtube-nocookie.com/embed/aqz-KE-bpKQ" in html
@@ -200,13 +206,20 @@ def test_faq_and_howto_structure(tmp_path: Path) -> None:
     run_kbgen("build", cwd=tmp_path)
     faq = (tmp_path / "site/orders/tracking/faq/index.html").read_text()
     assert re.search(r'<details[^>]*id="can-i-change-the-address"', faq)
-    data = [json.loads(m) for m in re.findall(r'<script type="application/ld\+json">(.*?)</script>', faq, re.S)]
+    data = [
+        json.loads(m) for m in re.findall(r'<script type="application/ld\+json">(.*?)</script>', faq, re.S)
+    ]
     faq_ld = next(d for d in data if d.get("@type") == "FAQPage")
-    assert [q["name"] for q in faq_ld["mainEntity"]] == ["Can I change the address?", "How long does it take?"]
+    assert [q["name"] for q in faq_ld["mainEntity"]] == [
+        "Can I change the address?",
+        "How long does it take?",
+    ]
     assert any(d.get("@type") == "BreadcrumbList" for d in data)
     howto = (tmp_path / "site/orders/tracking/howto/index.html").read_text()
     assert '<ol class="kb-steps">' in howto and 'id="step-3"' in howto
-    data = [json.loads(m) for m in re.findall(r'<script type="application/ld\+json">(.*?)</script>', howto, re.S)]
+    data = [
+        json.loads(m) for m in re.findall(r'<script type="application/ld\+json">(.*?)</script>', howto, re.S)
+    ]
     ld = next(d for d in data if d.get("@type") == "HowTo")
     assert len(ld["step"]) == 3 and ld["totalTime"] == "PT5M" and ld["supply"][0]["name"] == "Order number"
 
@@ -220,7 +233,10 @@ def test_site_files_redirects_feed_sitemap(tmp_path: Path) -> None:
     assert "https://help.example.com/orders/tracking/track-an-order/" in redirect
     assert 'http-equiv="refresh"' in redirect
     sitemap = (site / "sitemap.xml").read_text()
-    assert "<loc>https://help.example.com/orders/tracking/track-an-order/</loc><lastmod>2026-03-01</lastmod>" in sitemap
+    assert (
+        "<loc>https://help.example.com/orders/tracking/track-an-order/</loc><lastmod>2026-03-01</lastmod>"
+        in sitemap
+    )
     assert "Sitemap: https://help.example.com/sitemap.xml" in (site / "robots.txt").read_text()
     feed = (site / "feed.xml").read_text()
     assert feed.index("Track an order") < feed.index("Tracking FAQ"), "newest first"
@@ -283,7 +299,11 @@ def test_refuses_to_replace_a_folder_it_did_not_create(tmp_path: Path) -> None:
 
 def test_strict_turns_warnings_into_errors(tmp_path: Path) -> None:
     small_site(tmp_path)
-    write(tmp_path, "content/orders/tracking/broken.md", "---\ntitle: Broken\n---\n\nSee [x](nowhere.md).\n\n![pic](gone.png)\n")
+    write(
+        tmp_path,
+        "content/orders/tracking/broken.md",
+        "---\ntitle: Broken\n---\n\nSee [x](nowhere.md).\n\n![pic](gone.png)\n",
+    )
     ok = run_kbgen("build", cwd=tmp_path)
     assert "orders/tracking/broken.md:5: warning: link to a missing article: nowhere.md" in ok.stderr
     assert "orders/tracking/broken.md:7: warning: image not found: gone.png" in ok.stderr
@@ -295,7 +315,11 @@ def test_config_errors_name_the_key_and_a_close_match(tmp_path: Path) -> None:
     small_site(tmp_path)
     write(tmp_path, "kbgen.toml", 'titel = "Oops"\n')
     proc = run_kbgen("build", cwd=tmp_path, check=False)
-    assert proc.returncode == 1 and "unknown key `titel`" in proc.stderr and "did you mean `title`" in proc.stderr
+    assert (
+        proc.returncode == 1
+        and "unknown key `titel`" in proc.stderr
+        and "did you mean `title`" in proc.stderr
+    )
     write(tmp_path, "kbgen.toml", "[contact]\nemail = 42\n")
     proc = run_kbgen("build", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "`contact.email` must be a string" in proc.stderr
@@ -305,8 +329,12 @@ def test_same_input_gives_byte_identical_output(tmp_path: Path) -> None:
     small_site(tmp_path)
     run_kbgen("build", "-o", "one", cwd=tmp_path)
     run_kbgen("build", "-o", "two", cwd=tmp_path)
-    one = {p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()}
-    two = {p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()}
+    one = {
+        p.relative_to(tmp_path / "one"): p.read_bytes() for p in (tmp_path / "one").rglob("*") if p.is_file()
+    }
+    two = {
+        p.relative_to(tmp_path / "two"): p.read_bytes() for p in (tmp_path / "two").rglob("*") if p.is_file()
+    }
     assert one.keys() == two.keys()
     assert [k for k in one if one[k] != two[k]] == []
 
@@ -345,7 +373,18 @@ def test_wheel_carries_the_theme_and_builds_elsewhere(tmp_path: Path) -> None:
     """`pip install .` from the checkout, then `kbgen build` in an unrelated directory."""
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
         timeout=300,
@@ -364,8 +403,9 @@ def test_wheel_carries_the_theme_and_builds_elsewhere(tmp_path: Path) -> None:
     purelib = sysconfig.get_paths()["purelib"]
     env = {"PYTHONPATH": f"{target}:{purelib}", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     code = "import sys, kbgen, kbgen.cli; print(kbgen.__file__, file=sys.stderr); sys.argv=['kbgen','build']; kbgen.cli.main()"
-    proc = subprocess.run([sys.executable, "-S", "-c", code], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith(str(target)), proc.stderr
     assert (project / "site/static/kb.css").exists()

@@ -33,7 +33,9 @@ def read_source(data: bytes, source: str) -> tuple[SourceFile | None, list[Probl
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return None, [Problem(source, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")]
+        return None, [
+            Problem(source, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
+        ]
     text = text.replace("\r\n", "\n")
     m = FENCE.match(text)
     if not m:

@@ -227,7 +227,9 @@ class _Loader:
                 slug = slugify(str(meta.get("slug") or cat_dir)) or "category"
                 cat = Category(
                     slug=slug,
-                    title=str(meta.get("title") or cat_dir.replace("-", " ").replace("_", " ").strip().capitalize()),
+                    title=str(
+                        meta.get("title") or cat_dir.replace("-", " ").replace("_", " ").strip().capitalize()
+                    ),
                     url=f"/{slug}/",
                     source=src,
                     description=str(meta.get("description") or ""),
@@ -245,7 +247,9 @@ class _Loader:
                 slug = slugify(str(meta.get("slug") or parts[1])) or "section"
                 sec = Section(
                     slug=slug,
-                    title=str(meta.get("title") or parts[1].replace("-", " ").replace("_", " ").strip().capitalize()),
+                    title=str(
+                        meta.get("title") or parts[1].replace("-", " ").replace("_", " ").strip().capitalize()
+                    ),
                     url=f"{cat.url}{slug}/",
                     source=src,
                     description=str(meta.get("description") or ""),
@@ -281,7 +285,9 @@ class _Loader:
                 article.section, article.section_slug = sec, sec.slug
             article.url = f"{base}{article.slug}/"
             if article.url in seen_urls:
-                self.error(rel, 1, f"same URL {article.url} as {seen_urls[article.url]}; give one of them a `slug:`")
+                self.error(
+                    rel, 1, f"same URL {article.url} as {seen_urls[article.url]}; give one of them a `slug:`"
+                )
                 continue
             seen_urls[article.url] = rel
             pending.append((article, parsed))
@@ -300,7 +306,9 @@ class _Loader:
             if not any(d == folder or d.startswith(folder + "/") for d in used_dirs):
                 drafts_only = any(p.startswith(folder + "/") for p in article_paths)
                 if not drafts_only:
-                    self.error(rel, 1, f"`_index.md` in {folder}/, which has no articles: add articles or remove it")
+                    self.error(
+                        rel, 1, f"`_index.md` in {folder}/, which has no articles: add articles or remove it"
+                    )
 
         urls = {a.source: a.url for a, _ in pending}
         for folder, (_meta, src) in folders.items():
@@ -333,7 +341,9 @@ class _Loader:
         self.assemble(library, pending, categories)
         return LoadResult(library, self.problems)
 
-    def make_article(self, rel: str, parsed: SourceFile, raw: bytes, dates: dict[str, date]) -> Article | None:
+    def make_article(
+        self, rel: str, parsed: SourceFile, raw: bytes, dates: dict[str, date]
+    ) -> Article | None:
         meta = dict(parsed.meta)
         problems_before = len(self.problems)
 
@@ -355,7 +365,9 @@ class _Loader:
         if tags_raw is None and "labels" in meta:
             tags_raw = meta.pop("labels")
         if isinstance(tags_raw, str) and "," not in tags_raw and " " in tags_raw.strip():
-            self.warn(rel, line("tags"), f"`tags` is one string {tags_raw!r}: write a list, or separate with commas")
+            self.warn(
+                rel, line("tags"), f"`tags` is one string {tags_raw!r}: write a list, or separate with commas"
+            )
         lists: dict[str, list[str]] = {}
         for key, value in (
             ("tags", tags_raw),
@@ -417,7 +429,9 @@ class _Loader:
         article.faq = [FaqEntry(q, a, h, t, ln) for q, a, h, t, ln in r.faq]
         article.steps = [Step(i, h, t, a) for i, (h, t, a) in enumerate(r.steps, 1)]
 
-    def assemble(self, library: Library, pending: list[tuple[Article, SourceFile]], categories: dict[str, Category]) -> None:
+    def assemble(
+        self, library: Library, pending: list[tuple[Article, SourceFile]], categories: dict[str, Category]
+    ) -> None:
         tags: dict[str, Tag] = {}
         for article, _ in pending:
             owner: Section | None = article.section or article.category

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 ARTICLE_TYPES = ("article", "faq", "howto")
@@ -127,7 +127,13 @@ class Category(Section):
 
 
 def popularity_key(article: Article) -> tuple[int, int, int, str, str]:
-    return (-article.views, 0 if article.promoted else 1, article.order, article.title.casefold(), article.url)
+    return (
+        -article.views,
+        0 if article.promoted else 1,
+        article.order,
+        article.title.casefold(),
+        article.url,
+    )
 
 
 @dataclass
