@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .cache import CACHE_FILE, BuildCache, page_signature, site_signature
 from .config import Config
 from .content import LoadOptions, load_library
 from .content.model import Library
@@ -39,6 +40,7 @@ class BuildOptions:
     base_url: str | None = None
     workers: int = 0
     progress: Progress | None = None
+    cache: bool = True  # reuse `.kbgen/` from the previous build where it is provably still right
 
 
 @dataclass
@@ -49,6 +51,7 @@ class BuildResult:
     warnings: list[Problem]
     timings: dict[str, float] = field(default_factory=dict)
     library: Library | None = None
+    reused: int = 0  # pages taken unchanged from the previous build
 
 
 @contextmanager
@@ -81,8 +84,16 @@ def _render_slice(bounds: tuple[int, int]) -> int:
     return bounds[1] - bounds[0]
 
 
-def render_pages(renderer: SiteRenderer, staging: Path, workers: int, progress: Progress | None) -> int:
-    pages = list(renderer.pages())
+def render_pages(
+    renderer: SiteRenderer,
+    staging: Path,
+    workers: int,
+    progress: Progress | None,
+    pages: list[Page] | None = None,
+) -> int:
+    """Render `pages` (default: every page of the site) into `staging`, in forked workers for large sites."""
+    if pages is None:
+        pages = list(renderer.pages())
     total = len(pages)
     if workers > 1 and total >= PARALLEL_PAGES and "fork" in multiprocessing.get_all_start_methods():
         _STATE.update(renderer=renderer, pages=pages, staging=staging)
@@ -103,6 +114,37 @@ def render_pages(renderer: SiteRenderer, staging: Path, workers: int, progress: 
         if progress and (i % 50 == 0 or i == total):
             progress("render", i, total)
     return total
+
+
+def reuse_pages(
+    renderer: SiteRenderer, library: Library, config: Config, cache: BuildCache, output: Path, staging: Path
+) -> tuple[list[Page], int]:
+    """Hard-link the pages whose signature is unchanged from the previous output; return the rest to render."""
+    site_sig = site_signature(renderer, library, config)
+    pages = list(renderer.pages())
+    previous = cache.pages if cache.output == str(output) and (output / MARKER).exists() else {}
+    todo: list[Page] = []
+    reused = 0
+    signatures: dict[str, str] = {}
+    for page in pages:
+        sig = page_signature(site_sig, page)
+        signatures[page.output] = sig
+        if previous.get(page.output) == sig:
+            target = staging / page.output
+            try:
+                try:
+                    os.link(output / page.output, target)
+                except FileNotFoundError:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.link(output / page.output, target)
+                reused += 1
+                continue
+            except OSError:
+                pass  # gone, or another file system: render it
+        todo.append(page)
+    cache.pages = signatures
+    cache.output = str(output)
+    return todo, reused
 
 
 def _copy_tree_files(files: dict[str, Path], dest: Path) -> int:
@@ -201,6 +243,9 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
     check_output_dir(output, config.root)
     theme = Theme.for_config(config)
 
+    cache = (
+        BuildCache.open(config.cache_path) if options.cache else BuildCache(config.cache_path / CACHE_FILE)
+    )
     with _timed(timings, "load"):
         loaded = load_library(
             config.content_path,
@@ -210,6 +255,7 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
                 labels=_load_labels(theme, config.language),
                 workers=workers,
                 strict=options.strict,
+                render_cache=cache.render,
             ),
         )
     problems = list(loaded.problems)
@@ -228,7 +274,8 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
     try:
         renderer = SiteRenderer(config, library, build_date_from_env(), theme)
         with _timed(timings, "render"):
-            pages = render_pages(renderer, staging, workers, options.progress)
+            todo, reused = reuse_pages(renderer, library, config, cache, output, staging)
+            pages = reused + render_pages(renderer, staging, workers, options.progress, todo)
             _write(staging / "sitemap.xml", renderer.sitemap())
             _write(staging / "robots.txt", renderer.robots())
             _write(staging / "feed.xml", renderer.feed())
@@ -253,11 +300,13 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
             )
             os.chmod(staging, 0o755)
             swap_in(staging, output)
+            if options.cache:
+                cache.save()
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     warnings = [p for p in problems if p.level == "warning"]
-    return BuildResult(output, pages, files, warnings, timings, library)
+    return BuildResult(output, pages, files, warnings, timings, library, reused)
 
 
 # -- Editor workflow: a build kept in memory, for `kbgen serve` and its incremental rebuilds ---------------

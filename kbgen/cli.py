@@ -132,7 +132,8 @@ def build_cmd(
     except ValueError:
         shown = result.output
     warn = f", {len(result.warnings)} warning(s)" if result.warnings else ""
-    click.echo(f"Built {result.pages} pages in {elapsed:.1f} s → {shown}/{warn}")
+    reused = f" ({result.reused} unchanged)" if result.reused else ""
+    click.echo(f"Built {result.pages} pages{reused} in {elapsed:.1f} s → {shown}/{warn}")
     if timings or elapsed > 2:
         click.echo("  " + "  ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
 

@@ -60,6 +60,19 @@ class LinkContext:
     def href(self, site_path: str) -> str:
         return self.base_path.rstrip("/") + site_path
 
+    def dependency(self, rel: str, fragment: str) -> tuple[str | None, bool, bool]:
+        """What a link to `rel#fragment` resolved to: (URL, is a draft, anchor found). Cached renders are
+        reused only while every dependency still resolves the same way."""
+        anchor_ok = not fragment or rel not in self.anchors or fragment in self.anchors[rel]
+        return (self.urls.get(rel), rel in self.unpublished, anchor_ok)
+
+    def still_valid(self, deps: dict[str, tuple[str | None, bool, bool]], files: dict[str, bool]) -> bool:
+        for key, was in deps.items():
+            rel, _, fragment = key.partition("#")
+            if self.dependency(rel, fragment) != was:
+                return False
+        return all((self.content_dir / rel).is_file() == was for rel, was in files.items())
+
 
 @dataclass
 class Issue:
@@ -84,6 +97,8 @@ class Rendered:
     images: list[tuple[str, str, int]]  # src as written, alt, line
     issues: list[Issue]
     word_count: int
+    deps: dict[str, tuple[str | None, bool, bool]] = field(default_factory=dict)  # link target → resolution
+    files: dict[str, bool] = field(default_factory=dict)  # local file → existed
 
 
 class _Env(dict[str, Any]):
@@ -291,7 +306,9 @@ class MarkdownRenderer:
         if rel.startswith("../") or rel == "..":
             env["issues"].append(Issue(line, f"file outside the content directory: {src}"))
             return src
-        if self.links.check_images and not (self.links.content_dir / rel).is_file():
+        exists = (self.links.content_dir / rel).is_file() if self.links.check_images else True
+        env["files"][rel] = exists
+        if not exists:
             env["issues"].append(Issue(line, f"image not found: {src}"))
             return src
         env["assets"].append(rel)
@@ -340,6 +357,7 @@ class MarkdownRenderer:
         if path.endswith(".md"):
             rel = posixpath.normpath(posixpath.join(env["dir"], path))
             url = self.links.urls.get(rel)
+            env["deps"][f"{rel}#{parts.fragment}"] = self.links.dependency(rel, parts.fragment)
             if url is None:
                 what = (
                     "a draft article (not published)"
@@ -361,7 +379,7 @@ class MarkdownRenderer:
 
     def render(self, body: str, source: str, line_offset: int = 0, article_type: str = "article") -> Rendered:
         """Render one article body. `source` is its content-relative path; `line_offset` the lines above."""
-        env = _Env(dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[])
+        env = _Env(dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[], deps={}, files={})
         tokens = self.md.parse(body, env)
         if article_type == "howto":
             steps_tokens = _mark_steps(tokens)
@@ -420,6 +438,8 @@ class MarkdownRenderer:
             images=[(s, a, ln + line_offset) for s, a, ln in env["images"]],
             issues=env["issues"],
             word_count=len(text.split()),
+            deps=env["deps"],
+            files=env["files"],
         )
 
 

@@ -409,3 +409,40 @@ def test_wheel_carries_the_theme_and_builds_elsewhere(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith(str(target)), proc.stderr
     assert (project / "site/static/kb.css").exists()
+
+
+# -- warm builds -------------------------------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_warm_build_is_byte_identical_to_a_cold_build(tmp_path: Path) -> None:
+    warm = tmp_path / "warm"
+    shutil.copytree(ROOT / "content", warm / "content")
+    shutil.copy(ROOT / "kbgen.toml", warm / "kbgen.toml")
+    run_kbgen("build", cwd=warm)
+    article = next(p for p in (warm / "content").rglob("*.md") if p.name != "_index.md")
+    article.write_text(article.read_text() + "\n\nOne more sentence about refunds.\n")
+    second = run_kbgen("build", cwd=warm)
+    write(warm, "kbgen.toml", 'theme = "custom"\n' + (ROOT / "kbgen.toml").read_text())
+    write(
+        warm,
+        "themes/custom/templates/article.html",
+        '{% extends "@default/article.html" %}{% block content %}v2{{ super() }}{% endblock %}',
+    )
+    third = run_kbgen("build", cwd=warm)
+    fourth = run_kbgen("build", cwd=warm)
+    assert "unchanged" not in third.stdout, "a changed template must re-render the pages that use it"
+    assert re.search(r"\(\d+ unchanged\)", fourth.stdout), fourth.stdout
+    cold = tmp_path / "cold"
+    shutil.copytree(warm / "content", cold / "content")
+    shutil.copytree(warm / "themes", cold / "themes")
+    shutil.copy(warm / "kbgen.toml", cold / "kbgen.toml")
+    run_kbgen("build", cwd=cold)
+    warm_tree, cold_tree = _tree(warm / "site"), _tree(cold / "site")
+    assert warm_tree.keys() == cold_tree.keys()
+    assert [k for k in warm_tree if warm_tree[k] != cold_tree[k]] == []
+    assert re.search(r"\(\d+ unchanged\)", second.stdout), "an edited article re-renders only what it affects"
+    assert sum(b"v2" in v for k, v in warm_tree.items() if k.endswith("index.html")) >= 10

@@ -7,6 +7,8 @@ worker processes for large sites; everything else is a single fast pass.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import posixpath
 import re
@@ -20,6 +22,7 @@ from typing import Any
 
 from slugify import slugify
 
+from .. import __version__
 from ..errors import Problem
 from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
 from .frontmatter import SourceFile, as_date, as_str_list, read_source
@@ -40,6 +43,8 @@ class LoadOptions:
     labels: dict[str, str] = field(default_factory=dict)
     workers: int = 0
     strict: bool = False
+    # Rendered bodies of the previous build (source → (key, Rendered)); updated in place when given.
+    render_cache: dict[str, tuple[str, Rendered]] | None = None
 
 
 @dataclass
@@ -158,20 +163,55 @@ def _render_batch(
     return [renderer.render(body, source, offset, kind) for body, source, offset, kind in items]
 
 
+def render_key(item: tuple[str, str, int, str], links: LinkContext, labels: dict[str, str]) -> str:
+    """What a rendered body depends on besides its links: text, place, type, labels, base path, kbgen."""
+    h = hashlib.sha1(usedforsecurity=False)
+    for part in (*map(str, item), links.base_path, json.dumps(labels, sort_keys=True), __version__):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
 def render_all(
-    items: list[tuple[str, str, int, str]], links: LinkContext, labels: dict[str, str], workers: int
+    items: list[tuple[str, str, int, str]],
+    links: LinkContext,
+    labels: dict[str, str],
+    workers: int,
+    cache: dict[str, tuple[str, Rendered]] | None = None,
 ) -> list[Rendered]:
-    """Render article bodies, in worker processes when the site is large enough to gain from it."""
+    """Render article bodies, in worker processes when the site is large enough to gain from it.
+
+    `cache` maps a source path to (render key, Rendered) from the previous build; an entry is reused when its
+    key matches and every link and image it used still resolves the same way. It is updated in place.
+    """
     workers = workers or (os.cpu_count() or 1)
-    if workers <= 1 or len(items) < PARALLEL_MIN:
-        return _render_batch((links, labels, items))
-    chunk = max(50, len(items) // (workers * 4))
-    batches = [(links, labels, items[i : i + chunk]) for i in range(0, len(items), chunk)]
-    results: list[Rendered] = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for part in pool.map(_render_batch, batches):
-            results.extend(part)
-    return results
+    keys = [render_key(item, links, labels) for item in items]
+    results: list[Rendered | None] = [None] * len(items)
+    todo: list[int] = []
+    for i, (item, key) in enumerate(zip(items, keys, strict=True)):
+        hit = cache.get(item[1]) if cache is not None else None
+        if hit is not None and hit[0] == key and links.still_valid(hit[1].deps, hit[1].files):
+            results[i] = hit[1]
+        else:
+            todo.append(i)
+    work = [items[i] for i in todo]
+    if workers <= 1 or len(work) < PARALLEL_MIN:
+        fresh = _render_batch((links, labels, work))
+    else:
+        chunk = max(50, len(work) // (workers * 4))
+        batches = [(links, labels, work[i : i + chunk]) for i in range(0, len(work), chunk)]
+        fresh = []
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for part in pool.map(_render_batch, batches):
+                fresh.extend(part)
+    for i, rendered in zip(todo, fresh, strict=True):
+        results[i] = rendered
+    if cache is not None:
+        cache.clear()
+        for item, key, rendered in zip(items, keys, results, strict=True):
+            assert rendered is not None
+            cache[item[1]] = (key, rendered)
+    return [r for r in results if r is not None]
 
 
 class _Loader:
@@ -319,7 +359,7 @@ class _Loader:
         anchors = {a.source: _source_anchors(p.body) for a, p in pending}
         links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts)
         items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
-        rendered = render_all(items, links, self.options.labels, self.options.workers)
+        rendered = render_all(items, links, self.options.labels, self.options.workers, self.options.render_cache)
 
         library.assets = {asset_site_path(rel): rel for rel in asset_paths}
         for (article, _parsed), result in zip(pending, rendered, strict=True):
