@@ -17,6 +17,7 @@ import posixpath
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -172,8 +173,13 @@ class MarkdownRenderer:
         ) -> str:
             return _container_html(tokens[idx], labels)
 
-        for name in CALLOUTS:
-            md.use(container_plugin, name=name, render=render_container)
+        # One container rule for every callout kind: each extra block rule is tried on every line.
+        md.use(
+            container_plugin,
+            name="callout",
+            validate=lambda params, *_: params.strip().split(" ", 1)[0] in CALLOUTS,
+            render=render_container,
+        )
         md.core.ruler.push("kb_headings", self._rule_headings)
         md.core.ruler.push("kb_media", self._rule_media)
         md.core.ruler.push("kb_links", self._rule_links)
@@ -238,7 +244,7 @@ class MarkdownRenderer:
             else:
                 pending.append((tok, _inline_text(inline)))
         for tok, text in pending:
-            base = slugify(text, max_length=60, word_boundary=True) or "section"
+            base = heading_slug(text)
             anchor, n = base, 2
             while anchor in used:
                 anchor, n = f"{base}-{n}", n + 1
@@ -505,6 +511,12 @@ def _mark_steps(tokens: list[Token]) -> list[list[Token]]:
         if depth:
             current.append(t)
     return items
+
+
+@lru_cache(maxsize=65536)
+def heading_slug(text: str) -> str:
+    """The id of a heading without `{#id}` (before de-duplication within its page)."""
+    return slugify(text, max_length=60, word_boundary=True) or "section"
 
 
 def asset_site_path(rel: str) -> str:

@@ -24,7 +24,7 @@ from slugify import slugify
 
 from .. import __version__
 from ..errors import Problem
-from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
+from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path, heading_slug
 from .frontmatter import SourceFile, as_date, as_str_list, read_source
 from .model import ARTICLE_TYPES, Article, Category, FaqEntry, Library, Section, Step, Tag
 
@@ -548,7 +548,7 @@ def _source_anchors(body: str) -> set[str]:
         if m:
             anchors.add(m.group(1))
             text = text[: m.start()]
-        base = slugify(text, max_length=60, word_boundary=True) or "section"
+        base = heading_slug(text)
         anchors.add(base)
         for n in range(2, 6):
             anchors.add(f"{base}-{n}")
