@@ -432,8 +432,10 @@ class Rebuilder:
             links.anchors[rel] = one.anchors
         asset_changes: dict[str, bool] = {}  # rel → exists now
         for rel in plan.assets:
-            asset_changes[rel] = (content / rel).is_file()
-            targets.add(rel)
+            exists = (content / rel).is_file()
+            if exists or asset_site_path(rel) in lib.assets:  # not a temporary file come and gone
+                asset_changes[rel] = exists
+                targets.add(rel)
         linkers = sorted(src for src, r in self.refs.items() if src not in ones and r & targets)
         for rel in linkers:
             one = read_one_article(content, rel, options, details.dates)

@@ -34,18 +34,43 @@ def _load_library(config: Any) -> Any:
 
 
 @click.command("report")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="kbgen.toml (default: ./kbgen.toml).")
-@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the report as one self-contained HTML page.")
-@click.option("--days", type=click.IntRange(min=1), default=None,
-              help="Collector data: the last N days (default: analytics.window_days, 90).")
-@click.option("--top", type=click.IntRange(min=1, max=500), default=15, show_default=True,
-              help="Rows per table.")
-@click.option("--source", "extra_sources", multiple=True, metavar="TYPE:PATH",
-              help="Read this source too, e.g. collector:analytics.sqlite (repeatable).")
-def report(config_path: Path | None, html_path: Path | None, days: int | None, top: int,
-           extra_sources: tuple[str, ...]) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="kbgen.toml (default: ./kbgen.toml).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the report as one self-contained HTML page.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Collector data: the last N days (default: analytics.window_days, 90).",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1, max=500), default=15, show_default=True, help="Rows per table."
+)
+@click.option(
+    "--source",
+    "extra_sources",
+    multiple=True,
+    metavar="TYPE:PATH",
+    help="Read this source too, e.g. collector:analytics.sqlite (repeatable).",
+)
+def report(
+    config_path: Path | None,
+    html_path: Path | None,
+    days: int | None,
+    top: int,
+    extra_sources: tuple[str, ...],
+) -> None:
     """What customers read, search for and don't find: from the [analytics] sources."""
     from .importers import SOURCE_TYPES
     from .popularity import load_analytics
@@ -55,12 +80,13 @@ def report(config_path: Path | None, html_path: Path | None, days: int | None, t
     for spec in extra_sources:
         kind, sep, path = spec.partition(":")
         if not sep or kind not in SOURCE_TYPES:
-            raise click.BadParameter(f"expected TYPE:PATH with TYPE one of {', '.join(SOURCE_TYPES)}",
-                                     param_hint="--source")
+            raise click.BadParameter(
+                f"expected TYPE:PATH with TYPE one of {', '.join(SOURCE_TYPES)}", param_hint="--source"
+            )
         config.analytics.sources.append({"type": kind, "path": str(Path(path).resolve())})
     if not config.analytics.sources:
         raise click.ClickException(
-            "no analytics sources: add `sources = [{type = \"plausible\", path = \"exports/pages.csv\"}]` to "
+            'no analytics sources: add `sources = [{type = "plausible", path = "exports/pages.csv"}]` to '
             "[analytics] in kbgen.toml, or pass --source collector:analytics.sqlite"
         )
     library = _load_library(config)
@@ -73,22 +99,52 @@ def report(config_path: Path | None, html_path: Path | None, days: int | None, t
 
 
 @click.command("collect")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="SQLite database (default: the collector source in kbgen.toml, else analytics.sqlite).")
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SQLite database (default: the collector source in kbgen.toml, else analytics.sqlite).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
-@click.option("--origin", "origins", multiple=True,
-              help="Site origin allowed to send events (repeatable; default: site_url from kbgen.toml; "
-                   "'*' accepts any).")
-@click.option("--rate", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Sustained events per second per client (0: no limit).")
-@click.option("--burst", type=click.IntRange(min=1), default=60, show_default=True,
-              help="Events a client may send at once.")
-@click.option("--trust-proxy", is_flag=True,
-              help="Behind a reverse proxy: rate-limit on the last X-Forwarded-For address.")
+@click.option(
+    "--origin",
+    "origins",
+    multiple=True,
+    help="Site origin allowed to send events (repeatable; default: site_url from kbgen.toml; "
+    "'*' accepts any).",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Sustained events per second per client (0: no limit).",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Events a client may send at once.",
+)
+@click.option(
+    "--trust-proxy",
+    is_flag=True,
+    help="Behind a reverse proxy: rate-limit on the last X-Forwarded-For address.",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def collect(db_path: Path | None, host: str, port: int, origins: tuple[str, ...], rate: float, burst: int,
-            trust_proxy: bool, config_path: Path | None) -> None:
+def collect(
+    db_path: Path | None,
+    host: str,
+    port: int,
+    origins: tuple[str, ...],
+    rate: float,
+    burst: int,
+    trust_proxy: bool,
+    config_path: Path | None,
+) -> None:
     """Run the first-party event collector (needs `pip install 'kbgen[collector]'`)."""
     from .collector import Collector, normalize_origin, serve
 
@@ -105,8 +161,10 @@ def collect(db_path: Path | None, host: str, port: int, origins: tuple[str, ...]
     if not allowed and config is not None and config.site_url:
         allowed = [normalize_origin(config.site_url)]
     if not allowed:
-        raise click.UsageError("say which site may send events: --origin https://help.example.com "
-                               "(or set site_url in kbgen.toml; --origin '*' accepts any)")
+        raise click.UsageError(
+            "say which site may send events: --origin https://help.example.com "
+            "(or set site_url in kbgen.toml; --origin '*' accepts any)"
+        )
     app = Collector(db_path, allowed, rate=rate, burst=burst, trust_proxy=trust_proxy)
     shown = "any origin" if "*" in allowed else ", ".join(normalize_origin(o) for o in allowed)
     click.echo(f"kbgen collector: POST http://{host}:{port}/collect → {db_path} (from {shown})", err=True)

@@ -24,6 +24,7 @@ answer 204 — group commit: many events per fsync, and nothing acknowledged is 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -86,8 +87,23 @@ def device_class(user_agent: str) -> str:
     ua = user_agent.casefold()
     if not ua:
         return "unknown"
-    if any(b in ua for b in ("bot", "crawl", "spider", "slurp", "headless", "lighthouse", "python", "curl",
-                             "wget", "httpclient", "preview", "monitor")):
+    if any(
+        b in ua
+        for b in (
+            "bot",
+            "crawl",
+            "spider",
+            "slurp",
+            "headless",
+            "lighthouse",
+            "python",
+            "curl",
+            "wget",
+            "httpclient",
+            "preview",
+            "monitor",
+        )
+    ):
         return "bot"
     if "ipad" in ua or "tablet" in ua or ("android" in ua and "mobile" not in ua):
         return "tablet"
@@ -96,6 +112,7 @@ def device_class(user_agent: str) -> str:
     return "desktop"
 
 
+@functools.lru_cache(maxsize=1024)
 def normalize_origin(origin: str) -> str:
     """``https://Help.Example.com/`` → ``https://help.example.com`` (default ports dropped)."""
     origin = origin.strip()
@@ -136,7 +153,7 @@ class RateLimiter:
         self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < full}
         while len(self._buckets) > self.max_clients * 0.9:  # under attack: forget the oldest half
             items = sorted(self._buckets.items(), key=lambda kv: kv[1][1])
-            self._buckets = dict(items[len(items) // 2:])
+            self._buckets = dict(items[len(items) // 2 :])
 
 
 @dataclass
@@ -170,17 +187,21 @@ class Collector:
         self._writer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbgen-collector-db")
         self._db: sqlite3.Connection | None = None
+        self._opened: asyncio.Future[sqlite3.Connection] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------
 
     async def startup(self) -> None:
         if self._writer is not None:
             return
-        loop = asyncio.get_running_loop()
-        self._db = await loop.run_in_executor(self._executor, lambda: connect(self.db_path,
-                                                                              synchronous=self.synchronous))
+        # Open the database here, in the writer's thread; requests that arrive meanwhile queue up.
         self._queue = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop())
+        loop = asyncio.get_running_loop()
+        self._opened = loop.run_in_executor(
+            self._executor, lambda: connect(self.db_path, synchronous=self.synchronous)
+        )
+        self._db = await self._opened
 
     async def shutdown(self) -> None:
         if self._writer is None or self._queue is None:
@@ -206,6 +227,8 @@ class Collector:
     async def _write_loop(self) -> None:
         assert self._queue is not None
         queue, loop = self._queue, asyncio.get_running_loop()
+        assert self._opened is not None
+        self._db = await self._opened
         stopping = False
         while not stopping:
             first = await queue.get()
@@ -264,8 +287,11 @@ class Collector:
             if method not in ("GET", "HEAD"):
                 return await _respond(send, 405, {"error": "use GET"}, [("allow", "GET, HEAD")])
             status = 503 if self.failed else 200
-            body = {"status": "failing" if self.failed else "ok", "stored": self.stored,
-                    "queued": self._queue.qsize() if self._queue else 0}
+            body = {
+                "status": "failing" if self.failed else "ok",
+                "stored": self.stored,
+                "queued": self._queue.qsize() if self._queue else 0,
+            }
             if self.failed:
                 body["error"] = self.failed
             return await _respond(send, status, body, head=method == "HEAD")
@@ -274,11 +300,17 @@ class Collector:
         if method == "OPTIONS":
             if not (origin and self.origin_allowed(origin)):
                 return await _respond(send, 403, {"error": "origin not allowed"}, cors)
-            return await _respond(send, 204, None, cors + [
-                ("access-control-allow-methods", "POST, OPTIONS"),
-                ("access-control-allow-headers", "content-type"),
-                ("access-control-max-age", "86400"),
-            ])
+            return await _respond(
+                send,
+                204,
+                None,
+                cors
+                + [
+                    ("access-control-allow-methods", "POST, OPTIONS"),
+                    ("access-control-allow-headers", "content-type"),
+                    ("access-control-max-age", "86400"),
+                ],
+            )
         if method != "POST":
             return await _respond(send, 405, {"error": "use POST"}, cors + [("allow", "POST, OPTIONS")])
         if not self.origin_allowed(origin):
@@ -350,8 +382,13 @@ class Collector:
 
 
 async def _respond(
-    send: Send, status: int, body: dict[str, Any] | None, headers: list[tuple[str, str]] | None = None,
-    *, close: bool = False, head: bool = False,
+    send: Send,
+    status: int,
+    body: dict[str, Any] | None,
+    headers: list[tuple[str, str]] | None = None,
+    *,
+    close: bool = False,
+    head: bool = False,
 ) -> None:
     data = json.dumps(body).encode() if body is not None else b""
     out = [(b"cache-control", b"no-store")]

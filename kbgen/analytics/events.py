@@ -63,23 +63,40 @@ class EventSpec:
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        Field("page", "path", "site-relative path of the page the event happened on (`/orders/refunds/`)",
-              300),
+        Field(
+            "page", "path", "site-relative path of the page the event happened on (`/orders/refunds/`)", 300
+        ),
         Field("id", "str", "article id (`orders/refunds`), on article pages", 200),
         Field("category", "str", "category slug, on category, section and article pages", 100),
         Field("type", "str", "article type: `article`, `faq` or `howto`", 20, pattern=r"[a-z][a-z0-9_-]*"),
-        Field("query", "query", "search terms as typed (trimmed, whitespace collapsed, e-mail addresses and "
-              "long numbers replaced by `[email]` / `[number]`)", 100),
+        Field(
+            "query",
+            "query",
+            "search terms as typed (trimmed, whitespace collapsed, e-mail addresses and "
+            "long numbers replaced by `[email]` / `[number]`)",
+            100,
+        ),
         Field("results", "int", "number of results the search showed", maximum=100_000),
-        Field("url", "path", "site-relative path (or absolute URL) the event is about: the clicked result, "
-              "the rated article, the page the contact link was on", 500),
+        Field(
+            "url",
+            "path",
+            "site-relative path (or absolute URL) the event is about: the clicked result, "
+            "the rated article, the page the contact link was on",
+            500,
+        ),
         Field("rank", "int", "1-based position of the clicked result", minimum=1, maximum=1000),
         Field("helpful", "enum", "the customer's answer to *Was this helpful?*", choices=("yes", "no")),
-        Field("channel", "str", "contact channel: `email`, `phone`, `chat`, `messenger`, `form` (or the "
-              "theme's own)", 30, pattern=r"[a-z0-9][a-z0-9_-]*"),
+        Field(
+            "channel",
+            "str",
+            "contact channel: `email`, `phone`, `chat`, `messenger`, `form` (or the theme's own)",
+            30,
+            pattern=r"[a-z0-9][a-z0-9_-]*",
+        ),
         Field("video", "str", "the video played (its URL or `provider:id`)", 300),
-        Field("provider", "str", "video host: `youtube`, `vimeo`, `file`", 30,
-              pattern=r"[a-z0-9][a-z0-9_-]*"),
+        Field(
+            "provider", "str", "video host: `youtube`, `vimeo`, `file`", 30, pattern=r"[a-z0-9][a-z0-9_-]*"
+        ),
     )
 }
 
@@ -89,15 +106,25 @@ EVENTS: dict[str, EventSpec] = {
     e.name: e
     for e in (
         EventSpec("page_view", "a page was shown (sent once on load)"),
-        EventSpec("search", "a search the customer settled on: sent after a pause of 1 s, on Enter or when a "
-                  "result is clicked — never per keystroke; the same query is not sent twice in a row",
-                  ("query", "results")),
-        EventSpec("search_no_results", "a `search` that showed no result (sent right after that `search`)",
-                  ("query",), ("results",)),
+        EventSpec(
+            "search",
+            "a search the customer settled on: sent after a pause of 1 s, on Enter or when a "
+            "result is clicked — never per keystroke; the same query is not sent twice in a row",
+            ("query", "results"),
+        ),
+        EventSpec(
+            "search_no_results",
+            "a `search` that showed no result (sent right after that `search`)",
+            ("query",),
+            ("results",),
+        ),
         EventSpec("search_click", "a search result was opened", ("query", "url", "rank")),
         EventSpec("feedback", "a *Was this helpful?* answer (once per page view)", ("url", "helpful")),
-        EventSpec("contact_click", "a contact link (`data-kb-contact`) was followed: self-service did not "
-                  "answer", ("url", "channel")),
+        EventSpec(
+            "contact_click",
+            "a contact link (`data-kb-contact`) was followed: self-service did not answer",
+            ("url", "channel"),
+        ),
         EventSpec("video_play", "an embedded video was started", ("url",), ("video", "provider")),
     )
 }

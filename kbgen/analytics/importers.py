@@ -121,8 +121,17 @@ class Stats:
             self.search_results[key] = 0
 
     def merge(self, other: Stats) -> None:
-        for name in ("views", "searches", "no_results", "clicks", "helpful", "not_helpful", "contacts",
-                     "channels", "videos"):
+        for name in (
+            "views",
+            "searches",
+            "no_results",
+            "clicks",
+            "helpful",
+            "not_helpful",
+            "contacts",
+            "channels",
+            "videos",
+        ):
             getattr(self, name).update(getattr(other, name))
         for metric, weeks in other.weekly.items():
             self.weekly.setdefault(metric, Counter()).update(weeks)
@@ -164,8 +173,11 @@ class SourceResult:
         if self.skipped and self.first_skip:
             line, reason = self.first_skip
             where = f"line {line}: " if line else ""
-            self.warn(f"{self.type}: skipped {self.skipped} malformed row(s) of {self.rows}; "
-                      f"first: {where}{reason}", line)
+            self.warn(
+                f"{self.type}: skipped {self.skipped} malformed row(s) of {self.rows}; "
+                f"first: {where}{reason}",
+                line,
+            )
         return self
 
 
@@ -257,16 +269,56 @@ def _cell(row: list[str], index: int | None) -> str | None:
     return row[index]
 
 
-PATH_COLUMNS = ("page path and screen class", "page path + query string", "page path", "page location",
-                "page", "path", "pathname", "page_path", "url_path", "url", "page url", "landing page")
+PATH_COLUMNS = (
+    "page path and screen class",
+    "page path + query string",
+    "page path",
+    "page location",
+    "page",
+    "path",
+    "pathname",
+    "page_path",
+    "url_path",
+    "url",
+    "page url",
+    "landing page",
+)
 TITLE_COLUMNS = ("page title and screen class", "page title", "title")
-VIEW_COLUMNS = ("views", "pageviews", "page views", "screen_page_views", "screenpageviews", "nb_hits", "hits",
-                "nb_pageviews")
-FALLBACK_VIEW_COLUMNS = ("visitors", "unique visitors", "visits", "users", "active users", "total users",
-                         "sessions", "count", "y")
+VIEW_COLUMNS = (
+    "views",
+    "pageviews",
+    "page views",
+    "screen_page_views",
+    "screenpageviews",
+    "nb_hits",
+    "hits",
+    "nb_pageviews",
+)
+FALLBACK_VIEW_COLUMNS = (
+    "visitors",
+    "unique visitors",
+    "visits",
+    "users",
+    "active users",
+    "total users",
+    "sessions",
+    "count",
+    "y",
+)
 QUERY_COLUMNS = ("search term", "search_term", "query", "search query", "term", "keyword", "search keyword")
-QUERY_COUNT_COLUMNS = ("searches", "event count", "events", "count", "search count", "total searches",
-                       "nb_visits", "visits", "views", "users", "total users")
+QUERY_COUNT_COLUMNS = (
+    "searches",
+    "event count",
+    "events",
+    "count",
+    "search count",
+    "total searches",
+    "nb_visits",
+    "visits",
+    "views",
+    "users",
+    "total users",
+)
 RESULT_COLUMNS = ("results", "result count", "results count", "nb_results")
 DATE_COLUMNS = ("date", "day", "created_at", "timestamp")
 IGNORED_LABELS = {"total", "totals", "grand total", "(not set)", "(other)", "others", "(none)"}
@@ -275,8 +327,9 @@ IGNORED_LABELS = {"total", "totals", "grand total", "(not set)", "(other)", "oth
 TIME_SERIES_COLUMNS = ("nth day", "nth week", "nth month", "nth hour", "nth minute")
 
 
-def _read_table(table: Table, result: SourceResult, path_columns: tuple[str, ...] = PATH_COLUMNS,
-                views: bool = True) -> bool:
+def _read_table(
+    table: Table, result: SourceResult, path_columns: tuple[str, ...] = PATH_COLUMNS, views: bool = True
+) -> bool:
     """Read one table into `result`; False when it is not a table we know. With `views` False only the
     table's dates count (the same views are already in another table of the file)."""
     st = result.stats
@@ -380,9 +433,14 @@ def _read_plausible(data: bytes, name: str, result: SourceResult) -> None:
     if zipfile.is_zipfile(io.BytesIO(data)):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             members = {Path(m).name.casefold(): m for m in zf.namelist() if m.casefold().endswith(".csv")}
-            wanted = [m for n, m in sorted(members.items())
-                      if n == "pages.csv" or n.startswith("imported_pages") or n == "visitors.csv"
-                      or n.startswith("imported_visitors")]
+            wanted = [
+                m
+                for n, m in sorted(members.items())
+                if n == "pages.csv"
+                or n.startswith("imported_pages")
+                or n == "visitors.csv"
+                or n.startswith("imported_visitors")
+            ]
             if not wanted:
                 result.warn("plausible: the ZIP has no pages.csv or imported_pages_*.csv")
             for member in wanted:
@@ -397,8 +455,10 @@ def _read_plausible(data: bytes, name: str, result: SourceResult) -> None:
     text = data.decode("utf-8-sig", errors="replace")
     tables = read_tables(text, name)
     if not any(_read_table(t, result, path_columns=("name", "page", *PATH_COLUMNS)) for t in tables):
-        result.warn("plausible: expected the Top Pages export (name,visitors,pageviews,...) "
-                    "or imported_pages (date,hostname,page,...,pageviews)")
+        result.warn(
+            "plausible: expected the Top Pages export (name,visitors,pageviews,...) "
+            "or imported_pages (date,hostname,page,...,pageviews)"
+        )
 
 
 def _matomo_day(key: str) -> date | None:
@@ -459,11 +519,14 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
                     key = normalize_path(row["url"])
                 elif isinstance(label, str) and label.strip():
                     if "idsubdatatable" in row:
-                        result.skip(0, f"{where}: folder {label!r} without its pages (export with "
-                                       "flat=1 or expanded=1)")
+                        result.skip(
+                            0,
+                            f"{where}: folder {label!r} without its pages (export with flat=1 or expanded=1)",
+                        )
                         continue
-                    key = normalize_path(label if label.startswith("/") and not prefix else
-                                         f"{prefix}/{label.lstrip('/')}")
+                    key = normalize_path(
+                        label if label.startswith("/") and not prefix else f"{prefix}/{label.lstrip('/')}"
+                    )
                 else:
                     key = None
                 if key is None:
@@ -591,8 +654,13 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     for article, page, n in rows("id, page, count(*)", "page_view", "id, page"):
         if k := key(article, page):
             st.views[k] += n
-    metrics = {"page_view": "views", "search": "searches", "search_no_results": "no_results",
-               "contact_click": "contacts", "feedback": "feedback"}
+    metrics = {
+        "page_view": "views",
+        "search": "searches",
+        "search_no_results": "no_results",
+        "contact_click": "contacts",
+        "feedback": "feedback",
+    }
     day = "date(ts / 1000, 'unixepoch')"
     for name, d, n in rows(f"name, {day}, count(*)", None, f"name, {day}"):
         parsed = parse_day(d or "")
@@ -611,8 +679,9 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     for article, url, helpful, n in rows("id, url, helpful, count(*)", "feedback", "id, url, helpful"):
         if k := key(article, url):
             (st.helpful if helpful == "yes" else st.not_helpful)[k] += n
-    for article, url, channel, n in rows("id, coalesce(url, page) AS u, channel, count(*)", "contact_click",
-                                         "id, u, channel"):
+    for article, url, channel, n in rows(
+        "id, coalesce(url, page) AS u, channel, count(*)", "contact_click", "id, u, channel"
+    ):
         if k := key(article, url):
             st.contacts[k] += n
         st.channels[channel or "other"] += n

@@ -88,7 +88,7 @@ class Resolver:
     def _candidates(self, path: str) -> list[str]:
         out = [path]
         if self.base != "/" and (path == self.base or path.startswith(self.base + "/")):
-            out.insert(0, path[len(self.base):] or "/")
+            out.insert(0, path[len(self.base) :] or "/")
         return out
 
     def article(self, key: Key) -> Any | None:
@@ -163,8 +163,9 @@ def _window_days(config: Any) -> int:
     return int(days) if isinstance(days, int) and not isinstance(days, bool) else DEFAULT_WINDOW_DAYS
 
 
-def load_analytics(library: Any, config: Any, project_root: Path | None = None,
-                   window_days: int | None = None) -> AnalyticsData:
+def load_analytics(
+    library: Any, config: Any, project_root: Path | None = None, window_days: int | None = None
+) -> AnalyticsData:
     """Read every configured source and match it to `library`'s articles."""
     analytics = _get(config, "analytics")
     root = Path(project_root or _get(config, "root", None) or ".")
@@ -200,8 +201,12 @@ def resolve(data: AnalyticsData, resolver: Resolver) -> None:
             data.unmatched[key[1]] += views
         else:
             data.unmatched[f"{key[0]}: {key[1]}"] += views
-    for counter, attr in ((st.helpful, "helpful"), (st.not_helpful, "not_helpful"), (st.contacts, "contacts"),
-                          (st.videos, "videos")):
+    for counter, attr in (
+        (st.helpful, "helpful"),
+        (st.not_helpful, "not_helpful"),
+        (st.contacts, "contacts"),
+        (st.videos, "videos"),
+    ):
         for key, n in counter.items():
             if (s := stats_for(key)) is not None:
                 setattr(s, attr, getattr(s, attr) + n)
@@ -224,8 +229,10 @@ class PopularityReport:
     def summary(self) -> str:
         if not self.sources:
             return "analytics: no sources configured"
-        return (f"analytics: {self.matched_views:,} views on {self.ranked} articles "
-                f"from {len(self.sources)} source(s)")
+        return (
+            f"analytics: {self.matched_views:,} views on {self.ranked} articles "
+            f"from {len(self.sources)} source(s)"
+        )
 
 
 def apply_popularity(library: Any, config: Any, project_root: Path | None = None) -> PopularityReport:
@@ -254,12 +261,15 @@ def apply_popularity(library: Any, config: Any, project_root: Path | None = None
     if data.unmatched and data.sources:
         total = sum(data.unmatched.values())
         examples = ", ".join(f"{p} ({n:,})" for p, n in data.unmatched.most_common(3))
-        report.problems.append(Problem(
-            "kbgen.toml", 0,
-            f"analytics: {len(data.unmatched)} path(s) with {total:,} views matched no page, "
-            f"e.g. {examples}; if one is an old URL of an article, add it to that article's `aliases`",
-            "warning",
-        ))
+        report.problems.append(
+            Problem(
+                "kbgen.toml",
+                0,
+                f"analytics: {len(data.unmatched)} path(s) with {total:,} views matched no page, "
+                f"e.g. {examples}; if one is an old URL of an article, add it to that article's `aliases`",
+                "warning",
+            )
+        )
     return report
 
 

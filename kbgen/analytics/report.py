@@ -316,8 +316,10 @@ def _bars(rows: list[tuple[str, int, str]], color: str, width: int = 480, label_
         y = i * (bar_h + gap)
         bw = max(2.0, (width - label_w - 60) * value / top)
         short = label if len(label) <= chars else label[: chars - 1] + "…"
-        text = (f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">'
-                f"<title>{_e(label)}</title>{_e(short)}</text>")
+        text = (
+            f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">'
+            f"<title>{_e(label)}</title>{_e(short)}</text>"
+        )
         if href:
             text = f'<a href="{_e(href)}">{text}</a>'
         out.append(text)
@@ -473,8 +475,11 @@ def render_html(rep: Report) -> str:
     trend = _lines(rep.weekly, [("views", "page views", brand)], height=200)
     trend2 = ""
     if any(w["searches"] or w["no_results"] or w["contacts"] for w in rep.weekly):
-        series = [("searches", "searches", "#0891b2"), ("no_results", "no results", gap_color),
-                  ("contacts", "contact clicks", contact_color)]
+        series = [
+            ("searches", "searches", "#0891b2"),
+            ("no_results", "no results", gap_color),
+            ("contacts", "contact clicks", contact_color),
+        ]
         trend2 = _lines(rep.weekly, series, height=200)
     sources = "".join(
         f"<li>{_e(s[0])}: {_e(s[1])} — {s[2]:,} rows"

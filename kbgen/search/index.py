@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
-from whoosh.writing import SegmentWriter
 
-from .schema import INDEX_VERSION, Ranking, make_schema, normalize_language
+from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language
 from .units import Unit, units_hash
+from .writer import Analysis, FastSegmentWriter, merge_small_segments
 
 MANIFEST = "kbgen-manifest.json"
+VOCAB = "kbgen-vocab.json"  # lower-cased surface word → term (null for stop words), all words ever indexed
 INDEX_NAME = "kbgen"
 OPTIMIZE_DELETED_RATIO = 0.2  # merge away deleted documents beyond this share
 
@@ -84,34 +85,54 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _write_manifest(index_dir: Path, data: dict[str, Any]) -> None:
-    tmp = index_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, index_dir / MANIFEST)
+    _write_json(index_dir / MANIFEST, data)
 
 
-def _document(u: Unit) -> dict[str, Any]:
-    words = "\n".join((u.title, u.headings, u.body, u.keywords, u.tags, u.category))
-    return {
-        "uid": u.uid,
-        "source": u.source,
-        "article_id": u.article_id,
-        "anchor": u.anchor,
-        "heading": u.heading,
-        "title": u.title,
-        "headings": u.headings,
-        "body": u.body,
-        "keywords": u.keywords,
-        "tags": u.tags,
-        "category": u.category,
-        "category_slug": u.category_slug,
-        "category_title": u.category_title,
-        "type": u.type,
-        "url": u.url,
-        "popularity": u.views,
-        "promoted": u.promoted,
-        "words": words,
-    }
+def _read_vocab(index_dir: Path) -> dict[str, str | None]:
+    try:
+        data = json.loads((index_dir / VOCAB).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_vocab(index_dir: Path) -> dict[str, str | None]:
+    """The surface words of the index (lower-cased token → term, None for stop words)."""
+    return _read_vocab(Path(index_dir))
+
+
+def _add(writer: FastSegmentWriter, u: Unit) -> None:
+    writer.add_unit(
+        texts={
+            "title": u.title,
+            "headings": u.headings,
+            "body": u.body,
+            "keywords": u.keywords,
+            "tags": u.tags,
+            "category": u.category,
+        },
+        ids={"source": u.source},
+        stored={
+            "uid": u.uid,
+            "article_id": u.article_id,
+            "anchor": u.anchor,
+            "heading": u.heading,
+            "title": u.title,
+            "category_slug": u.category_slug,
+            "category_title": u.category_title,
+            "type": u.type,
+            "url": u.url,
+            "popularity": u.views,
+            "promoted": u.promoted,
+        },
+    )
 
 
 def open_index(index_dir: Path) -> windex.Index:
@@ -158,8 +179,8 @@ def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) ->
 
     if changed or removed or fresh:
         stats.changed = True
-        limitmb = 64 if len(units) < 5000 else 256
-        writer = SegmentWriter(ix, timeout=60.0, delay=0.1, limitmb=limitmb)
+        analysis = Analysis(settings.language)
+        writer = FastSegmentWriter(ix, analysis, SCORED_FIELDS, timeout=60.0, delay=0.1, limitmb=32)
         try:
             if not fresh:
                 for src in removed:
@@ -169,16 +190,21 @@ def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) ->
                         writer.delete_by_term("source", src)
             for src in changed:
                 for u in by_source[src]:
-                    writer.add_document(**_document(u))
+                    _add(writer, u)
         except BaseException:
             writer.cancel()
             raise
-        writer.commit()
+        writer.commit(mergetype=merge_small_segments)
+        vocab = {} if fresh else _read_vocab(index_dir)
+        vocab.update(analysis.surface)
+        _write_json(index_dir / VOCAB, vocab)
         if not fresh:
             with ix.reader() as r:
                 total, live = r.doc_count_all(), r.doc_count()
             if total and (total - live) / total > OPTIMIZE_DELETED_RATIO:
-                ix.optimize()
+                # Cheaper and cleaner than Whoosh's optimize(): a fresh index through the fast writer.
+                _write_manifest(index_dir, {})
+                return build_index(units, index_dir, settings)
     _write_manifest(
         index_dir,
         {

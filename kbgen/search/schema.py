@@ -17,13 +17,13 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from whoosh import fields
-from whoosh.analysis import Composable, Filter, LowercaseFilter, RegexTokenizer, Token
+from whoosh.analysis import Composable, Filter, RegexTokenizer, Token
 from whoosh.lang import has_stemmer, stemmer_for_language, stopwords_for_language
 
 # Bump when the analysis, the schema or the unit model changes: an index of another version is rebuilt.
@@ -76,12 +76,17 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
+@lru_cache(maxsize=8)
+def stem_function(lang: str) -> Callable[[str], str]:
+    return stemmer_for_language(normalize_language(lang))
+
+
 def normalize_language(lang: str) -> str:
     lang = (lang or "en").lower().replace("_", "-").split("-")[0]
     return lang if has_stemmer(lang) else "en"
 
 
-@lru_cache(maxsize=None)
+@cache
 def stop_words(lang: str) -> frozenset[str]:
     """The folded stop words of a language (Whoosh's Snowball list plus `EXTRA_STOPS`)."""
     lang = normalize_language(lang)
@@ -126,7 +131,7 @@ class KbStemFilter(Filter):
 
     def _setup(self) -> None:
         self._stops = stop_words(self.lang)
-        self._stemfn = stemmer_for_language(self.lang) if self.stem else None
+        self._stemfn = stem_function(self.lang) if self.stem else None
         self._cache: dict[str, str | None] = {}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -188,12 +193,16 @@ def term_filter(lang: str) -> KbStemFilter:
 
 
 def make_schema(lang: str) -> fields.Schema:
-    """One document per search unit (a page, an article section or an FAQ question)."""
+    """One document per search unit (a page, an article section or an FAQ question).
+
+    Only the scored text fields and `source` (to delete an article's units) are indexed; text fields have
+    term frequencies but no positions (no phrase queries: half the postings); the body is not stored.
+    """
     ana = make_analyzer(lang)
-    text = {"analyzer": ana, "phrase": False}  # no positions: no phrase queries, half the postings bytes
+    text = {"analyzer": ana, "phrase": False}
     return fields.Schema(
-        uid=fields.ID(stored=True, unique=True),  # "<source>#<anchor>"
-        source=fields.ID(stored=True),  # content-relative path of the article: deletes by article
+        uid=fields.STORED(),  # "<source>#<anchor>"
+        source=fields.ID(stored=True),  # content-relative path of the article
         article_id=fields.STORED(),
         anchor=fields.STORED(),
         heading=fields.STORED(),  # the unit's own heading (section title / FAQ question), "" for the page
@@ -202,18 +211,13 @@ def make_schema(lang: str) -> fields.Schema:
         body=fields.TEXT(**text),
         keywords=fields.TEXT(**text),
         tags=fields.TEXT(**text),
-        category=fields.TEXT(**text),
-        category_slug=fields.ID(stored=True),
+        category=fields.TEXT(**text),  # category and section titles, as words
+        category_slug=fields.STORED(),
         category_title=fields.STORED(),
-        type=fields.ID(stored=True),
-        url=fields.ID(stored=True),
-        popularity=fields.NUMERIC(int, bits=64, stored=True),  # the article's views (analytics)
-        promoted=fields.BOOLEAN(stored=True),
-        # Every surface word of the unit, unstemmed: the vocabulary for typo/prefix matching and the
-        # browser's word → term map. Existence only (no frequencies, no lengths).
-        words=fields.KEYWORD(
-            analyzer=make_analyzer(lang, stem=False), scorable=False, lowercase=False, commas=False
-        ),
+        type=fields.STORED(),
+        url=fields.STORED(),
+        popularity=fields.STORED(),  # the article's views (analytics); the prior is computed at query time
+        promoted=fields.STORED(),
     )
 
 
