@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import sys
 import types
 import typing
@@ -77,7 +78,7 @@ class GA4:
 @dataclass
 class Matomo:
     url: str = ""
-    site_id: str = ""
+    site_id: str | int = ""
 
 
 @dataclass
@@ -95,11 +96,13 @@ class Beacon:
 class AnalyticsSource:
     type: str = ""  # plausible | ga4 | matomo | umami | csv | collector
     path: str = ""
+    kind: str = ""  # "" (detect from the file) | pages | searches | no_results
 
 
 @dataclass
 class Analytics:
     respect_dnt: bool = True
+    window_days: int = 90
     sources: list[AnalyticsSource] = field(default_factory=list)
     plausible: Plausible | None = None
     ga4: GA4 | None = None
@@ -179,7 +182,12 @@ def _convert(value: Any, tp: Any, key: str, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
-        return _convert(value, args[0], key, where)
+        for arg in args[:-1]:
+            try:
+                return _convert(value, arg, key, where)
+            except ConfigError:
+                continue
+        return _convert(value, args[-1], key, where)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: `{key}` must be a table, not {type(value).__name__}")
@@ -232,14 +240,38 @@ def _check_values(config: Config, where: str) -> None:
     config.site_url = config.site_url.rstrip("/")
     if config.check.stale_after < 1:
         raise ConfigError(f"{where}: `check.stale_after` must be at least 1 (months)")
+    _check_analytics(config.analytics, where)
+
+
+def _check_analytics(an: Analytics, where: str) -> None:
     kinds = {"plausible", "ga4", "matomo", "umami", "csv", "collector"}
-    for i, src in enumerate(config.analytics.sources):
+    for i, src in enumerate(an.sources):
         if src.type not in kinds:
             raise ConfigError(
                 f"{where}: `analytics.sources[{i}].type` must be one of {', '.join(sorted(kinds))}, not {src.type!r}"
             )
         if not src.path:
             raise ConfigError(f"{where}: `analytics.sources[{i}].path` is required")
+        if src.kind not in ("", "pages", "searches", "no_results"):
+            raise ConfigError(
+                f"{where}: `analytics.sources[{i}].kind` must be pages, searches or no_results, not {src.kind!r}"
+            )
+    if an.window_days < 1:
+        raise ConfigError(f"{where}: `analytics.window_days` must be at least 1")
+    if an.ga4 is not None and not re.fullmatch(r"G-[A-Z0-9]+", an.ga4.measurement_id):
+        raise ConfigError(f"{where}: `analytics.ga4.measurement_id` must look like G-XXXXXXXXXX")
+    if an.matomo is not None:
+        an.matomo.site_id = str(an.matomo.site_id)
+        if not re.match(r"https?://", an.matomo.url):
+            raise ConfigError(f"{where}: `analytics.matomo.url` must be an http(s):// URL")
+        if not an.matomo.site_id:
+            raise ConfigError(f"{where}: `analytics.matomo.site_id` is required")
+    if an.umami is not None and not an.umami.website_id:
+        raise ConfigError(f"{where}: `analytics.umami.website_id` is required")
+    if an.beacon is not None and not (re.match(r"https?://", an.beacon.url) or an.beacon.url.startswith("/")):
+        raise ConfigError(f"{where}: `analytics.beacon.url` must be an http(s):// URL or a path starting with /")
+    if an.plausible is not None and not an.plausible.domain and "/pa-" not in an.plausible.src:
+        raise ConfigError(f"{where}: `analytics.plausible.domain` is required")
 
 
 def load_config(path: Path | None = None, *, root: Path | None = None) -> Config:
