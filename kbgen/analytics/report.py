@@ -52,6 +52,7 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
     no_results = sum(st.no_results.values())
     yes, no = sum(a.helpful for a in arts), sum(a.not_helpful for a in arts)
     contacts = sum(st.contacts.values())
+    has_contacts = any("contacts" in src.kinds for src in data.sources)  # else: not measured, not 0%
     clicks_by_query: Counter[str] = Counter()
     for (query, _), n in st.clicks.items():
         clicks_by_query[query] += n
@@ -69,7 +70,7 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
             "helpful_rate": _ratio(yes, yes + no),
             "votes": yes + no,
             "contacts": contacts,
-            "contact_rate": _ratio(contacts, views),
+            "contact_rate": _ratio(contacts, views) if contacts or has_contacts else None,
             "articles_viewed": sum(1 for a in arts if a.views),
         },
         brand_color=brand,

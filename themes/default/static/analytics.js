@@ -1,0 +1,103 @@
+/* kbgen analytics: kb.track(name, props) → event (schema: kbgen/analytics/events.py) → DOM 'kb:event'
+ * + configured providers (none: no request; GPC/DNT: none if respect_dnt). No cookies. */
+(() => {
+  const W = window, d = document, b = d.body, n = navigator, ds = b.dataset;
+  let C = {};
+  try { C = JSON.parse(d.getElementById('kb-analytics-config').textContent) || {}; } catch (e) {}
+  const off = !!(C.respect_dnt && (n.globalPrivacyControl || n.doNotTrack == '1' || W.doNotTrack == '1'));
+  const F = {
+    page_view: [],
+    search: ['query', 'results'],
+    search_no_results: ['query', 'results'],
+    search_click: ['query', 'url', 'rank'],
+    feedback: ['url', 'helpful'],
+    contact_click: ['url', 'channel'],
+    video_play: ['url', 'video', 'provider']
+  };
+  const base = (ds.kbBase || '/').replace(/\/?$/, '/');
+  const path = location.pathname.indexOf(base) ? location.pathname : '/' + location.pathname.slice(base.length);
+  // a 404 reports the address asked for
+  const page = b.classList.contains('kb-kind-404') || !ds.kbUrl ? path : ds.kbUrl;
+  // = events.clean_query: no e-mail addresses or long numbers
+  const clean = q => String(q).replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\s@]+@[^\s@]+/g, '[email]')
+    .replace(/\+?(?:\d[\s.-]?){4,}\d/g, '[number]').replace(/\s+/g, ' ').trim().slice(0, 100);
+
+  const P = C.plausible, G = C.ga4, M = C.matomo, U = C.umami, B = C.beacon;
+  if (!off) {
+    if (P) {
+      const p = W.plausible = W.plausible || function () { (p.q = p.q || []).push(arguments); };
+      if (P.init) { p.init = p.init || (o => { p.o = o || {}; }); p.init(); }
+    }
+    if (G) {
+      W.dataLayer = W.dataLayer || [];
+      W.gtag = W.gtag || function () { W.dataLayer.push(arguments); };
+      W.gtag('js', new Date());
+      W.gtag('config', G.id, ds.kbCategory ? { content_group: ds.kbCategory } : {});
+    }
+    if (M) (W._paq = W._paq || []).push(['setTrackerUrl', M.url + 'matomo.php'], ['setSiteId', M.site],
+      ['trackPageView'], ['enableLinkTracking']);
+    // loaders parked in a <template> (respect_dnt) start only now
+    const t = d.getElementById('kb-analytics-loaders');
+    if (t) t.content.querySelectorAll('script').forEach(s => {
+      const e = d.createElement('script');
+      for (const a of s.attributes) e.setAttribute(a.name, a.value);
+      b.appendChild(e);
+    });
+  }
+
+  const umami = (name, data, i) => W.umami ? W.umami.track(name, data) : i < 20 && setTimeout(() => umami(name, data, i + 1), 500);
+
+  const send = ev => {
+    const name = ev.name, props = Object.assign({}, ev);
+    delete props.name;
+    if (B) {
+      // a string goes as text/plain: no CORS preflight (sendBeacon can't do one)
+      const s = JSON.stringify(ev);
+      try { n.sendBeacon(B.url, s); } catch (e) {}
+    }
+    if (name == 'page_view') return;
+    if (P) W.plausible(name, { props });
+    if (G) W.gtag('event', name == 'search' ? 'view_search_results' : name, name == 'search' ? Object.assign({ search_term: ev.query }, props) : props);
+    if (M) {
+      // Matomo's site search counts no-result searches itself
+      if (name == 'search') W._paq.push(['trackSiteSearch', ev.query, false, ev.results]);
+      else if (name != 'search_no_results') {
+        W._paq.push(['trackEvent', name, ev.helpful || ev.channel || ev.query || ev.video || name, ev.url || page, ev.rank]);
+      }
+    }
+    if (U) umami(name, props, 0);
+  };
+
+  const track = (name, props) => {
+    const fields = F[name];
+    if (!fields) return;
+    props = props || {};
+    const ev = { name, page };
+    if (ds.kbId) ev.id = ds.kbId;
+    if (ds.kbCategory) ev.category = ds.kbCategory;
+    if (ds.kbType) ev.type = ds.kbType;
+    for (const k of fields) {
+      let v = props[k];
+      if (k == 'url' && v == null) v = page;
+      if (v == null || v === '') continue;
+      ev[k] = k == 'query' ? clean(v) : k == 'results' || k == 'rank' ? +v : String(v);
+    }
+    if (name.startsWith('search') && !ev.query) return;
+    d.dispatchEvent(new CustomEvent('kb:event', { detail: ev }));
+    if (!off) send(ev);
+  };
+
+  (W.kb = W.kb || {}).track = track;
+
+  let voted = false;
+  d.addEventListener('click', e => {
+    const t = e.target.closest && e.target.closest('[data-kb-feedback],[data-kb-contact]');
+    if (!t) return;
+    const f = t.dataset.kbFeedback;
+    if (f == null) track('contact_click', { channel: t.dataset.kbContact });
+    else if (!voted) { voted = true; track('feedback', { helpful: f }); }
+  }, true);
+
+  track('page_view');
+  W.addEventListener('pageshow', e => { if (e.persisted) track('page_view'); });
+})();
