@@ -366,9 +366,14 @@ class BuildSession:
         theme = Theme.for_config(config)
         previous_config, self.config = self.config, config
         try:
+            # The warm-build cache of `kbgen build` is read, never written: bodies rendered then are reused
+            # (each only while its links still resolve alike), and so are unchanged pages of site/.
+            cache = BuildCache.open(config.cache_path)
             if reload_content or self.details is None:
+                options = self.load_options(theme)
+                options.render_cache = cache.render
                 with _timed(timings, "load"):
-                    details = load_library_details(config.content_path, self.load_options(theme))
+                    details = load_library_details(config.content_path, options)
                 loaded = details.result
                 problems = list(loaded.problems)
                 if loaded.errors:
@@ -391,7 +396,8 @@ class BuildSession:
         try:
             renderer = SiteRenderer(config, library, build_date_from_env(), theme)
             with _timed(timings, "render"):
-                render_pages(renderer, staging, self.workers, None)
+                todo, _reused = reuse_pages(renderer, library, config, cache, config.output_path, staging)
+                render_pages(renderer, staging, self.workers, None, todo)
                 _write(staging / "sitemap.xml", renderer.sitemap())
                 _write(staging / "robots.txt", renderer.robots())
                 _write(staging / "feed.xml", renderer.feed())

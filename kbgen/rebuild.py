@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import heapq
 import os
 import posixpath
 import shutil
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +109,12 @@ class Outcome:
     paths: list[str] | None = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    after: list[Callable[[], None]] = field(default_factory=list)  # to run once the browsers were told
+
+    def follow_up(self) -> None:
+        for task in self.after:
+            task()
+        self.after = []
 
 
 class NeedFull(Exception):
@@ -160,6 +169,14 @@ class Rebuilder:
         self.retry = Plan()
         self.md: MarkdownRenderer | None = None
         self.options: LoadOptions | None = None
+        # Kept between rebuilds (rebuilt after every full build, updated by every incremental one).
+        self.by_source: dict[str, Article] = {}
+        self.url_owner: dict[str, str] = {}  # article URL → source
+        self.folders: dict[str, Category | Section] = {}
+        self.folder_urls: dict[str, str] = {}  # category/section URL → title
+        self.feed_sources: set[str] = set()  # the articles the feed shows
+        self.search = SearchUpdater()
+        self.watching: set[Path] = set()  # folders the server watches (set by kbgen.serve)
         self.base_url_override: str | None = None
 
     # -- public ----------------------------------------------------------------------------------
@@ -221,6 +238,10 @@ class Rebuilder:
             rel = _under(path, content)
             if rel is not None:
                 self._classify_content(plan, rel, change, path)
+                continue
+            if path in (self.root / "themes", site_static) and path.is_dir() and path not in self.watching:
+                plan.full = True  # a folder to watch appeared: rebuild and watch it from now on
+                plan.reason = plan.reason or f"{path.name}/ created"
                 continue
             handled = False
             for d in theme_dirs:
@@ -329,6 +350,8 @@ class Rebuilder:
     def full(self, *, reload_config: bool = True, reload_content: bool = True) -> Outcome:
         session = self.session
         start = time.perf_counter()
+        self.search.wait()  # a full build indexes everything itself; never two index writers at once
+        self.search.reset()
         try:
             config = self.reload_config() if reload_config else session.config
             session.full(config, reload_content=reload_content)
@@ -346,8 +369,13 @@ class Rebuilder:
             return Outcome(False, "full", problems=[problem])
         self._index_after_full()
         self.needs_full = False
-        return Outcome(True, "full" if reload_content else "pages", time.perf_counter() - start,
-                       paths=None, problems=self.problems, timings=dict(session.timings))  # fmt: skip
+        library, output = session.library, session.output
+        assert library is not None and output is not None
+        prime = functools.partial(
+            self.search.schedule, library, session.config, output, [], set(), export=False
+        )
+        return Outcome(True, "full" if reload_content else "pages", time.perf_counter() - start, paths=None,
+                       problems=self.problems, timings=dict(session.timings), after=[prime])  # fmt: skip
 
     def _failed_full(self, problems: list[Problem]) -> None:
         self.global_problems = problems
@@ -378,6 +406,14 @@ class Rebuilder:
         self.options = self.session.load_options(theme)
         self.options.workers = 1
         self.md = MarkdownRenderer(details.links, self.options.labels)
+        self.by_source = {a.source: a for a in library.articles}
+        self.url_owner = {a.url: a.source for a in library.articles}
+        self.folders = _folders(library)
+        self.folder_urls = {n.url: n.title for c in library.categories for n in (c, *c.sections)}
+        self.feed_sources = _feed_sources(library)
+        renderer = self.session.renderer
+        assert renderer is not None
+        _warm_templates(renderer)
 
     # -- incremental -----------------------------------------------------------------------------
 
@@ -393,7 +429,8 @@ class Rebuilder:
         t0 = time.perf_counter()
         options = self.options
         assert options is not None
-        by_source = {a.source: a for a in lib.articles}
+        by_source = self.by_source
+        folders = self.folders
 
         # 1. Read every changed article (front matter, URL); errors stop here with nothing changed.
         ones: dict[str, OneArticle] = {}
@@ -402,22 +439,25 @@ class Rebuilder:
                 ones[rel] = read_one_article(content, rel, options, details.dates)
             else:
                 ones[rel] = OneArticle(rel, None, None, [])
-        folders = _folders(lib)
         errors: list[Problem] = [p for one in ones.values() for p in one.errors]
         removed = {rel for rel, one in ones.items() if one.article is None and rel in by_source}
         changed = {rel: one for rel, one in ones.items() if one.article is not None}
         for one in changed.values():
             assert one.article is not None
             one.article.url = self._place(one.article, folders)
-        self._check_urls(lib, changed, errors)
+        self._check_urls(ones, changed, errors)
         if errors:
             return self._fail(ones, errors)
         self._check_structure(lib, folders, changed, removed)
 
         # 2. The link context as it will be; who must be re-rendered because a target changed.
-        links = LinkContext(
-            content, details.links.base_path, dict(details.links.urls), dict(details.links.anchors)
-        )
+        links = _copy_links(details.links)
+        unpublished: set[str] = getattr(links, "unpublished", set())
+        for rel, one in ones.items():
+            if one.hidden_draft:
+                unpublished.add(rel)
+            else:
+                unpublished.discard(rel)
         targets: set[str] = set()
         for rel in removed:
             links.urls.pop(rel, None)
@@ -469,8 +509,10 @@ class Rebuilder:
             r not in old_listing or old_listing[r] != _listing_key(o.article)  # type: ignore[arg-type]
             for r, o in changed.items()
         )
-        before = self._signatures(lib, old_articles) if listing else {}
+        before = self._signatures(lib, old_articles, renderer.env.globals) if listing else {}
         old_outputs = {out for a in old_articles for out in _article_outputs(a)}
+        old_urls = {a.source: a.url for a in old_articles}
+        in_feed = bool(self.feed_sources & set(ones))
         try:
             new_articles = self._commit(lib, by_source, changed, removed, listing)
         except Exception:
@@ -478,6 +520,12 @@ class Rebuilder:
             raise
         details.links = links
         md.links = links
+        for rel, url in old_urls.items():
+            if self.url_owner.get(url) == rel:
+                del self.url_owner[url]
+        for rel, one in changed.items():
+            assert one.article is not None
+            self.url_owner[one.article.url] = rel
         for rel, one in ones.items():
             if one.article is None:
                 self.refs.pop(rel, None)
@@ -493,25 +541,40 @@ class Rebuilder:
             else:
                 lib.assets.pop(site, None)
         gone = [a for a in old_articles if a.source in removed]
-        after = self._signatures(lib, new_articles + gone) if listing else {}
+        if listing:
+            globals_ = renderer.env.globals
+            globals_.update(
+                popular=lib.popular, recent=lib.recent, has_analytics_data=any(a.views for a in lib.articles)
+            )
+        after = self._signatures(lib, new_articles + gone, renderer.env.globals) if listing else {}
         timings["library"] = time.perf_counter() - t2
 
         # 5. Render every page that changed, in memory.
         t3 = time.perf_counter()
         outputs: dict[str, bytes] = {}
         try:
-            pages = self._pages(renderer, lib, new_articles, before, after)
+            keys = set(before) | set(after)
+            wanted = {k for k in keys if before.get(k, _MISSING_SIG) != after.get(k, _MISSING_SIG)}
+            pages = self._pages(renderer, lib, new_articles, wanted)
             for page in pages:
                 outputs[page.output] = renderer.render(page)
             if listing:
                 outputs["sitemap.xml"] = renderer.sitemap()
-            outputs["feed.xml"] = renderer.feed()
+            if listing or in_feed:
+                outputs["feed.xml"] = renderer.feed()
+                self.feed_sources = _feed_sources(lib)
         except Exception:
             self.needs_full = True  # the library changed already: start again from a clean state
             raise
         new_outputs = {out for a in new_articles for out in _article_outputs(a)}
-        deletions = (old_outputs - new_outputs) | {k for k in before if k not in after}
-        deletions = {d for d in deletions if d not in outputs and d.endswith(".html")}
+        # Removed: the old pages of changed articles, and the pages of tags no article has any more.
+        tag_pages = {_page_out(t.url) for t in lib.tags}
+        vanished = {
+            k for k in before if k.startswith("tags/") and k != "tags/index.html" and k not in tag_pages
+        }
+        if "tags/index.html" in before and not lib.tags:
+            vanished.add("tags/index.html")
+        deletions = {d for d in (old_outputs - new_outputs) | vanished if d not in outputs}
         timings["render"] = time.perf_counter() - t3
 
         # 6. Write: every file atomically, unchanged ones skipped; then the removals.
@@ -547,13 +610,13 @@ class Rebuilder:
         written += len(static_paths)
         timings["write"] = time.perf_counter() - t4
 
-        t5 = time.perf_counter()
+        after: list[Callable[[], None]] = []
         if changed or removed:
-            self._update_search(lib, config, output, set(changed), removed)
-        timings["search"] = time.perf_counter() - t5
+            articles = [by_source[r] for r in changed]
+            after.append(lambda: self.search.schedule(lib, config, output, articles, removed))
         return Outcome(
             True, "incremental", written=written, deleted=deleted,
-            paths=None if static_paths else paths, problems=self.problems, timings=timings,
+            paths=None if static_paths else paths, problems=self.problems, timings=timings, after=after,
         )  # fmt: skip
 
     def _fail(self, ones: dict[str, OneArticle], errors: list[Problem]) -> Outcome:
@@ -577,19 +640,24 @@ class Rebuilder:
             article.section, article.section_slug = sec, sec.slug
         return f"{base}{article.slug}/"
 
-    @staticmethod
-    def _check_urls(lib: Library, changed: dict[str, OneArticle], errors: list[Problem]) -> None:
-        taken: dict[str, str] = {a.url: a.source for a in lib.articles if a.source not in changed}
-        folder_urls = {n.url: n.title for c in lib.categories for n in (c, *c.sections)}
+    def _check_urls(
+        self, ones: dict[str, OneArticle], changed: dict[str, OneArticle], errors: list[Problem]
+    ) -> None:
+        claimed: dict[str, str] = {}
         for rel, one in sorted(changed.items()):
             assert one.article is not None
             url = one.article.url
-            if url in taken:
-                errors.append(Problem(rel, 1, f"same URL {url} as {taken[url]}; give one of them a `slug:`"))
-            elif url in folder_urls:
-                errors.append(Problem(rel, 1, f"same URL {url} as the folder {folder_urls[url]!r}"))
+            owner = self.url_owner.get(url)
+            if owner is not None and owner not in ones:
+                errors.append(Problem(rel, 1, f"same URL {url} as {owner}; give one of them a `slug:`"))
+            elif url in claimed:
+                errors.append(
+                    Problem(rel, 1, f"same URL {url} as {claimed[url]}; give one of them a `slug:`")
+                )
+            elif url in self.folder_urls:
+                errors.append(Problem(rel, 1, f"same URL {url} as the folder {self.folder_urls[url]!r}"))
             else:
-                taken[url] = rel
+                claimed[url] = rel
 
     @staticmethod
     def _check_structure(
@@ -643,7 +711,8 @@ class Rebuilder:
                 by_source[rel] = new
                 current.append(new)
                 continue
-            keep = {"related": old.related, "views": old.views, "popularity_rank": old.popularity_rank}
+            keep = {"related": old.related, "views": old.views, "popularity_rank": old.popularity_rank,
+                    "tag_links": old.tag_links}  # fmt: skip
             old.__dict__.update(new.__dict__)
             old.__dict__.update(keep)
             owner = old.section or old.category
@@ -654,6 +723,10 @@ class Rebuilder:
             owner.articles.sort(key=lambda a: a.sort_key)
         if listing or removed or added:
             _reorder(lib)
+            for cat in lib.categories:  # their cached lists (all articles, counts, top articles)
+                forget = getattr(cat, "forget", None)
+                if forget is not None:
+                    forget()
         content = self.session.config.content_path
         for rel in changed:
             article = by_source[rel]
@@ -666,16 +739,12 @@ class Rebuilder:
                     changed[rel].problems.append(Problem(rel, related_line(content, rel), message, "warning"))
                 elif found is not article:
                     article.related.append(found)
-        for other in lib.articles:  # removed articles leave every `related` list
-            if other.related and removed:
-                other.related = [r for r in other.related if r.source not in removed]
+        if removed:  # removed articles leave every `related` list
+            for other in lib.articles:
+                if other.related:
+                    other.related = [r for r in other.related if r.source not in removed]
         if added:
             self._apply_analytics(lib)
-        if listing:
-            renderer = self.session.renderer
-            assert renderer is not None
-            renderer.env.globals.update(popular=lib.popular, recent=lib.recent,
-                                        has_analytics_data=any(a.views for a in lib.articles))  # fmt: skip
         return current
 
     def _apply_analytics(self, lib: Library) -> None:
@@ -688,10 +757,14 @@ class Rebuilder:
         except Exception:  # noqa: BLE001 - views are a nicety while editing
             pass
 
-    def _signatures(self, lib: Library, articles: list[Article]) -> dict[str, Hashable]:
+    def _signatures(self, lib: Library, articles: list[Article], globals_: Any) -> dict[str, Hashable]:
         """Output path → what that page shows of `articles` (compared before/after a change)."""
         out: dict[str, Hashable] = {}
         tags = {t.slug: t for t in lib.tags}
+        referrers: dict[int, list[Article]] = {}  # id(article) → the articles that list it as related
+        for x in lib.articles:
+            for r in x.related:
+                referrers.setdefault(id(r), []).append(x)
         for a in articles:
             cat, sec = a.category, a.section
             if sec is not None:
@@ -707,17 +780,15 @@ class Rebuilder:
                     if not x.related:
                         out[_page_out(x.url)] = _list_sig([y for y in owner.articles if y.url != x.url][:5])
             for name in a.tags:
-                slug = slugify(name) or "tag"
-                tag = tags.get(slug)
+                tag = tags.get(_tag_slug(name))
                 if tag is not None:
                     out[_page_out(tag.url)] = _list_sig(tag.articles)
-            for x in lib.articles:
-                if x.related and any(r is a for r in x.related):
-                    out[_page_out(x.url)] = ("related", _list_sig(x.related))
+            for x in referrers.get(id(a), ()):
+                out[_page_out(x.url)] = ("related", _list_sig(x.related))
         shared = (
             tuple((c.url, c.title, c.article_count) for c in lib.categories),
-            _list_sig(lib.popular),
-            _list_sig(lib.recent),
+            _list_sig(globals_.get("popular") or ()),
+            _list_sig(globals_.get("recent") or ()),
         )
         for key in ("index.html", "search/index.html", "404.html"):
             out[key] = shared
@@ -727,11 +798,10 @@ class Rebuilder:
 
     def _pages(
         self, renderer: SiteRenderer, lib: Library, articles: list[Article],
-        before: dict[str, Hashable], after: dict[str, Hashable],
+        wanted: set[str],
     ) -> list[Page]:  # fmt: skip
         """The pages to render: changed articles (with their aliases) and each page whose listing changed."""
-        wanted = {k for k in after if before.get(k, _MISSING_SIG) != after[k]}
-        by_out = {_page_out(a.url): a for a in lib.articles}
+        by_out = {_page_out(a.url): a for a in lib.articles} if wanted else {}
         page_articles = list(articles)
         seen = {id(a) for a in articles}
         for key in sorted(wanted):
@@ -769,21 +839,195 @@ class Rebuilder:
             done.append(session.config.base_path + out)
         return done
 
-    def _update_search(
-        self, lib: Library, config: Config, output: Path, changed: set[str], removed: set[str]
-    ) -> None:
-        """Bring the search index up to date for the changed articles."""
+
+class SearchUpdater:
+    """The served site's search index, brought up to date after each rebuild by a worker process.
+
+    Only the changed articles' search units are made again (in the rebuild's thread, from the library) and
+    sent to a long-lived worker process that keeps all units in memory; it updates the Whoosh index
+    (incrementally) and the browser export, at low priority, so that the page reload never waits for it and
+    a large site's export (tens of seconds at 10,000 articles) does not slow the next rebuild. Updates sent
+    while it works are folded into one. The export is published file by file: the content-hashed files
+    first, then `meta.json` atomically; the files of the export before the previous one are removed.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.idle = threading.Condition(self.lock)
+        self.units: dict[str, list[Any]] | None = None  # what the worker has, by article source
+        self.sent = 0
+        self.done = 0
+        self.seconds = 0.0
+        self.error = ""
+        self.conn: Any = None
+        self.process: Any = None
+
+    def reset(self) -> None:
+        with self.lock:
+            self.units = None
+
+    def state(self) -> dict[str, Any]:
+        with self.lock:
+            return {"updating": self.done < self.sent, "updates": self.done, "seconds": round(self.seconds, 3),
+                    "error": self.error}  # fmt: skip
+
+    def schedule(
+        self, lib: Library, config: Config, output: Path, changed: list[Article], removed: set[str],
+        export: bool = True,
+    ) -> None:  # fmt: skip
+        """Send the changes to the worker (all units the first time); `export=False` only primes it."""
         try:
-            from . import search
+            from .search import SearchSettings
+            from .search.units import article_units
         except ImportError:
             return
-        update = getattr(search, "update_search", None)
-        if update is not None:
-            update(lib, config, output / "_search", changed=changed, removed=removed)
+        if self.units is None:
+            self.units = {a.source: article_units(a) for a in lib.articles}
+            diff: dict[str, list[Any]] = dict(self.units)
+            full = True
+        else:
+            for rel in removed:
+                self.units.pop(rel, None)
+            diff = {a.source: article_units(a) for a in changed}
+            self.units.update(diff)
+            full = False
+        order = [a.source for a in lib.articles]
+        job = (full, diff, sorted(removed), order, config.cache_path / "index", output,
+               SearchSettings.from_config(config), export)  # fmt: skip
+        try:
+            self._start()
+            with self.lock:
+                self.sent += 1
+            self.conn.send(job)
+        except (OSError, EOFError, ValueError) as exc:  # the worker is gone: start afresh next time
+            with self.lock:
+                self.error = f"search worker: {exc}"
+                self.done = self.sent
+                self.units = None
+                self.idle.notify_all()
+            self.close()
+
+    def _start(self) -> None:
+        if self.process is not None and self.process.is_alive():
             return
-        build = getattr(search, "build_search", None)
-        if build is not None:
-            build(lib, config, output / "_search")
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self.process = ctx.Process(target=search_worker, args=(child,), name="kbgen-search", daemon=True)
+        self.process.start()
+        child.close()
+        self.conn = parent
+        threading.Thread(
+            target=self._replies, args=(parent,), name="kbgen-search-replies", daemon=True
+        ).start()
+
+    def _replies(self, conn: Any) -> None:
+        while True:
+            try:
+                count, seconds, error = conn.recv()
+            except (EOFError, OSError):
+                with self.lock:
+                    self.done = self.sent
+                    self.idle.notify_all()
+                return
+            with self.lock:
+                self.done += count
+                self.seconds = seconds
+                self.error = error
+                self.idle.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self.lock:
+            return self.idle.wait_for(lambda: self.done >= self.sent, timeout)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        if self.process is not None:
+            self.process.join(5)
+            if self.process.is_alive():
+                self.process.terminate()
+        self.conn = self.process = None
+        with self.lock:
+            self.units = None
+
+
+def search_worker(conn: Any) -> None:
+    """The search worker process: keeps every unit, folds pending updates into one index + export run."""
+    from .search import index_and_export
+
+    try:
+        os.nice(10)
+    except OSError:
+        pass
+    units: dict[str, list[Any]] = {}
+    previous: dict[Path, set[str]] = {}
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        count = 0
+        latest = None
+        export = False
+        while True:  # fold every update waiting into one run
+            if job is None:
+                return
+            full, diff, removed, order, index_dir, output, settings, wanted = job
+            export = export or wanted
+            if full:
+                units = {}
+            for rel in removed:
+                units.pop(rel, None)
+            units.update(diff)
+            latest = (order, index_dir, output, settings)
+            count += 1
+            if not conn.poll():
+                break
+            job = conn.recv()
+        order, index_dir, output, settings = latest
+        start = time.perf_counter()
+        error = ""
+        tmp = output / f".search-tmp-{os.getpid()}"
+        if not export:
+            conn.send((count, 0.0, ""))
+            continue
+        try:
+            shutil.rmtree(tmp, ignore_errors=True)
+            index_and_export([u for rel in order for u in units.get(rel, ())], index_dir, tmp, settings)
+            dest = output / "_search"
+            previous[dest] = _publish_search(tmp, dest, previous.get(dest))
+        except Exception as exc:  # noqa: BLE001 - reported in /__kbgen/status; the pages are fine
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            conn.send((count, time.perf_counter() - start, error))
+        except (OSError, ValueError):
+            return
+
+
+def _publish_search(tmp: Path, dest: Path, previous: set[str] | None) -> set[str]:
+    names = {p.relative_to(tmp).as_posix() for p in tmp.rglob("*") if p.is_file()}
+    dest.mkdir(parents=True, exist_ok=True)
+    if previous is None:
+        previous = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    entry = "meta.json"
+    for name in sorted(names - {entry}):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp / name, target)
+    if entry in names:
+        os.replace(tmp / entry, dest / entry)
+    keep = names | previous  # a page that read the previous meta.json may still fetch its files
+    for path in dest.rglob("*"):
+        if path.is_file() and path.relative_to(dest).as_posix() not in keep:
+            path.unlink(missing_ok=True)
+    return names
 
 
 _MISSING_SIG = object()
@@ -829,13 +1073,55 @@ def _reorder(lib: Library) -> None:
     lib.articles[:] = ordered
     tags: dict[str, Tag] = {}
     for article in ordered:
+        article.tag_links = []
         for name in article.tags:
-            slug = slugify(name) or "tag"
+            slug = _tag_slug(name)
             tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
-            tag.articles.append(article)
+            if article not in tag.articles:
+                tag.articles.append(article)
+                article.tag_links.append(tag)
     for tag in tags.values():
         tag.articles.sort(key=lambda a: a.sort_key)
     lib.tags[:] = sorted(tags.values(), key=lambda t: t.name.casefold())
+
+
+@functools.lru_cache(maxsize=65536)
+def _tag_slug(name: str) -> str:
+    return slugify(name) or "tag"
+
+
+def _feed_sources(lib: Library, limit: int = 20) -> set[str]:
+    """The articles `SiteRenderer.feed()` shows (the most recently updated), to know when it changes."""
+    from datetime import date
+
+    newest = heapq.nlargest(limit + 5, lib.articles, key=lambda a: (a.updated or date.min, a.url))
+    return {a.source for a in newest}
+
+
+def _warm_templates(renderer: SiteRenderer) -> None:
+    """Compile the templates in this process (a large build rendered its pages in worker processes)."""
+    for name in ("home.html", "category.html", "section.html", "article.html", "faq.html", "howto.html",
+                 "tag.html", "tags.html", "search.html", "404.html", "redirect.html"):  # fmt: skip
+        try:
+            renderer.env.get_template(name)
+        except jinja2.TemplateError:
+            pass
+    done: set[str] = set()
+    for article in renderer.library.articles:  # imported macros compile on first use: render one of each
+        if article.type not in done:
+            done.add(article.type)
+            try:
+                renderer.render(renderer.article_page(article))
+            except Exception:  # noqa: BLE001 - only a warm-up; a real error shows when the page is built
+                pass
+
+
+def _copy_links(links: LinkContext) -> LinkContext:
+    """A copy of the link context whose maps can change without touching the original."""
+    changes: dict[str, Any] = {"urls": dict(links.urls), "anchors": dict(links.anchors)}
+    if hasattr(links, "unpublished"):
+        changes["unpublished"] = set(links.unpublished)
+    return dataclasses.replace(links, **changes)
 
 
 def _refs(article: Article, rendered: Rendered | None) -> frozenset[str]:

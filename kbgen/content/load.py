@@ -589,6 +589,7 @@ class _DetailLoader(_Loader):
         self.rendered: dict[str, Rendered] = {}
         self.anchors: dict[str, set[str]] = {}
         self.dates: dict[str, date] = {}
+        self.unpublished: set[str] = set()
 
     def read(self, rel: str) -> tuple[SourceFile | None, bytes]:
         parsed, raw = super().read(rel)
@@ -602,7 +603,10 @@ class _DetailLoader(_Loader):
         self, rel: str, parsed: SourceFile, raw: bytes, dates: dict[str, date]
     ) -> Article | None:
         self.dates = dates
-        return super().make_article(rel, parsed, raw, dates)
+        article = super().make_article(rel, parsed, raw, dates)
+        if article is not None and article.draft and not self.options.drafts:
+            self.unpublished.add(rel)
+        return article
 
     def attach(self, article: Article, r: Rendered) -> None:  # type: ignore[override]
         _Loader.attach(article, r)
@@ -623,7 +627,7 @@ def load_library_details(
                 urls[node.source] = node.url
     published = set(urls)
     anchors = {k: v for k, v in loader.anchors.items() if k in published}
-    links = LinkContext(content_dir, options.base_path, urls, anchors)
+    links = LinkContext(content_dir, options.base_path, urls, anchors, unpublished=set(loader.unpublished))
     sources = {k: v for k, v in loader.sources.items() if k in published}
     return LoadDetails(result, loader.rendered, sources, loader.dates, links)
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from whoosh import index as windex
 
+from .lexicon import Lexicon
 from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language
 from .units import Unit, units_hash
 from .writer import Analysis, FastSegmentWriter, merge_small_segments
@@ -198,6 +199,8 @@ def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) ->
         vocab = {} if fresh else _read_vocab(index_dir)
         vocab.update(analysis.surface)
         _write_json(index_dir / VOCAB, vocab)
+        with ix.reader() as reader:
+            Lexicon.from_index(reader, vocab, settings.language).save(index_dir)
         if not fresh:
             with ix.reader() as r:
                 total, live = r.doc_count_all(), r.doc_count()

@@ -44,23 +44,83 @@ FIELD_BOOSTS: dict[str, float] = {
 }
 SCORED_FIELDS: tuple[str, ...] = tuple(FIELD_BOOSTS)
 K1 = 1.2
-FIELD_B: dict[str, float] = {"title": 0.75, "keywords": 0.5, "headings": 0.75, "tags": 0.5, "category": 0.5, "body": 0.75}
+FIELD_B: dict[str, float] = {
+    "title": 0.75,
+    "keywords": 0.5,
+    "headings": 0.75,
+    "tags": 0.5,
+    "category": 0.5,
+    "body": 0.75,
+}
 
 # Query expansion weights (identical in search-core.js, which reads them from meta.json).
 PREFIX_WEIGHT = 0.85  # a completion of the word being typed
 TYPO_WEIGHT = (0.0, 0.7, 0.5)  # by edit distance
 MAX_EXPANSIONS = 24  # completions / typo candidates per query word, most frequent first
 MIN_PREFIX = 2  # shortest word treated as a prefix
+SYNONYM_WEIGHT = 0.8  # a synonym of a typed word (synonyms.py)
+COORD_POWER = 1.0  # score × (words matched / query words) ** COORD_POWER
 
 # Extra stop words per language: contraction fragments (Whoosh's tokenizer splits "isn't" → "isn", "t")
 # and the apostrophe-less forms customers type on phones.
 EXTRA_STOPS: dict[str, tuple[str, ...]] = {
     "en": (
-        "isn", "aren", "wasn", "weren", "doesn", "didn", "hasn", "haven", "hadn", "won", "wouldn", "shouldn",
-        "couldn", "mustn", "needn", "ll", "ve", "re", "isnt", "arent", "wasnt", "werent", "doesnt", "didnt",
-        "hasnt", "havent", "hadnt", "wont", "wouldnt", "shouldnt", "couldnt", "cant", "cannot", "dont", "im",
-        "ive", "youre", "youve", "theyre", "thats", "whats", "hows", "lets", "would", "could", "also",
-        "get", "got", "getting", "please", "want", "need", "help", "really", "still", "anymore",
+        "isn",
+        "aren",
+        "wasn",
+        "weren",
+        "doesn",
+        "didn",
+        "hasn",
+        "haven",
+        "hadn",
+        "won",
+        "wouldn",
+        "shouldn",
+        "couldn",
+        "mustn",
+        "needn",
+        "ll",
+        "ve",
+        "re",
+        "isnt",
+        "arent",
+        "wasnt",
+        "werent",
+        "doesnt",
+        "didnt",
+        "hasnt",
+        "havent",
+        "hadnt",
+        "wont",
+        "wouldnt",
+        "shouldnt",
+        "couldnt",
+        "cant",
+        "cannot",
+        "dont",
+        "im",
+        "ive",
+        "youre",
+        "youve",
+        "theyre",
+        "thats",
+        "whats",
+        "hows",
+        "lets",
+        "would",
+        "could",
+        "also",
+        "get",
+        "got",
+        "getting",
+        "please",
+        "want",
+        "need",
+        "help",
+        "really",
+        "still",
+        "anymore",
     ),
     "fr": ("qu", "puis", "peux", "faire", "fait", "comment", "quoi", "mon", "ma", "mes", "est", "ai"),
     "de": ("kann", "wie", "ich", "mein", "meine", "geht", "nicht"),
@@ -234,6 +294,8 @@ class Ranking:
     min_prefix: int = MIN_PREFIX
     popularity_weight: float = 0.25
     promoted_boost: float = 1.15
+    coord_power: float = COORD_POWER
+    synonym_weight: float = SYNONYM_WEIGHT
 
     def prior(self, views: int, max_views: int, promoted: bool) -> float:
         """Document prior multiplied into the score: log-damped popularity, small promoted boost."""
@@ -251,6 +313,8 @@ class Ranking:
             "minPrefix": self.min_prefix,
             "popularityWeight": self.popularity_weight,
             "promotedBoost": self.promoted_boost,
+            "coordPower": self.coord_power,
+            "synonymWeight": self.synonym_weight,
         }
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..content.model import Article, Library
 
 LONG_ARTICLE_WORDS = 250  # an article with fewer words (or fewer than 2 sections) is one unit
-SNIPPET_CHARS = 2000  # text kept per unit for snippets (the export may trim further)
+SNIPPET_CHARS = 2000
+PAGE_BODY = "intro"  # text kept per unit for snippets (the export may trim further)
 
 
 @dataclass
@@ -103,13 +104,14 @@ def article_units(article: Article) -> list[Unit]:
         ]
     subs = _sub_headings(article)
     intro = " ".join(x for x in (desc, article.intro_text) if x)
+    page_body = " ".join(x for x in (desc, article.text) if x) if PAGE_BODY == "full" else intro
     units = [
         Unit(
             uid=f"{article.source}#",
             anchor="",
             heading="",
             headings=" \n ".join(s[1] for s in sections),
-            body=intro,
+            body=page_body,
             text=intro[:SNIPPET_CHARS],
             **common,
         )
@@ -140,5 +142,7 @@ def collect_units(library: Library) -> list[Unit]:
 
 def units_hash(units: list[Unit]) -> str:
     """Content hash of an article's units: equal hash → the article need not be reindexed."""
-    payload = json.dumps([asdict(u) for u in units], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha1(payload.encode("utf-8")).hexdigest()
+    h = hashlib.sha1()
+    for u in units:
+        h.update(json.dumps(list(u.__dict__.values()), ensure_ascii=False, default=str).encode("utf-8"))
+    return h.hexdigest()

@@ -1,0 +1,378 @@
+"""`kbgen check`: content lint for editors and CI.
+
+Every finding is `path:line: level: message [rule-id]`. Errors are what breaks the site for customers
+(broken links and images, duplicate URLs and titles, FAQ pages without questions, invalid front matter);
+warnings are what makes it worse (missing alt text and descriptions, skipped heading levels, long titles,
+duplicate FAQ questions, stale articles — the most viewed first when analytics data exists).
+
+The loader's own problems are reused as they are (link and image resolution live in one place); the rules
+here only look at the loaded `Library`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+
+import click
+from markdown_it import MarkdownIt
+
+from .config import Config, load_config
+from .content.frontmatter import key_line
+from .content.load import LoadDetails, LoadOptions, load_library_details
+from .content.model import Article
+from .errors import ConfigError, Problem, display_path
+from .render import Theme, build_date_from_env
+
+MAX_TITLE = 70
+
+# rule id → (level, what it finds)
+RULES: dict[str, tuple[str, str]] = {
+    "invalid-front-matter": ("error", "front matter that is not valid YAML or has a wrong value"),
+    "invalid-file": ("error", "a file that cannot be read as UTF-8 text"),
+    "broken-link": ("error", "a link to an article that does not exist"),
+    "broken-related": ("error", "a `related:` entry naming an article that does not exist"),
+    "missing-image": ("error", "an image or file that does not exist"),
+    "duplicate-url": ("error", "two pages at the same address (slugs or aliases)"),
+    "duplicate-title": ("error", "two articles with the same title"),
+    "faq-no-questions": ("error", "an FAQ page without any `## Question?`"),
+    "empty-folder": ("error", "an `_index.md` in a folder without articles"),
+    "content-error": ("error", "another problem that stops the build"),
+    "broken-anchor": ("warning", "a link to a heading that does not exist in the target article"),
+    "missing-alt": ("warning", "an image without alt text"),
+    "heading-skip": ("warning", "a heading that skips a level (## then ####)"),
+    "heading-h1": ("warning", "a level-1 heading in the body (the title is the page's heading 1)"),
+    "duplicate-question": ("warning", "the same question on two FAQ pages"),
+    "missing-description": ("warning", "an article without a description"),
+    "long-title": ("warning", f"a title longer than {MAX_TITLE} characters"),
+    "stale": ("warning", "an article not updated for more than `check.stale_after` months"),
+    "content-warning": ("warning", "another problem found while reading the content"),
+    "analytics": ("warning", "a problem with the analytics data"),
+}
+
+# The loader's messages → rule ids (the loader is the one place that resolves links and reads files).
+_LOADER_RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^link to a missing article\b"), "broken-link"),
+    (re.compile(r"^link to a missing anchor\b"), "broken-anchor"),
+    (re.compile(r"^related article not found\b"), "broken-related"),
+    (re.compile(r"^(image not found|file outside the content directory)\b"), "missing-image"),
+    (re.compile(r"^same URL\b"), "duplicate-url"),
+    (re.compile(r"^`_index\.md` in\b"), "empty-folder"),
+    (re.compile(r"^not valid UTF-8\b"), "invalid-file"),
+    (re.compile(r"^(invalid YAML|front matter|missing `\w+`|`\w+` must be|`\w+` is one string)"), "invalid-front-matter"),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    line: int
+    level: str
+    message: str
+    rule: str
+    views: int = 0
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.level}: {self.message} [{self.rule}]"
+
+    def to_json(self) -> dict[str, object]:
+        data = asdict(self)
+        data.pop("views")
+        return data
+
+
+def _loader_rule(p: Problem) -> str:
+    for pattern, rule in _LOADER_RULES:
+        if pattern.search(p.message):
+            if rule == "invalid-front-matter" and p.level != "error":
+                return "content-warning"
+            return rule
+    return "content-error" if p.level == "error" else "content-warning"
+
+
+def _months_between(earlier: date, later: date) -> int:
+    months = (later.year - earlier.year) * 12 + later.month - earlier.month
+    return months - (1 if later.day < earlier.day else 0)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold().rstrip("?.!:").strip()
+
+
+class Checker:
+    """Runs every rule over a loaded content folder."""
+
+    def __init__(self, config: Config, details: LoadDetails, today: date, cwd: Path) -> None:
+        self.config = config
+        self.details = details
+        self.library = details.result.library
+        self.today = today
+        self.cwd = cwd
+        self.findings: list[Finding] = []
+        self._raw: dict[str, str] = {}
+
+    def shown(self, rel: str) -> str:
+        path = Path(rel)
+        if not path.is_absolute():
+            path = self.config.content_path / rel
+        return display_path(path, self.cwd)
+
+    def add(self, rel: str, line: int, rule: str, message: str, views: int = 0) -> None:
+        level = RULES[rule][0]
+        self.findings.append(Finding(self.shown(rel), line, level, message, rule, views))
+
+    def line_of(self, rel: str, key: str) -> int:
+        if rel not in self._raw:
+            try:
+                self._raw[rel] = (self.config.content_path / rel).read_text(
+                    encoding="utf-8", errors="replace"
+                )
+            except OSError:
+                self._raw[rel] = ""
+        return key_line(self._raw[rel], key)
+
+    def run(self, extra: Iterable[Problem] = ()) -> list[Finding]:
+        for p in self.details.result.problems:
+            self.add(p.path, p.line, _loader_rule(p), p.message)
+        for p in extra:
+            self.findings.append(Finding(p.path, p.line, "warning", p.message, "analytics"))
+        articles = self.library.articles
+        for a in articles:
+            self.check_article(a)
+        self.check_duplicate_titles(articles)
+        self.check_duplicate_questions(articles)
+        self.check_alias_urls(articles)
+        self.check_stale(articles)
+        return self.ordered()
+
+    def ordered(self) -> list[Finding]:
+        unique = list(dict.fromkeys(self.findings))
+        stale = [f for f in unique if f.rule == "stale"]
+        rest = [f for f in unique if f.rule != "stale"]
+        rest.sort(key=lambda f: (f.path, f.line, f.level != "error", f.rule, f.message))
+        return rest + stale  # stale ones keep their own order: most viewed (then oldest) first
+
+    # -- per article -----------------------------------------------------------------------------
+
+    def check_article(self, a: Article) -> None:
+        rendered = self.details.rendered.get(a.source)
+        if rendered is not None:
+            for src, alt, line in rendered.images:
+                if not alt.strip():
+                    self.add(a.source, line, "missing-alt",
+                             f"image without alt text: {src} (describe it in ![...] for people who can't see it)")  # fmt: skip
+        if a.type == "faq" and not a.faq:
+            parsed = self.details.sources.get(a.source)
+            line = (parsed.body_line + 1) if parsed is not None else 1
+            self.add(a.source, line, "faq-no-questions",
+                     "FAQ page without questions: write each question as a `## Question?` heading")  # fmt: skip
+        if not a.description:
+            self.add(a.source, 1, "missing-description",
+                     "no `description`: search results and listings show it under the title")  # fmt: skip
+        if len(a.title) > MAX_TITLE:
+            self.add(a.source, self.line_of(a.source, "title"), "long-title",
+                     f"title is {len(a.title)} characters (over {MAX_TITLE}, search engines cut it off)")  # fmt: skip
+        self.check_headings(a)
+
+    def check_headings(self, a: Article) -> None:
+        parsed = self.details.sources.get(a.source)
+        if parsed is None:
+            return
+        tokens = _parser().parse(parsed.body)
+        previous = 1  # the title is the page's heading 1
+        for tok in tokens:
+            if tok.type != "heading_open" or not tok.map:
+                continue
+            level = int(tok.tag[1])
+            line = parsed.body_line + tok.map[0] + 1
+            if level == 1:
+                self.add(a.source, line, "heading-h1",
+                         "heading 1 in the body: the title is the page's heading 1, start sections with ##")  # fmt: skip
+            elif level > previous + 1:
+                self.add(a.source, line, "heading-skip",
+                         f"heading level {level} after level {previous}: use {'#' * (previous + 1)} "
+                         "(screen readers and the table of contents rely on the order)")  # fmt: skip
+            previous = level
+
+    # -- across articles -------------------------------------------------------------------------
+
+    def check_duplicate_titles(self, articles: list[Article]) -> None:
+        groups: dict[str, list[Article]] = defaultdict(list)
+        for a in articles:
+            groups[_norm(a.title)].append(a)
+        for group in groups.values():
+            if len(group) < 2:
+                continue
+            for a in group:
+                others = ", ".join(self.shown(o.source) for o in group if o is not a)
+                self.add(a.source, self.line_of(a.source, "title"), "duplicate-title",
+                         f"same title as {others}: customers can't tell them apart in search and lists")  # fmt: skip
+
+    def check_duplicate_questions(self, articles: list[Article]) -> None:
+        seen: dict[str, tuple[Article, int]] = {}
+        for a in articles:
+            if a.type != "faq":
+                continue
+            for entry in a.faq:
+                key = _norm(entry.question)
+                if not key:
+                    continue
+                first = seen.get(key)
+                if first is None:
+                    seen[key] = (a, entry.line)
+                    continue
+                where = self.shown(first[0].source) + (f":{first[1]}" if first[1] else "")
+                self.add(a.source, entry.line, "duplicate-question",
+                         f"question {entry.question!r} is also answered in {where}: keep one answer and link to it")  # fmt: skip
+
+    def check_alias_urls(self, articles: list[Article]) -> None:
+        from .render import _alias_output
+
+        owners: dict[str, str] = {}
+        for cat in self.library.categories:
+            for node in (cat, *cat.sections):
+                owners[node.url.strip("/") + "/index.html"] = node.source or node.url
+        for a in articles:
+            owners[a.url.strip("/") + "/index.html" if a.url.strip("/") else "index.html"] = a.source
+        for a in articles:
+            for alias in a.aliases:
+                out = _alias_output(alias)
+                other = owners.get(out)
+                if other is not None and other != a.source:
+                    self.add(a.source, self.line_of(a.source, "aliases"), "duplicate-url",
+                             f"alias {alias} is the address of {self.shown(other)}")  # fmt: skip
+                else:
+                    owners[out] = a.source
+
+    def check_stale(self, articles: list[Article]) -> None:
+        months = self.config.check.stale_after
+        has_views = any(a.views for a in articles)
+        stale = [
+            a for a in articles if a.updated is not None and _months_between(a.updated, self.today) >= months
+        ]
+        stale.sort(key=lambda a: (-a.views, a.updated or date.min, a.source))
+        for a in stale:
+            assert a.updated is not None
+            age = _months_between(a.updated, self.today)
+            message = (
+                f"not updated since {a.updated.isoformat()} ({age} months; check.stale_after is {months})"
+            )
+            if has_views and a.views:
+                rank = f", #{a.popularity_rank} most viewed" if a.popularity_rank else ""
+                message += f" — {a.views:,} views{rank}"
+            self.add(a.source, self.line_of(a.source, "updated"), "stale", message, a.views)
+
+
+_PARSER: MarkdownIt | None = None
+
+
+def _parser() -> MarkdownIt:
+    global _PARSER
+    if _PARSER is None:
+        _PARSER = MarkdownIt("commonmark").enable(["table"])
+    return _PARSER
+
+
+def run_check(
+    config: Config, *, drafts: bool = False, today: date | None = None, cwd: Path | None = None
+) -> list[Finding]:
+    """Load the content of `config` and return every finding, in report order."""
+    labels: dict[str, str] = {}
+    try:
+        theme = Theme.for_config(config)
+        strings = theme.translations(config.language)
+        labels = {k[3:]: str(v) for k, v in strings.items() if k.startswith("md.")}
+    except (OSError, ValueError):
+        pass
+    options = LoadOptions(
+        drafts=drafts, base_path=config.base_path, labels=labels, workers=config.build.workers
+    )
+    details = load_library_details(config.content_path, options, keep_sources=True)
+    extra: list[Problem] = []
+    try:
+        from .analytics.popularity import apply_popularity
+    except ImportError:
+        apply_popularity = None  # type: ignore[assignment]
+    if apply_popularity is not None and details.result.library.articles:
+        report = apply_popularity(details.result.library, config, config.root)
+        extra = [p for p in getattr(report, "problems", []) or []]
+    checker = Checker(config, details, today or build_date_from_env().date(), cwd or Path.cwd())
+    return checker.run(extra)
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def format_findings(findings: list[Finding], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([f.to_json() for f in findings], indent=2, ensure_ascii=False)
+    if fmt == "github":
+        lines = []
+        for f in findings:
+            props = [f"file={_gh_escape(f.path, True)}"]
+            if f.line:
+                props.append(f"line={f.line}")
+            props.append(f"title={_gh_escape(f.rule, True)}")
+            lines.append(f"::{f.level} {','.join(props)}::{_gh_escape(f.message)}")
+        return "\n".join(lines)
+    return "\n".join(str(f) for f in findings)
+
+
+def summary(findings: list[Finding], articles: int | None = None) -> str:
+    errors = sum(1 for f in findings if f.level == "error")
+    warnings = len(findings) - errors
+    if not findings:
+        return "No problems found." if articles is None else f"No problems found in {articles} articles."
+    files = len({f.path for f in findings})
+    return f"{errors} error(s), {warnings} warning(s) in {files} file(s)."
+
+
+@click.command("check")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for tools, github for GitHub Actions annotations.",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: ./kbgen.toml).",
+)
+@click.option("--drafts", is_flag=True, help="Check articles marked `draft: true` too.")
+def check_cmd(fmt: str, config_file: Path | None, drafts: bool) -> None:
+    """Check the content for problems before customers find them; exit status 1 if there are errors.
+
+    \b
+    Errors: broken links, missing images, duplicate URLs or titles, FAQ pages without questions,
+            invalid front matter.
+    Warnings: images without alt text, skipped heading levels, missing descriptions, titles over 70
+              characters, duplicate FAQ questions, stale articles ([check] stale_after months).
+    """  # fmt: skip
+    try:
+        config = load_config(config_file, root=Path.cwd())
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    findings = run_check(config, drafts=drafts)
+    text = format_findings(findings, fmt)
+    if text:
+        click.echo(text)
+    if fmt == "text":
+        click.echo(summary(findings), err=True)
+    sys.exit(1 if any(f.level == "error" for f in findings) else 0)

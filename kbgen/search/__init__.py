@@ -1,0 +1,80 @@
+"""Search: the Whoosh index (`schema`, `index`, `writer`), queries (`lexicon`, `query`, `cli`) and the
+static export for the browser (`export` → `themes/default/static/search-core.js`).
+
+For the build:
+
+    from kbgen.search import build_search
+    info = build_search(library, config, staging / "_search")      # index + export, in this process
+
+or, to index in a worker process while pages render (all arguments picklable):
+
+    from kbgen.search import SearchSettings, collect_units, index_and_export
+    units = collect_units(library)                                  # cheap, in the parent
+    settings = SearchSettings.from_config(config)
+    future = pool.submit(index_and_export, units, config.cache_path / "index", staging / "_search", settings)
+    info = future.result()                                          # dict of figures, for the build log
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .index import IndexStats, SearchSettings, build_index
+from .units import Unit, collect_units
+
+__all__ = [
+    "IndexStats",
+    "SearchSettings",
+    "Unit",
+    "build_index",
+    "build_search",
+    "collect_units",
+    "index_and_export",
+]
+
+EXPORT_CACHE = "export"  # beside the index: the last export, reused when the index did not change
+
+
+def index_and_export(
+    units: list[Unit], index_dir: Path, out_dir: Path, settings: SearchSettings
+) -> dict[str, Any]:
+    """Update the index in `index_dir` (incrementally) and write the browser export into `out_dir`."""
+    from .export import export_index
+
+    start = time.perf_counter()
+    index_dir, out_dir = Path(index_dir), Path(out_dir)
+    stats = build_index(units, index_dir, settings)
+    cache = index_dir.parent / EXPORT_CACHE
+    marker = cache / ".kbgen-export"
+    fingerprint = repr((settings, stats.units))
+    reused = not stats.changed and marker.exists() and marker.read_text(encoding="utf-8") == fingerprint
+    export_seconds = 0.0
+    if not reused:
+        t = time.perf_counter()
+        export_index(index_dir, units, cache, settings)
+        marker.write_text(fingerprint, encoding="utf-8")
+        export_seconds = time.perf_counter() - t
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    shutil.copytree(cache, out_dir, ignore=shutil.ignore_patterns(".kbgen-export"))
+    return {
+        "units": stats.units,
+        "articles": stats.articles,
+        "reindexed_articles": stats.added_articles,
+        "deleted_articles": stats.deleted_articles,
+        "index_rebuilt": stats.rebuilt,
+        "index_seconds": round(stats.seconds, 3),
+        "export_seconds": round(export_seconds, 3),
+        "export_reused": reused,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def build_search(library: Any, config: Any, out_dir: Path) -> dict[str, Any]:
+    """Index `library` into `<project>/.kbgen/index/` and export it for the browser into `out_dir`."""
+    settings = SearchSettings.from_config(config)
+    index_dir = Path(getattr(config, "cache_path", Path(".kbgen"))) / "index"
+    return index_and_export(collect_units(library), index_dir, Path(out_dir), settings)

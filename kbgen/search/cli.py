@@ -1,0 +1,126 @@
+"""`kbgen search`: answer queries from the Whoosh index in `<project>/.kbgen/index/`.
+
+kbgen search "my board is not detected" [-n 10] [--json] [--category SLUG] [--no-prefix]
+kbgen search --queries queries.jsonl --json       # one {"q": …, "results": […]} line per input line
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .query import Answer, SearchIndex
+
+
+def _load_config(config_file: Path | None) -> Any:
+    from ..config import load_config
+
+    return load_config(config_file, root=Path.cwd())
+
+
+def _result_rows(answer: Answer, content_dir: Path | None) -> list[dict[str, Any]]:
+    rows = []
+    for page in answer.pages:
+        hit = page.best
+        row = hit.to_json()
+        row["source"] = hit.source  # already relative to the content directory (posix)
+        row["units"] = [
+            {"anchor": h.anchor, "heading": h.heading, "score": round(h.score, 6)} for h in page.hits[:5]
+        ]
+        rows.append(row)
+    return rows
+
+
+def _print_human(answer: Answer) -> None:
+    if not answer.pages:
+        click.echo(f"No results for {answer.query!r}.")
+        if answer.did_you_mean:
+            click.echo(f"Did you mean: {answer.did_you_mean}?")
+        return
+    for i, page in enumerate(answer.pages, 1):
+        hit = page.best
+        where = hit.url + (f"#{hit.anchor}" if hit.anchor else "")
+        title = hit.title + (f" › {hit.heading}" if hit.heading else "")
+        click.echo(f"{i:>2}. {title}  [{hit.score:.2f}]")
+        click.echo(f"    {where}   ({hit.source})")
+
+
+@click.command("search")
+@click.argument("query", required=False)
+@click.option(
+    "-c",
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Config file (default: ./kbgen.toml).",
+)
+@click.option("-n", "--limit", default=10, show_default=True, help="Number of pages to show.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: title, url, anchor, score, source per result."
+)
+@click.option(
+    "--queries",
+    "queries_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help='Answer every {"q": ...} line of a JSON Lines file (one output line each).',
+)
+@click.option("--category", default="", help="Only results in this category (its slug).")
+@click.option("--no-prefix", is_flag=True, help="Do not treat the last word as a prefix (as-you-type).")
+def search_cmd(
+    query: str | None,
+    config_file: Path | None,
+    limit: int,
+    as_json: bool,
+    queries_file: Path | None,
+    category: str,
+    no_prefix: bool,
+) -> None:
+    """Search the help centre from the command line, as the site's search box does."""
+    if not query and not queries_file:
+        raise click.UsageError('give a query (kbgen search "reset password") or --queries FILE.jsonl')
+    try:
+        config = _load_config(config_file)
+    except Exception as exc:  # noqa: BLE001 - ConfigError and friends: one clear line
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    index_dir = Path(config.cache_path) / "index"
+    try:
+        index = SearchIndex(index_dir)
+    except (FileNotFoundError, OSError, ValueError, KeyError):
+        click.echo(f"error: no search index in {index_dir}: run `kbgen build` first.", err=True)
+        sys.exit(1)
+    content_dir = Path(config.content_path)
+    with index:
+        if queries_file:
+            for n, line in enumerate(queries_file.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                    q = str(item["q"] if isinstance(item, dict) else item)
+                except (ValueError, KeyError) as exc:
+                    click.echo(f'error: {queries_file}:{n}: not a {{"q": ...}} JSON line ({exc})', err=True)
+                    sys.exit(1)
+                ans = index.search(q, limit=limit, category=category, prefix=not no_prefix)
+                if as_json:
+                    out: dict[str, Any] = {"q": q, "results": _result_rows(ans, content_dir)}
+                    if ans.did_you_mean:
+                        out["did_you_mean"] = ans.did_you_mean
+                    click.echo(json.dumps(out, ensure_ascii=False))
+                else:
+                    click.echo(f"# {q}")
+                    _print_human(ans)
+            return
+        assert query is not None
+        ans = index.search(query, limit=limit, category=category, prefix=not no_prefix)
+        if as_json:
+            out = {"q": query, "total": ans.total, "results": _result_rows(ans, content_dir)}
+            if ans.did_you_mean:
+                out["did_you_mean"] = ans.did_you_mean
+            click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        else:
+            _print_human(ans)

@@ -1,0 +1,464 @@
+"""The static export of the Whoosh index for the browser: `site/_search/`.
+
+Entry point: `meta.json` (fixed name, small, revalidated); every other file is named after its content
+hash (`<kind>.<sha256[:12]>.json`) so a CDN may cache it forever. Numbers in postings and lengths are
+packed into strings with a varint alphabet (`pack()`; `unpack()` in search-core.js).
+
+Two layouts, chosen by the number of search units (`search.shard_threshold`):
+
+* **bundle** (small sites): `meta.json` + one `bundle.<hash>.json` with everything: the lexicon (surface
+  word → term ids), per term and field the document frequency and the postings (unit, term frequency),
+  per field the units' quantised lengths, and the display data (article title, URL, category, type,
+  views; unit anchor, heading, text). The browser computes Whoosh's BM25F from these exactly, so
+  `kbgen search` and the page rank alike (a test holds them to it).
+
+* **sharded** (large sites): `meta.json` carries the lexicon (the browser needs it for typo and prefix
+  matching before it knows which postings to load) and where each unit's article starts; the postings
+  live in term-range shards (~`SHARD_POSTINGS` postings each), as precomputed impacts — the BM25F sum
+  over fields times the document prior, quantised to 0..255 per term, impact-ordered and truncated to
+  the `MAX_POSTINGS` best units per term; each shard also embeds the display data of the `EMBED_TOP`
+  best units of each of its terms, so the first results usually need no other file. Display data of
+  other units comes from `docs.<hash>.json` fragments (`DOCS_PER_FRAGMENT` units each).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import heapq
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whoosh.scoring import bm25
+
+from .index import SearchSettings, open_index, read_manifest
+from .lexicon import Lexicon
+from .schema import SCORED_FIELDS, stop_words
+from .units import Unit
+
+FORMAT = 1
+# Varint alphabet: 64 JSON-safe ASCII characters; a digit < 32 ends a number, >= 32 continues it.
+ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<=>?@[]^_{|}~"[:64]
+SHARD_POSTINGS = 12_000  # a shard closes past this many postings…
+SHARD_RECORDS = 240  # …or this many embedded display records
+MAX_POSTINGS = 400  # best units kept per term (sharded layout)
+EMBED_TOP = 5  # units per term whose display data is embedded in the shard
+DOCS_PER_FRAGMENT = 48
+TEXT_CHARS = 800  # unit text kept for snippets
+WINDOW_CHARS = 180  # snippet window embedded in shards
+
+
+def pack(numbers: list[int]) -> str:
+    """Non-negative integers → a compact string: 5 bits a character, most significant group first."""
+    out: list[str] = []
+    for n in numbers:
+        if n < 32:
+            out.append(ALPHABET[n])
+            continue
+        groups = []
+        while n:
+            groups.append(n & 31)
+            n >>= 5
+        groups.reverse()
+        out.extend(ALPHABET[32 + g] for g in groups[:-1])
+        out.append(ALPHABET[groups[-1]])
+    return "".join(out)
+
+
+def zigzag(n: int) -> int:
+    return n * 2 if n >= 0 else -n * 2 - 1
+
+
+def _u16len(s: str) -> int:
+    return len(s.encode("utf-16-le")) // 2
+
+
+def front_code(words: list[str]) -> str:
+    """Sorted words → "<shared prefix length><suffix>|…" (lengths in UTF-16 units, as JS counts them)."""
+    out = []
+    prev = ""
+    for w in words:
+        k = 0
+        while k < min(len(w), len(prev)) and w[k] == prev[k]:
+            k += 1
+        k16 = min(_u16len(w[:k]), 61)
+        cut = len(w.encode("utf-16-le")[: 2 * k16].decode("utf-16-le", errors="ignore"))
+        out.append(ALPHABET[k16] + w[cut:])
+        prev = w
+    return "|".join(out)
+
+
+def pack_word_terms(tid_list: list[list[int]]) -> str:
+    """Per word: (number of terms − 1), then each term id as a zigzag delta from the previous id."""
+    nums: list[int] = []
+    last = 0
+    for tids in tid_list:
+        nums.append(len(tids) - 1)
+        for t in tids:
+            nums.append(zigzag(t - last))
+            last = t
+    return pack(nums)
+
+
+def lexicon_json(lexicon: Lexicon, tid_list: list[list[int]], sorted_terms: list[str]) -> dict[str, Any]:
+    ids = {t: i for i, t in enumerate(sorted_terms)}
+    return {
+        "words": front_code(lexicon.words),
+        "wt": pack_word_terms(tid_list),
+        "pop": pack([lexicon.term_pop[t] for t in sorted_terms]),
+        "syn": {w: [ids[t] for t in ts if t in ids] for w, ts in lexicon.synonyms.items()},
+    }
+
+
+def unpack(text: str) -> list[int]:
+    index = {c: i for i, c in enumerate(ALPHABET)}
+    out = []
+    acc = 0
+    for c in text:
+        v = index[c]
+        if v >= 32:
+            acc = (acc << 5) | (v - 32)
+        else:
+            out.append((acc << 5) | v)
+            acc = 0
+    return out
+
+
+@dataclass
+class ExportStats:
+    layout: str = ""
+    units: int = 0
+    articles: int = 0
+    terms: int = 0
+    words: int = 0
+    files: int = 0
+    bytes: int = 0
+    gzip_bytes: int = 0
+    seconds: float = 0.0
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+class _Writer:
+    def __init__(self, out_dir: Path, stats: ExportStats, measure: bool) -> None:
+        self.out_dir = out_dir
+        self.stats = stats
+        self.measure = measure
+
+    def write(self, kind: str, data: Any, fixed: bool = False) -> str:
+        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        name = f"{kind}.json" if fixed else f"{kind}.{hashlib.sha256(raw).hexdigest()[:12]}.json"
+        (self.out_dir / name).write_bytes(raw)
+        self.stats.files += 1
+        self.stats.bytes += len(raw)
+        if self.measure:
+            gz = len(gzip.compress(raw, 9))
+            self.stats.gzip_bytes += gz
+            self.stats.sizes[name] = gz
+        return name
+
+
+def _clean_text(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit * 0.8 else limit] + " …"
+
+
+def export_index(
+    index_dir: Path, units: list[Unit], out_dir: Path, settings: SearchSettings, measure: bool = False
+) -> ExportStats:
+    """Write the browser index for the Whoosh index in `index_dir` into `out_dir` (created or emptied).
+
+    `units` are the same units the index was built from (display text is not stored in Whoosh).
+    `measure` also sums the gzip -9 size of every file (slow: for benchmarks).
+    """
+    start = time.perf_counter()
+    index_dir, out_dir = Path(index_dir), Path(out_dir)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    stats = ExportStats()
+    writer = _Writer(out_dir, stats, measure)
+    manifest = read_manifest(index_dir) or {}
+    max_views = int(manifest.get("max_views", 0))
+    ranking = settings.ranking
+    lexicon = Lexicon.load(index_dir)
+    by_uid = {u.uid: u for u in units}
+
+    ix = open_index(index_dir)
+    with ix.reader() as r:
+        n_all = r.doc_count_all()
+        live = list(r.all_doc_ids())
+        uid_of = {d: r.stored_fields(d)["uid"] for d in live}
+        live = [d for d in live if uid_of[d] in by_uid]
+        uid_to_id = {d: i for i, d in enumerate(live)}
+        unit_list = [by_uid[uid_of[d]] for d in live]
+        avgfl = [(r.field_length(f) / (n_all or 1)) or 1 for f in SCORED_FIELDS]
+        lengths = [[r.doc_field_length(d, f) or 0 for d in live] for f in SCORED_FIELDS]
+        term_ids = {t: i for i, t in enumerate(sorted(lexicon.term_pop))}
+        # postings[term id] = [(field index, df, [(unit id, tf)])]
+        postings: list[list[tuple[int, int, list[tuple[int, int]]]]] = [[] for _ in term_ids]
+        for fi, f in enumerate(SCORED_FIELDS):
+            for btext, ti in r.iter_field(f):
+                term = btext if isinstance(btext, str) else btext.decode("utf-8")
+                tid = term_ids.get(term)
+                if tid is None:
+                    continue
+                plist = [(uid_to_id[d], w) for d, w in read_postings(r, f, term) if d in uid_to_id]
+                if plist:
+                    postings[tid].append((fi, ti.doc_frequency(), plist))
+
+    # Articles in unit order; a unit's article is the last article start at or before it.
+    articles: list[Unit] = []
+    article_of: list[int] = []
+    art_index: dict[str, int] = {}
+    for u in unit_list:
+        if u.source not in art_index:
+            art_index[u.source] = len(articles)
+            articles.append(u)
+        article_of.append(art_index[u.source])
+    categories: list[list[str]] = []
+    cat_index: dict[str, int] = {}
+    for u in articles:
+        if u.category_slug and u.category_slug not in cat_index:
+            cat_index[u.category_slug] = len(categories)
+            categories.append([u.category_slug, u.category_title])
+
+    stats.units, stats.articles, stats.terms, stats.words = (
+        len(unit_list),
+        len(articles),
+        len(term_ids),
+        len(lexicon.words),
+    )
+    tid_list = [[term_ids[t] for t in ts] for ts in lexicon.word_terms]
+    meta: dict[str, Any] = {
+        "format": FORMAT,
+        "language": lexicon.language,
+        "N": n_all,
+        "fields": list(SCORED_FIELDS),
+        "avgfl": avgfl,
+        "ranking": ranking.to_json(),
+        "maxViews": max_views,
+        "stop": sorted(stop_words(lexicon.language)),
+        "categories": categories,
+        "units": len(unit_list),
+    }
+    article_rows = [
+        [a.title, a.url, cat_index.get(a.category_slug, -1), a.type, a.views, 1 if a.promoted else 0]
+        for a in articles
+    ]
+    if len(unit_list) <= settings.shard_threshold:
+        stats.layout = "bundle"
+        bundle = {
+            "lexicon": lexicon_json(lexicon, tid_list, sorted(term_ids)),
+            "post": [[x for fi, df, pl in entry for x in (fi, df, pack(_deltas(pl)))] for entry in postings],
+            "lens": [pack(col) for col in lengths],
+            "articles": article_rows,
+            "units": [
+                [article_of[i], u.anchor, u.heading, _clean_text(u.text, TEXT_CHARS)]
+                for i, u in enumerate(unit_list)
+            ],
+        }
+        meta["bundle"] = writer.write("bundle", bundle)
+    else:
+        stats.layout = "sharded"
+        _export_sharded(
+            writer, meta, lexicon, tid_list, term_ids, postings, lengths, avgfl, n_all, unit_list,
+            article_of, article_rows, articles, max_views, settings,
+        )  # fmt: skip
+    writer.write("meta", meta, fixed=True)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def read_postings(reader: Any, fieldname: str, term: str) -> list[tuple[int, int]]:
+    """[(docnum, term frequency)] of a term in a field, live documents only, read a block at a time."""
+    from whoosh.codec.whoosh3 import W3LeafMatcher
+    from whoosh.matching import ListMatcher
+    from whoosh.reading import TermNotFound
+
+    out: list[tuple[int, int]] = []
+    for leaf, offset in reader.leaf_readers():
+        try:
+            m = leaf.postings(fieldname, term)
+        except TermNotFound:
+            continue
+        deleted = leaf.deleted_docs_set if leaf.has_deletions() else None
+        m = getattr(m, "child", m) if deleted else m
+        ids: list[int] = []
+        weights: list[float] = []
+        if isinstance(m, W3LeafMatcher):
+            while not m._atend:
+                m._read_ids()
+                m._read_weights()
+                ids.extend(m._ids)
+                weights.extend(m._weights)
+                m._next_block()
+        elif isinstance(m, ListMatcher):
+            ids = list(m._ids)
+            weights = list(m._weights) if m._weights is not None else [m._all_weights or 1.0] * len(ids)
+        else:  # any other matcher: the slow, general way
+            for d, w in m.items_as("weight"):
+                ids.append(d)
+                weights.append(w)
+        if deleted:
+            out.extend((d + offset, int(w)) for d, w in zip(ids, weights, strict=True) if d not in deleted)
+        else:
+            out.extend((d + offset, int(w)) for d, w in zip(ids, weights, strict=True))
+    return out
+
+
+def _deltas(plist: list[tuple[int, int]]) -> list[int]:
+    out: list[int] = []
+    last = -1
+    for uid, tf in plist:
+        out.append(uid - last - 1)
+        out.append(tf)
+        last = uid
+    return out
+
+
+def _export_sharded(
+    writer: _Writer,
+    meta: dict[str, Any],
+    lexicon: Lexicon,
+    tid_list: list[list[int]],
+    term_ids: dict[str, int],
+    postings: list[list[tuple[int, int, list[tuple[int, int]]]]],
+    lengths: list[list[int]],
+    avgfl: list[float],
+    n_all: int,
+    unit_list: list[Unit],
+    article_of: list[int],
+    article_rows: list[list[Any]],
+    articles: list[Unit],
+    max_views: int,
+    settings: SearchSettings,
+) -> None:
+    ranking = settings.ranking
+    boosts = dict(ranking.field_boosts)
+    field_b = dict(ranking.field_b)
+    priors = [ranking.prior(a.views, max_views, a.promoted) for a in articles]
+    # Display fragments (every unit), by unit id range.
+    docs_files = []
+    for lo in range(0, len(unit_list), DOCS_PER_FRAGMENT):
+        chunk = range(lo, min(lo + DOCS_PER_FRAGMENT, len(unit_list)))
+        arts = sorted({article_of[i] for i in chunk})
+        docs_files.append(
+            writer.write(
+                "docs",
+                {
+                    "lo": lo,
+                    "units": [
+                        [
+                            article_of[i],
+                            unit_list[i].anchor,
+                            unit_list[i].heading,
+                            _clean_text(unit_list[i].text, TEXT_CHARS),
+                        ]
+                        for i in chunk
+                    ],  # fmt: skip
+                    "articles": {str(a): article_rows[a] for a in arts},
+                },
+            )
+        )
+    # Impacts per term: Σ over fields of boost × BM25 (Whoosh's formula), times the prior.
+    shards: list[list[Any]] = []
+    current: dict[str, Any] = {}
+    count = 0
+    first_tid = 0
+    sorted_terms = sorted(term_ids)
+    surfaces_of: dict[str, list[str]] = {}
+    for word, ts in zip(lexicon.words, lexicon.word_terms, strict=True):
+        for t in ts:
+            surfaces_of.setdefault(t, []).append(word)
+
+    def flush(next_tid: int) -> None:
+        nonlocal current, count, first_tid
+        if current:
+            shards.append([first_tid, writer.write("shard", current)])
+        current, count, first_tid = {}, 0, next_tid
+
+    unit_prior = [priors[a] for a in article_of]
+    k1 = ranking.k1
+    for tid, term in enumerate(sorted_terms):
+        scores: dict[int, float] = {}
+        for fi, df, plist in postings[tid]:
+            f = SCORED_FIELDS[fi]
+            idf = math.log(n_all / (df + 1)) + 1
+            b = field_b[f]
+            boost = boosts[f]
+            col = lengths[fi]
+            avg = avgfl[fi]
+            get = scores.get
+            for uid, tf in plist:
+                scores[uid] = get(uid, 0.0) + bm25(idf, float(tf), col[uid], avg, b, k1) * boost
+        if not scores:
+            continue
+        # Impact = BM25F sum × prior; keep the best MAX_POSTINGS units (ties: lower unit id first).
+        impacts = [(-sc * unit_prior[u], u) for u, sc in scores.items()]
+        ranked = heapq.nsmallest(MAX_POSTINGS, impacts) if len(impacts) > MAX_POSTINGS else sorted(impacts)
+        top = -ranked[0][0]
+        scale = top / 255 if top > 0 else 1.0
+        pairs = sorted((u, max(1, round(-neg / scale))) for neg, u in ranked)
+        top_units = [u for _, u in ranked[:EMBED_TOP]]
+        new_recs = sum(1 for uid in top_units if str(uid) not in current.get("recs", {}))
+        if count and (count + len(pairs) > SHARD_POSTINGS or len(current["recs"]) + new_recs > SHARD_RECORDS):
+            flush(tid)
+        if not current:
+            current = {"lo": tid, "terms": [], "recs": {}, "articles": {}}
+            first_tid = tid
+        while len(current["terms"]) < tid - current["lo"]:
+            current["terms"].append(None)
+        current["terms"].append([scale, pack(_deltas(pairs))])
+        for uid in top_units:
+            key = str(uid)
+            if key not in current["recs"]:
+                u = unit_list[uid]
+                current["recs"][key] = [
+                    article_of[uid],
+                    u.anchor,
+                    u.heading,
+                    _window(u.text, surfaces_of.get(term, [])),
+                ]
+                a = article_of[uid]
+                current["articles"].setdefault(str(a), article_rows[a])
+        count += len(pairs)
+    flush(len(sorted_terms))
+    meta["layout"] = "sharded"
+    meta["lexicon"] = lexicon_json(lexicon, tid_list, sorted_terms)
+    meta["shards"] = shards
+    meta["docs"] = docs_files
+    meta["docsPer"] = DOCS_PER_FRAGMENT
+    # Article of each unit: units of an article are consecutive; store the run lengths.
+    runs: list[int] = []
+    for i, a in enumerate(article_of):
+        if i == 0 or a != article_of[i - 1]:
+            runs.append(1)
+        else:
+            runs[-1] += 1
+    meta["articleRuns"] = pack(runs)
+
+
+def _window(text: str, surfaces: list[str]) -> str:
+    """~WINDOW_CHARS of `text` around the first of the `surfaces` words (the start if none)."""
+    text = " ".join(text.split())
+    lower = text.lower()
+    pos = -1
+    for w in surfaces:
+        p = lower.find(w)
+        if p >= 0 and (pos < 0 or p < pos):
+            pos = p
+    if pos < 0 or len(text) <= WINDOW_CHARS:
+        return _clean_text(text, WINDOW_CHARS)
+    start = max(0, pos - WINDOW_CHARS // 3)
+    sp = text.rfind(" ", 0, start)
+    start = sp + 1 if sp >= 0 and start - sp < 20 else start
+    piece = text[start : start + WINDOW_CHARS]
+    return ("… " if start > 0 else "") + piece + (" …" if start + WINDOW_CHARS < len(text) else "")

@@ -1,0 +1,245 @@
+"""The vocabulary shared by `kbgen search` and the browser: surface words → terms, and query expansion.
+
+`expand_query()` is the one definition of how typed text becomes weighted index terms; `search-core.js`
+implements the same steps over the exported lexicon (same tokenizer, stop words, prefix completions,
+typo candidates, weights, tie-breaks), which is what keeps the two rankings equal.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .schema import (
+    MAX_TOKEN,
+    MIN_TOKEN,
+    SCORED_FIELDS,
+    TOKEN_PATTERN,
+    KbStemFilter,
+    Ranking,
+    fold,
+    stop_words,
+    typo_budget,
+)
+from .synonyms import synonym_map
+
+LEXICON = "kbgen-lexicon.json"
+_TOKENS = re.compile(TOKEN_PATTERN)
+
+
+@dataclass
+class Lexicon:
+    """`words`: sorted folded surface words; `word_terms[i]`: their terms; `term_pop[t]`: how common term t
+    is (4·log2(1 + its largest per-field document frequency), rounded): orders completions and typos."""
+
+    words: list[str] = field(default_factory=list)
+    word_terms: list[list[str]] = field(default_factory=list)
+    term_pop: dict[str, int] = field(default_factory=dict)
+    language: str = "en"
+    synonyms: dict[str, list[str]] = field(default_factory=dict)  # typed form → terms of its synonyms
+
+    def __post_init__(self) -> None:
+        self._index = {w: i for i, w in enumerate(self.words)}
+
+    @classmethod
+    def from_index(cls, reader: Any, vocab: dict[str, str | None], language: str) -> Lexicon:
+        """From a Whoosh reader and the surface vocabulary the writer collected."""
+        pop: dict[str, int] = {}
+        for fieldname in SCORED_FIELDS:
+            for btext, ti in reader.iter_field(fieldname):
+                term = btext if isinstance(btext, str) else btext.decode("utf-8")
+                df = ti.doc_frequency()
+                if df > pop.get(term, 0):
+                    pop[term] = df
+        # Quantised (quarter octaves): enough to order completions, a byte in the browser's lexicon.
+        pop = {t: round(4 * math.log2(1 + df)) for t, df in pop.items()}
+        by_word: dict[str, set[str]] = {}
+        for surface, term in vocab.items():
+            if term is None or term not in pop:
+                continue
+            by_word.setdefault(fold(surface), set()).add(term)
+        words = sorted(by_word)
+        stemmer = KbStemFilter(language)
+        syn = synonym_map(language, stemmer.term, set(pop))
+        return cls(words, [sorted(by_word[w]) for w in words], pop, language, syn)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "language": self.language,
+            "words": self.words,
+            "terms": self.word_terms,
+            "pop": self.term_pop,
+            "synonyms": self.synonyms,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Lexicon:
+        return cls(
+            list(data["words"]),
+            [list(t) for t in data["terms"]],
+            dict(data["pop"]),
+            data["language"],
+            dict(data.get("synonyms", {})),
+        )
+
+    def save(self, index_dir: Path) -> None:
+        tmp = index_dir / (LEXICON + ".tmp")
+        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+        tmp.replace(index_dir / LEXICON)
+
+    @classmethod
+    def load(cls, index_dir: Path) -> Lexicon:
+        return cls.from_json(json.loads((index_dir / LEXICON).read_text(encoding="utf-8")))
+
+    def word_pop(self, i: int) -> int:
+        return max((self.term_pop.get(t, 0) for t in self.word_terms[i]), default=0)
+
+    def lookup(self, word: str) -> list[str]:
+        i = self._index.get(word)
+        return self.word_terms[i] if i is not None else []
+
+    def completions(self, prefix: str, limit: int) -> list[int]:
+        """Indexes of the words that start with `prefix` (not the prefix itself), most common first."""
+        lo = bisect.bisect_left(self.words, prefix)
+        hi = bisect.bisect_left(self.words, prefix + "\uffff")
+        found = [i for i in range(lo, hi) if self.words[i] != prefix]
+        found.sort(key=lambda i: (-self.word_pop(i), self.words[i]))
+        return found[:limit]
+
+    def typo_candidates(self, word: str, budget: int, limit: int) -> list[tuple[int, int]]:
+        """(word index, distance) of the words within `budget` edits (OSA), closest then commonest first."""
+        if budget <= 0:
+            return []
+        n = len(word)
+        found = []
+        for i, w in enumerate(self.words):
+            if abs(len(w) - n) > budget or w == word:
+                continue
+            d = osa_distance(word, w, budget)
+            if d <= budget:
+                found.append((d, -self.word_pop(i), w, i))
+        found.sort()
+        return [(i, d) for d, _, _, i in found[:limit]]
+
+
+def osa_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance (Damerau–Levenshtein without repeated edits), or limit + 1."""
+    la, lb = len(a), len(b)
+    if abs(la - lb) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(lb + 1))
+    for i in range(1, la + 1):
+        cur = [i] + [0] * lb
+        ca = a[i - 1]
+        best = cur[0]
+        for j in range(1, lb + 1):
+            cost = 0 if ca == b[j - 1] else 1
+            v = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == b[j - 1]:
+                v = min(v, prev2[j - 2] + 1)
+            cur[j] = v
+            if v < best:
+                best = v
+        if best > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[lb] if prev[lb] <= limit else limit + 1
+
+
+def query_words(text: str, language: str) -> tuple[list[str], bool]:
+    """Typed text → (folded query words, whether the last one is still being typed).
+
+    Tokenize like the index, join compounds (`wi-fi` → `wifi`), drop stop words, short words and repeats.
+    The last word counts as being typed when it is the text's last token and no space follows it.
+    """
+    stops = stop_words(language)
+    out: list[str] = []
+    last_kept = False
+    for tok in _TOKENS.findall(text):
+        w = fold(tok.replace("-", ""))
+        last_kept = MIN_TOKEN <= len(w) <= MAX_TOKEN and w not in stops
+        if last_kept and w not in out:
+            out.append(w)
+        elif last_kept:  # a repeat of an earlier word: not a prefix
+            last_kept = False
+    typing = last_kept and bool(text) and not text[-1].isspace() and _TOKENS.search(text[-1:]) is not None
+    return out, typing
+
+
+@dataclass
+class QueryWord:
+    word: str
+    alternatives: dict[str, float]  # term → weight (1 exact, < 1 completion or typo)
+    kind: str  # "exact" | "prefix" | "typo" | "none"
+
+
+def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = True) -> list[QueryWord]:
+    """The weighted terms of each query word (the last word is a prefix when `prefix`)."""
+    words, typing = query_words(text, lexicon.language)
+    out: list[QueryWord] = []
+    for pos, word in enumerate(words):
+        alts: dict[str, float] = {}
+        kind = "none"
+        for t in lexicon.lookup(word):
+            alts[t] = 1.0
+            kind = "exact"
+        for t in lexicon.synonyms.get(word, ()):
+            if alts.get(t, 0.0) < ranking.synonym_weight:
+                alts[t] = ranking.synonym_weight
+                kind = kind if kind == "exact" else "synonym"
+        is_prefix = prefix and typing and pos == len(words) - 1
+        if is_prefix and len(word) >= ranking.min_prefix:
+            for i in lexicon.completions(word, ranking.max_expansions):
+                for t in lexicon.word_terms[i]:
+                    if alts.get(t, 0.0) < ranking.prefix_weight:
+                        alts[t] = ranking.prefix_weight
+                        kind = kind if kind == "exact" else "prefix"
+        if not alts:
+            for i, d in lexicon.typo_candidates(word, typo_budget(word), ranking.max_expansions):
+                w = ranking.typo_weight[d]
+                for t in lexicon.word_terms[i]:
+                    if alts.get(t, 0.0) < w:
+                        alts[t] = w
+                        kind = "typo"
+        out.append(QueryWord(word, alts, kind))
+    return _dedupe(out)
+
+
+def _dedupe(words: Iterable[QueryWord]) -> list[QueryWord]:
+    """Two query words with the same exact terms ("update updates") count once."""
+    seen: set[tuple[str, ...]] = set()
+    out = []
+    for qw in words:
+        key = tuple(sorted(qw.alternatives))
+        if qw.alternatives and key in seen:
+            continue
+        seen.add(key)
+        out.append(qw)
+    return out
+
+
+def did_you_mean(text: str, lexicon: Lexicon) -> str | None:
+    """A corrected query when no word of `text` is known: each unknown word → its closest common word."""
+    words, _ = query_words(text, lexicon.language)
+    if not words:
+        return None
+    fixed = []
+    changed = False
+    for w in words:
+        if lexicon.lookup(w):
+            fixed.append(w)
+            continue
+        cands = lexicon.typo_candidates(w, max(1, min(2, len(w) // 3)), 1)
+        if cands:
+            fixed.append(lexicon.words[cands[0][0]])
+            changed = True
+        else:
+            fixed.append(w)
+    return " ".join(fixed) if changed else None

@@ -1,0 +1,138 @@
+"""Customer words → the words help articles use: a small, generic synonym table per language.
+
+Customers describe problems in their own words ("my money back", "wipe", "the light"); articles use the
+product's ("refund", "delete", "LED"). Each group below is a set of words that are interchangeable in a
+support question, for any kind of product. Site-specific vocabulary belongs in the articles' `keywords`
+front matter (indexed and weighted high), not here.
+
+The table is resolved against the corpus when the index is built (`synonym_map`): every typed form of a
+member (with common inflections), folded, maps to the index terms of the other members that occur in the
+corpus. The browser gets that map in the lexicon, so it needs no stemmer either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .schema import fold
+
+GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "en": (
+        ("delete", "remove", "erase", "wipe", "clear", "uninstall"),
+        ("refund", "reimburse", "reimbursement", "repay"),
+        ("return", "exchange"),
+        ("buy", "purchase", "order"),
+        ("pay", "payment", "checkout", "charge"),
+        ("invoice", "receipt", "bill"),
+        ("cancel", "unsubscribe", "terminate"),
+        ("login", "log-in", "signin", "sign-in", "logon"),
+        ("signup", "sign-up", "register", "registration", "enroll"),
+        ("password", "passcode", "passphrase"),
+        ("email", "e-mail", "mail", "inbox"),
+        ("phone", "mobile", "smartphone", "cellphone"),
+        ("computer", "pc", "laptop", "desktop"),
+        ("broken", "faulty", "defective", "damaged"),
+        ("error", "problem", "issue", "fault", "failure"),
+        ("freeze", "frozen", "hang", "hangs", "stuck", "unresponsive", "crash", "crashes"),
+        ("slow", "lag", "laggy", "sluggish"),
+        ("light", "led", "lamp", "indicator"),
+        ("test", "exam", "quiz", "assessment"),
+        ("fail", "failed", "unsuccessful"),
+        ("teacher", "educator", "instructor"),
+        ("student", "pupil", "learner"),
+        ("child", "children", "kid", "kids", "minor", "son", "daughter"),
+        ("price", "cost", "fee", "pricing"),
+        ("ship", "shipping", "delivery", "deliver", "dispatch", "postage"),
+        ("package", "parcel", "shipment"),
+        ("hot", "heat", "temperature", "overheat", "overheating", "warm"),
+        ("color", "colour", "colored", "coloured"),
+        ("letters", "characters", "symbols"),
+        ("web", "online", "browser", "cloud"),
+        ("settings", "preferences", "options", "configuration"),
+        ("download", "export"),
+        ("install", "setup", "set-up"),
+        ("update", "upgrade"),
+        ("connect", "pair", "link"),
+        ("wifi", "wi-fi", "wireless"),
+        ("internet", "network", "connection"),
+        ("fix", "repair", "troubleshoot", "solve"),
+        ("help", "support", "assistance"),
+        ("change", "modify", "edit", "switch"),
+        ("find", "locate"),
+        ("picture", "image", "photo", "screenshot"),
+        ("subscription", "plan", "membership"),
+        ("discount", "coupon", "voucher", "promo"),
+        ("missing", "lost"),
+        ("detect", "detected", "recognize", "recognise", "recognized", "recognised", "showing", "shows"),
+        ("expire", "expired", "expiry", "expiration"),
+        ("renew", "extend", "renewal"),
+        ("username", "nickname", "handle"),
+        ("kick", "remove", "ban"),
+        ("weird", "strange", "unexpected", "odd"),
+        ("start", "launch", "open", "boot"),
+    ),
+    "fr": (
+        ("supprimer", "effacer", "enlever", "retirer"),
+        ("rembourser", "remboursement"),
+        ("commande", "achat", "commander", "acheter"),
+        ("facture", "reçu"),
+        ("livraison", "expédition", "envoi"),
+        ("colis", "paquet"),
+        ("mot de passe", "motdepasse"),
+        ("ordinateur", "pc", "portable"),
+        ("téléphone", "mobile", "portable"),
+        ("erreur", "problème", "panne"),
+        ("annuler", "résilier"),
+    ),
+    "de": (
+        ("löschen", "entfernen"),
+        ("rückerstattung", "erstattung", "geld zurück"),
+        ("bestellung", "kauf", "bestellen", "kaufen"),
+        ("rechnung", "quittung", "beleg"),
+        ("lieferung", "versand", "zustellung"),
+        ("paket", "sendung"),
+        ("fehler", "problem", "störung"),
+        ("kündigen", "stornieren", "abbrechen"),
+    ),
+    "es": (
+        ("borrar", "eliminar", "quitar"),
+        ("reembolso", "devolución"),
+        ("pedido", "compra", "comprar"),
+        ("factura", "recibo"),
+        ("envío", "entrega"),
+        ("paquete", "bulto"),
+        ("error", "problema", "fallo"),
+        ("cancelar", "anular"),
+    ),
+}
+
+
+def _forms(word: str, lang: str) -> set[str]:
+    """The word and, in English, its common inflections (what a customer may type)."""
+    forms = {word}
+    if lang == "en" and word.isalpha():
+        forms |= {word + "s", word + "es", word + "ed", word + "ing", word + "er"}
+        if word.endswith("e"):
+            forms |= {word + "d", word[:-1] + "ing"}
+        if word.endswith("y"):
+            forms |= {word[:-1] + "ies", word[:-1] + "ied"}
+    return forms
+
+
+def synonym_map(
+    lang: str, term_of: Callable[[str], str | None], known_terms: set[str]
+) -> dict[str, list[str]]:
+    """Folded typed form → sorted index terms of its synonyms that exist in the corpus (never its own)."""
+    out: dict[str, set[str]] = {}
+    for group in GROUPS.get(lang, ()):
+        members = [(w, term_of(w.replace("-", "").replace(" ", ""))) for w in group if " " not in w]
+        for word, own in members:
+            others = {t for w, t in members if t and t != own and t in known_terms}
+            if not others:
+                continue
+            for form in _forms(word.replace("-", ""), lang):
+                key = fold(form)
+                if term_of(key) != own and form != word.replace("-", ""):
+                    continue  # an inflection that analyses to another term is not this word
+                out.setdefault(key, set()).update(others)
+    return {k: sorted(v) for k, v in sorted(out.items())}

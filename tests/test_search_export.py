@@ -1,0 +1,89 @@
+"""The static export: file layout, the packed encoding, the sharded layout in Chromium, the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_kbgen, serve_directory
+
+from kbgen.search import index_and_export
+from kbgen.search.export import front_code, pack, unpack
+from kbgen.search.index import SearchSettings
+from kbgen.search.query import SearchIndex
+from kbgen.search.units import collect_units
+
+
+def test_pack_roundtrip_and_front_coding() -> None:
+    nums = [0, 1, 31, 32, 1023, 1024, 123456789, 5, 0]
+    assert unpack(pack(nums)) == nums
+    assert '"' not in pack(list(range(5000))) and "\\" not in pack(list(range(5000)))
+    words = ["board", "boards", "boot", "bootloader", "café", "caf\u00e9s", "zz"]
+    coded = front_code(words).split("|")
+    assert len(coded) == len(words) and coded[1] == coded[1][0] + "s"
+
+
+def test_bundle_layout_fixed_meta_hashed_files(sample_site: Path) -> None:
+    out = sample_site / "_search"
+    names = sorted(p.name for p in out.iterdir())
+    assert "meta.json" in names and len(names) == 2  # small site: meta + one bundle
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["bundle"] in names and meta["bundle"].startswith("bundle.")
+    assert meta["language"] == "en" and meta["N"] >= meta["units"] > 0
+    assert {c[0] for c in meta["categories"]} >= {"orders", "returns-refunds"}
+
+
+def test_cli_json_queries_and_missing_index(sample_site: Path, tmp_path: Path) -> None:
+    project = sample_site.parent
+    out = json.loads(run_kbgen("search", "where is my parcel", "--json", "-n", "3", cwd=project).stdout)
+    assert len(out["results"]) == 3
+    top = out["results"][0]
+    assert set(top) >= {"title", "url", "anchor", "score", "source"}
+    assert (project / "content" / top["source"]).is_file()
+    human = run_kbgen("search", "refund", cwd=project).stdout
+    assert "1. " in human and "/returns-refunds/" in human
+    (tmp_path / "kbgen.toml").write_text('title = "x"\n', encoding="utf-8")
+    missing = run_kbgen("search", "refund", cwd=tmp_path, check=False)
+    assert missing.returncode == 1 and "kbgen build" in missing.stderr
+
+
+@pytest.mark.browser
+def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, browser: object) -> None:
+    """Force the large-site layout on the sample: meta + term shards + doc fragments, loaded on demand."""
+    from kbgen.config import load_config
+    from kbgen.content import LoadOptions, load_library
+
+    config = load_config(sample_project / "kbgen.toml")
+    library = load_library(config.content_path, LoadOptions()).library
+    settings = SearchSettings(language="en", shard_threshold=10)
+    site = tmp_path / "site"
+    (site / "static").mkdir(parents=True)
+    info = index_and_export(collect_units(library), tmp_path / "cache" / "index", site / "_search", settings)
+    assert info["units"] > 10
+    meta = json.loads((site / "_search" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["layout"] == "sharded" and len(meta["shards"]) >= 1 and meta["docs"]
+    shutil.copy(ROOT / "themes/default/static/search-core.js", site / "static/search-core.js")
+    (site / "index.html").write_text(
+        '<!doctype html><body data-kb-base="/"><script src="/static/search-core.js"></script></body>',
+        encoding="utf-8",
+    )
+    url, server = serve_directory(site)
+    page = browser.new_page()  # type: ignore[attr-defined]
+    try:
+        page.goto(url + "/")
+        answers = page.evaluate(
+            """async qs => { const out = [];
+                 for (const q of qs) out.push(await kbSearchCore.query(q, {limit: 5})); return out; }""",
+            ["refund", "klarna instalments", "descale kettle"],
+        )
+    finally:
+        page.close()
+        server.shutdown()
+    with SearchIndex(tmp_path / "cache" / "index") as s:
+        for a in answers:
+            assert a["grouped"], a["query"]
+            py = s.search(a["query"], 5).pages
+            assert a["grouped"][0]["url"] == py[0].best.url  # quantised impacts: the best page agrees
+            assert all(r["snippet"] and r["title"] for r in a["results"])

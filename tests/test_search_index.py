@@ -1,0 +1,170 @@
+"""The Whoosh index: the fast writer writes what Whoosh's own writer would; incremental updates; languages."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from whoosh import index as windex
+
+from kbgen.search.index import INDEX_NAME, SearchSettings, build_index, open_index
+from kbgen.search.lexicon import expand_query, query_words
+from kbgen.search.query import SearchIndex
+from kbgen.search.schema import SCORED_FIELDS, make_analyzer, make_schema
+from kbgen.search.units import Unit
+from kbgen.search.writer import Analysis
+
+WORDS = (
+    "order parcel refund delivery courier tracking number invoice receipt payment card declined klarna "
+    "kettle descale limescale pan cast-iron seasoning linen bedding wash dry warranty claim speaker "
+    "bluetooth pairing reset account password email privacy data export cookies Wi-Fi e-mail 1.8.7 "
+    "arduino.cc café naïve résumé isn't don't can't"
+).split()
+
+
+def make_unit(i: int, anchor: str = "", body: str | None = None, lang_words: tuple[str, ...] = WORDS) -> Unit:
+    rnd = random.Random(i * 7919 + len(anchor))
+    text = body if body is not None else " ".join(rnd.choice(lang_words) for _ in range(rnd.randint(5, 60)))
+    return Unit(
+        uid=f"cat/art-{i}.md#{anchor}", source=f"cat/art-{i}.md", article_id=f"art-{i}", anchor=anchor,
+        heading=anchor.replace("-", " "), title=" ".join(rnd.choice(lang_words) for _ in range(4)),
+        headings=anchor.replace("-", " "), body=text, keywords=rnd.choice(["", "wismo, where is my order"]),
+        tags="", category="Orders Tracking", category_slug="orders", category_title="Orders", type="article",
+        url=f"/orders/art-{i}/", views=rnd.choice([0, 5, 500]), promoted=i % 17 == 0, text=text,
+    )  # fmt: skip
+
+
+def corpus(n: int) -> list[Unit]:
+    return [u for i in range(n) for u in (make_unit(i), make_unit(i, "details"))]
+
+
+def test_analysis_matches_the_whoosh_analyzer() -> None:
+    texts = [
+        "The Wi-Fi isn't connecting; re-pair the speaker (see arduino.cc/en, v1.8.7).",
+        "Café naïve RÉSUMÉ — ÉLÈVE élève, straße, ﬁle, İstanbul, 北京 ok",
+        " ".join(WORDS) * 3,
+        "",
+        "a an the of x y z 42 4 -- .. e.g. co-op 2-step",
+    ]
+    for lang in ("en", "fr", "de", "es"):
+        fast = Analysis(lang)
+        ana = make_analyzer(lang)
+        for text in texts:
+            counts, length = fast.terms(text)
+            expected = [t.text for t in ana(text)]
+            assert length == len(expected), (lang, text)
+            assert dict(counts) == {t: expected.count(t) for t in set(expected)}, (lang, text)
+
+
+def _dump(ix: windex.Index) -> dict:
+    with ix.reader() as r:
+        out: dict = {"N": r.doc_count_all(), "lengths": {}, "postings": {}, "stored": []}
+        docs = sorted(r.all_doc_ids(), key=lambda d: r.stored_fields(d)["uid"])
+        order = {d: i for i, d in enumerate(docs)}
+        out["stored"] = [r.stored_fields(d) for d in docs]
+        for f in SCORED_FIELDS:
+            out["lengths"][f] = (r.field_length(f), [r.doc_field_length(d, f) for d in docs])
+            for btext, ti in r.iter_field(f):
+                plist = sorted((order[d], w) for d, w in r.postings(f, btext).items_as("weight"))
+                out["postings"][(f, btext)] = (ti.doc_frequency(), ti.max_weight(), ti.min_length(), plist)
+        out["sources"] = sorted(r.lexicon("source"))
+        return out
+
+
+def test_fast_writer_writes_what_whoosh_writes(tmp_path: Path) -> None:
+    units = corpus(40)
+    build_index(units, tmp_path / "fast", SearchSettings())
+    slow_dir = tmp_path / "slow"
+    slow_dir.mkdir()
+    ix = windex.create_in(str(slow_dir), make_schema("en"), indexname=INDEX_NAME)
+    w = ix.writer()
+    for u in units:
+        w.add_document(
+            uid=u.uid, source=u.source, article_id=u.article_id, anchor=u.anchor, heading=u.heading, title=u.title,
+            headings=u.headings, body=u.body, keywords=u.keywords, tags=u.tags, category=u.category,
+            category_slug=u.category_slug, category_title=u.category_title, type=u.type, url=u.url,
+            popularity=u.views, promoted=u.promoted,
+        )  # fmt: skip
+    w.commit()
+    assert _dump(open_index(tmp_path / "fast")) == _dump(ix)
+
+
+def _results(index_dir: Path, queries: list[str]) -> list[list[tuple[str, str, float]]]:
+    with SearchIndex(index_dir) as s:
+        return [
+            [(p.best.source, p.best.anchor, round(p.best.score, 9)) for p in s.search(q, 10).pages]
+            for q in queries
+        ]
+
+
+QUERIES = ["refund", "parcel tracking", "kettle descale", "wifi", "cafe", "where is my ord", "pasword"]
+
+
+def test_incremental_updates_replace_and_delete(tmp_path: Path) -> None:
+    settings = SearchSettings()
+    units = corpus(300)
+    idx = tmp_path / "index"
+    first = build_index(units, idx, settings)
+    assert first.rebuilt and first.added_articles == 300
+
+    again = build_index(units, idx, settings)
+    assert not again.changed and again.unchanged_articles == 300
+
+    # Edit one article, remove another.
+    edited = [
+        replace(u, body=u.body + " zanzibar", text=u.text) if u.source == "cat/art-5.md" else u for u in units
+    ]
+    edited = [u for u in edited if u.source != "cat/art-9.md"]
+    t = time.perf_counter()
+    inc = build_index(edited, idx, settings)
+    assert time.perf_counter() - t < 1.0
+    assert (inc.added_articles, inc.deleted_articles, inc.unchanged_articles) == (1, 1, 298)
+    with SearchIndex(idx) as s:
+        hits = s.search("zanzibar").pages
+        assert [p.best.source for p in hits] == ["cat/art-5.md"]
+        assert all(h.source != "cat/art-9.md" for q in QUERIES for p in s.search(q, 50).pages for h in p.hits)
+
+    # Same answers as a fresh index of the same units (BM25 statistics count deleted documents the way
+    # Whoosh does, so compare the order of results, not scores).
+    fresh = tmp_path / "fresh"
+    build_index(edited, fresh, settings)
+    a, b = _results(idx, QUERIES), _results(fresh, QUERIES)
+    assert [{x[:2] for x in r} for r in a] == [{x[:2] for x in r} for r in b]
+
+    # Many small edits: small segments are merged, deletions purged by a rebuild past 20 %.
+    for k in range(8):
+        edited = [
+            replace(u, body=u.body + f" round{k}") if u.source == f"cat/art-{20 + k}.md" else u
+            for u in edited
+        ]
+        build_index(edited, idx, settings)
+    with open_index(idx).reader() as r:
+        assert r.doc_count() == len(edited)
+        assert len(open_index(idx)._segments()) <= 5
+    with SearchIndex(idx) as s:
+        assert [p.best.source for p in s.search("round7").pages] == ["cat/art-27.md"]
+
+
+def test_language_change_rebuilds_with_french_stemming(tmp_path: Path) -> None:
+    fr_words = tuple(
+        "les ordinateurs portables élève élèves livraison colis remboursement commande commandes facture".split()
+    )
+    units = [make_unit(i, lang_words=fr_words) for i in range(30)]
+    units[0] = replace(
+        units[0], body="Mon ordinateur ne démarre plus après la mise à jour", title="Démarrage"
+    )
+    idx = tmp_path / "index"
+    build_index(units, idx, SearchSettings(language="en"))
+    stats = build_index(units, idx, SearchSettings(language="fr"))
+    assert stats.rebuilt
+    with SearchIndex(idx) as s:
+        assert s.lexicon.language == "fr"
+        words, _ = query_words("le colis des élèves", "fr")
+        assert words == ["colis", "eleves"]  # stop words dropped, accents folded
+        # "ordinateurs" (plural) and "ordinateur" share the French stem.
+        alts = expand_query("ordinateurs", s.lexicon, s.ranking, prefix=False)[0].alternatives
+        assert alts == {t: 1.0 for t in s.lexicon.lookup("ordinateur")}
+        top = s.search("demarre ordinateur", 3).pages
+        assert top and top[0].best.source == "cat/art-0.md"
