@@ -27,6 +27,7 @@ import functools
 import heapq
 import os
 import posixpath
+import queue
 import shutil
 import sys
 import threading
@@ -843,28 +844,32 @@ class Rebuilder:
 class SearchUpdater:
     """The served site's search index, brought up to date after each rebuild by a worker process.
 
-    Only the changed articles' search units are made again (in the rebuild's thread, from the library) and
-    sent to a long-lived worker process that keeps all units in memory; it updates the Whoosh index
-    (incrementally) and the browser export, at low priority, so that the page reload never waits for it and
-    a large site's export (tens of seconds at 10,000 articles) does not slow the next rebuild. Updates sent
-    while it works are folded into one. The export is published file by file: the content-hashed files
-    first, then `meta.json` atomically; the files of the export before the previous one are removed.
+    Only the changed articles' search units are made again and sent to a long-lived worker process that
+    keeps every unit in memory; it updates the Whoosh index (incrementally) and the browser export at low
+    priority, so the page reload never waits for it and a large site's export (tens of seconds at 10,000
+    articles) does not slow the next rebuild. Messages go through a sender thread in small pieces (the
+    rebuild thread never blocks on the pipe); updates sent while the worker is busy are folded into one.
+    The export is published file by file: content-hashed files first, then `meta.json` atomically.
     """
+
+    CHUNK = 100  # articles per message: pickling holds the GIL, so keep each piece short
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.idle = threading.Condition(self.lock)
-        self.units: dict[str, list[Any]] | None = None  # what the worker has, by article source
+        self.primed = False
         self.sent = 0
         self.done = 0
         self.seconds = 0.0
         self.error = ""
         self.conn: Any = None
         self.process: Any = None
+        self.outbox: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        self.sender: threading.Thread | None = None
 
     def reset(self) -> None:
         with self.lock:
-            self.units = None
+            self.primed = False
 
     def state(self) -> dict[str, Any]:
         with self.lock:
@@ -875,41 +880,33 @@ class SearchUpdater:
         self, lib: Library, config: Config, output: Path, changed: list[Article], removed: set[str],
         export: bool = True,
     ) -> None:  # fmt: skip
-        """Send the changes to the worker (all units the first time); `export=False` only primes it."""
+        """Queue the changes for the worker (every article the first time); `export=False` only primes it."""
         try:
             from .search import SearchSettings
             from .search.units import article_units
         except ImportError:
             return
-        if self.units is None:
-            self.units = {a.source: article_units(a) for a in lib.articles}
-            diff: dict[str, list[Any]] = dict(self.units)
-            full = True
+        with self.lock:
+            primed, self.primed = self.primed, True
+            self.sent += 1
+        if not primed:
+            self.outbox.put(("articles", list(lib.articles)))  # made into units by the sender thread
         else:
-            for rel in removed:
-                self.units.pop(rel, None)
-            diff = {a.source: article_units(a) for a in changed}
-            self.units.update(diff)
-            full = False
+            self.outbox.put(("units", ({a.source: article_units(a) for a in changed}, sorted(removed))))
         order = [a.source for a in lib.articles]
-        job = (full, diff, sorted(removed), order, config.cache_path / "index", output,
-               SearchSettings.from_config(config), export)  # fmt: skip
-        try:
-            self._start()
-            with self.lock:
-                self.sent += 1
-            self.conn.send(job)
-        except (OSError, EOFError, ValueError) as exc:  # the worker is gone: start afresh next time
-            with self.lock:
-                self.error = f"search worker: {exc}"
-                self.done = self.sent
-                self.units = None
-                self.idle.notify_all()
-            self.close()
+        settings = SearchSettings.from_config(config)
+        self.outbox.put(("job", (order, config.cache_path / "index", output, settings, export)))
+        self._start()
 
     def _start(self) -> None:
-        if self.process is not None and self.process.is_alive():
+        if self.sender is not None and self.sender.is_alive():
             return
+        self.sender = threading.Thread(target=self._send_loop, name="kbgen-search-sender", daemon=True)
+        self.sender.start()
+
+    def _connect(self) -> Any:
+        if self.process is not None and self.process.is_alive() and self.conn is not None:
+            return self.conn
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
@@ -921,6 +918,32 @@ class SearchUpdater:
         threading.Thread(
             target=self._replies, args=(parent,), name="kbgen-search-replies", daemon=True
         ).start()
+        return parent
+
+    def _send_loop(self) -> None:
+        from .search.units import article_units
+
+        while True:
+            item = self.outbox.get()
+            if item is None:
+                return
+            kind, payload = item
+            try:
+                conn = self._connect()
+                if kind == "articles":
+                    conn.send(("reset", None))
+                    for i in range(0, len(payload), self.CHUNK):
+                        chunk = {a.source: article_units(a) for a in payload[i : i + self.CHUNK]}
+                        conn.send(("units", (chunk, [])))
+                else:
+                    conn.send((kind, payload))
+            except Exception as exc:  # noqa: BLE001 - the worker is gone: the next change starts afresh
+                with self.lock:
+                    self.error = f"search worker: {type(exc).__name__}: {exc}"
+                    self.done = self.sent
+                    self.primed = False
+                    self.idle.notify_all()
+                self.conn = None
 
     def _replies(self, conn: Any) -> None:
         while True:
@@ -929,6 +952,7 @@ class SearchUpdater:
             except (EOFError, OSError):
                 with self.lock:
                     self.done = self.sent
+                    self.primed = False
                     self.idle.notify_all()
                 return
             with self.lock:
@@ -942,22 +966,24 @@ class SearchUpdater:
             return self.idle.wait_for(lambda: self.done >= self.sent, timeout)
 
     def close(self) -> None:
+        self.outbox.put(None)
+        if self.sender is not None:
+            self.sender.join(2)
         if self.conn is not None:
             try:
                 self.conn.send(None)
             except (OSError, ValueError):
                 pass
         if self.process is not None:
-            self.process.join(5)
-            if self.process.is_alive():
+            self.process.join(2)
+            if self.process.is_alive():  # mid-export on a large site: the next build redoes it
                 self.process.terminate()
+                self.process.join(5)
         self.conn = self.process = None
-        with self.lock:
-            self.units = None
 
 
 def search_worker(conn: Any) -> None:
-    """The search worker process: keeps every unit, folds pending updates into one index + export run."""
+    """The search worker process: keeps every unit; folds the updates waiting into one index + export run."""
     from .search import index_and_export
 
     try:
@@ -967,44 +993,44 @@ def search_worker(conn: Any) -> None:
     units: dict[str, list[Any]] = {}
     previous: dict[Path, set[str]] = {}
     while True:
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
         count = 0
-        latest = None
+        job: Any = None
         export = False
-        while True:  # fold every update waiting into one run
-            if job is None:
+        while True:  # apply every message waiting; run once for all the jobs among them
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
                 return
-            full, diff, removed, order, index_dir, output, settings, wanted = job
-            export = export or wanted
-            if full:
+            if message is None:
+                return
+            kind, payload = message
+            if kind == "reset":
                 units = {}
-            for rel in removed:
-                units.pop(rel, None)
-            units.update(diff)
-            latest = (order, index_dir, output, settings)
-            count += 1
-            if not conn.poll():
+            elif kind == "units":
+                diff, removed = payload
+                for rel in removed:
+                    units.pop(rel, None)
+                units.update(diff)
+            elif kind == "job":
+                job = payload
+                export = export or payload[4]
+                count += 1
+            if job is not None and not conn.poll():
                 break
-            job = conn.recv()
-        order, index_dir, output, settings = latest
+        order, index_dir, output, settings, _export = job
         start = time.perf_counter()
         error = ""
-        tmp = output / f".search-tmp-{os.getpid()}"
-        if not export:
-            conn.send((count, 0.0, ""))
-            continue
-        try:
-            shutil.rmtree(tmp, ignore_errors=True)
-            index_and_export([u for rel in order for u in units.get(rel, ())], index_dir, tmp, settings)
-            dest = output / "_search"
-            previous[dest] = _publish_search(tmp, dest, previous.get(dest))
-        except Exception as exc:  # noqa: BLE001 - reported in /__kbgen/status; the pages are fine
-            error = f"{type(exc).__name__}: {exc}"
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if export:
+            tmp = output / f".search-tmp-{os.getpid()}"
+            try:
+                shutil.rmtree(tmp, ignore_errors=True)
+                index_and_export([u for rel in order for u in units.get(rel, ())], index_dir, tmp, settings)
+                dest = output / "_search"
+                previous[dest] = _publish_search(tmp, dest, previous.get(dest))
+            except Exception as exc:  # noqa: BLE001 - reported in /__kbgen/status; the pages are fine
+                error = f"{type(exc).__name__}: {exc}"
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
         try:
             conn.send((count, time.perf_counter() - start, error))
         except (OSError, ValueError):

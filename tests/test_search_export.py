@@ -63,7 +63,7 @@ def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, bro
     info = index_and_export(collect_units(library), tmp_path / "cache" / "index", site / "_search", settings)
     assert info["units"] > 10
     meta = json.loads((site / "_search" / "meta.json").read_text(encoding="utf-8"))
-    assert meta["layout"] == "sharded" and len(meta["shards"]) >= 1 and meta["docs"]
+    assert meta["layout"] == "sharded" and len(meta["shards"]) >= 1 and meta["docsSet"]
     shutil.copy(ROOT / "themes/default/static/search-core.js", site / "static/search-core.js")
     (site / "index.html").write_text(
         '<!doctype html><body data-kb-base="/"><script src="/static/search-core.js"></script></body>',

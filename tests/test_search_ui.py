@@ -258,10 +258,16 @@ def test_base_url_links_and_markup_titles(page, help_site):
     type_query(page, box, "refund")
     hrefs = [a.get_attribute("href") for a in page.locator("[role=listbox] a").all()]
     assert hrefs and all(h.startswith("/help/") for h in hrefs), hrefs
-    with page.expect_navigation():
+    with page.expect_navigation() as nav:
         page.locator(OPTION).first.click()
-    assert urlsplit(page.url).path.startswith("/help/") and "404" not in page.title()
-    # Titles with markup are shown as text.
+    assert nav.value.status == 200 and urlsplit(page.url).path.startswith("/help/")
+    # Titles with markup are text, in the header box ...
+    box = page.locator(BOX).locator("visible=true").first
+    type_query(page, box, "zanzibar")
+    title = page.locator("[role=listbox] .kb-sr-page .kb-sr-title").first
+    assert title.inner_text() == MARKUP_TITLE
+    assert page.locator("[data-kb-search-results] img, [data-kb-search-results] .kb-sr-title b").count() == 0
+    # ... and on the search page.
     page.goto(help_site + "/help/search/?q=zanzibar")
     page.wait_for_selector("[data-kb-search-page] .kb-sr-page")
     title = page.locator("[data-kb-search-page] .kb-sr-page .kb-sr-title").first

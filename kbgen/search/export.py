@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whoosh.scoring import bm25
-
 from .index import SearchSettings, open_index, read_manifest
 from .lexicon import Lexicon
 from .schema import SCORED_FIELDS, stop_words
@@ -44,30 +42,32 @@ from .units import Unit
 FORMAT = 1
 # Varint alphabet: 64 JSON-safe ASCII characters; a digit < 32 ends a number, >= 32 continues it.
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<=>?@[]^_{|}~"[:64]
-SHARD_POSTINGS = 12_000  # a shard closes past this many postings…
-SHARD_RECORDS = 240  # …or this many embedded display records
+SHARD_BYTES = 60_000  # raw JSON bytes after which a shard closes (≈ 25 kB gzip)
 MAX_POSTINGS = 400  # best units kept per term (sharded layout)
-EMBED_TOP = 5  # units per term whose display data is embedded in the shard
-DOCS_PER_FRAGMENT = 48
+EMBED_TOP = 8  # units per term whose display data is embedded in the shard
+DOCS_PER_FRAGMENT = 16
 TEXT_CHARS = 800  # unit text kept for snippets
-WINDOW_CHARS = 180  # snippet window embedded in shards
+WINDOW_CHARS = 140  # snippet window embedded in shards
+
+
+def _encode(n: int) -> str:
+    if n < 32:
+        return ALPHABET[n]
+    groups = []
+    while n:
+        groups.append(n & 31)
+        n >>= 5
+    groups.reverse()
+    return "".join(ALPHABET[32 + g] for g in groups[:-1]) + ALPHABET[groups[-1]]
+
+
+_CODES = [_encode(n) for n in range(4096)]
 
 
 def pack(numbers: list[int]) -> str:
     """Non-negative integers → a compact string: 5 bits a character, most significant group first."""
-    out: list[str] = []
-    for n in numbers:
-        if n < 32:
-            out.append(ALPHABET[n])
-            continue
-        groups = []
-        while n:
-            groups.append(n & 31)
-            n >>= 5
-        groups.reverse()
-        out.extend(ALPHABET[32 + g] for g in groups[:-1])
-        out.append(ALPHABET[groups[-1]])
-    return "".join(out)
+    codes = _CODES
+    return "".join([codes[n] if n < 4096 else _encode(n) for n in numbers])
 
 
 def zigzag(n: int) -> int:
@@ -160,6 +160,24 @@ class _Writer:
             self.stats.gzip_bytes += gz
             self.stats.sizes[name] = gz
         return name
+
+    def write_set(self, kind: str, items: list[Any]) -> str:
+        """Files `<kind>.<hash of them all>.<i>.json`: one hash in meta.json instead of one name per file."""
+        raws = [json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8") for d in items]
+        h = hashlib.sha256()
+        for raw in raws:
+            h.update(hashlib.sha256(raw).digest())
+        digest = h.hexdigest()[:12]
+        for i, raw in enumerate(raws):
+            name = f"{kind}.{digest}.{i}.json"
+            (self.out_dir / name).write_bytes(raw)
+            self.stats.files += 1
+            self.stats.bytes += len(raw)
+            if self.measure:
+                gz = len(gzip.compress(raw, 9))
+                self.stats.gzip_bytes += gz
+                self.stats.sizes[name] = gz
+        return digest
 
 
 def _clean_text(text: str, limit: int) -> str:
@@ -345,96 +363,127 @@ def _export_sharded(
     boosts = dict(ranking.field_boosts)
     field_b = dict(ranking.field_b)
     priors = [ranking.prior(a.views, max_views, a.promoted) for a in articles]
-    # Display fragments (every unit), by unit id range.
-    docs_files = []
+    # Display fragments (every unit), by unit id range: for results whose display data no shard embeds.
+    docs_items = []
     for lo in range(0, len(unit_list), DOCS_PER_FRAGMENT):
         chunk = range(lo, min(lo + DOCS_PER_FRAGMENT, len(unit_list)))
         arts = sorted({article_of[i] for i in chunk})
-        docs_files.append(
-            writer.write(
-                "docs",
-                {
-                    "lo": lo,
-                    "units": [
-                        [
-                            article_of[i],
-                            unit_list[i].anchor,
-                            unit_list[i].heading,
-                            _clean_text(unit_list[i].text, TEXT_CHARS),
-                        ]
-                        for i in chunk
-                    ],  # fmt: skip
-                    "articles": {str(a): article_rows[a] for a in arts},
-                },
-            )
+        docs_items.append(
+            {
+                "lo": lo,
+                "units": [
+                    [
+                        article_of[i],
+                        unit_list[i].anchor,
+                        unit_list[i].heading,
+                        _clean_text(unit_list[i].text, TEXT_CHARS),
+                    ]
+                    for i in chunk
+                ],  # fmt: skip
+                "articles": {str(a): article_rows[a] for a in arts},
+            }
         )
-    # Impacts per term: Σ over fields of boost × BM25 (Whoosh's formula), times the prior.
-    shards: list[list[Any]] = []
-    current: dict[str, Any] = {}
-    count = 0
-    first_tid = 0
     sorted_terms = sorted(term_ids)
     surfaces_of: dict[str, list[str]] = {}
     for word, ts in zip(lexicon.words, lexicon.word_terms, strict=True):
         for t in ts:
             surfaces_of.setdefault(t, []).append(word)
-
-    def flush(next_tid: int) -> None:
-        nonlocal current, count, first_tid
-        if current:
-            shards.append([first_tid, writer.write("shard", current)])
-        current, count, first_tid = {}, 0, next_tid
-
     unit_prior = [priors[a] for a in article_of]
     k1 = ranking.k1
-    for tid, term in enumerate(sorted_terms):
+
+    # Per term: impacts (Σ over fields of boost × Whoosh's BM25, × the prior), quantised to 1..255 of the
+    # term's best, the MAX_POSTINGS best units kept; and the EMBED_TOP best units for display.
+    term_data: dict[int, tuple[list[Any], list[int]]] = {}
+
+    def term_entry(tid: int) -> tuple[list[Any], list[int]] | None:
+        if tid in term_data:
+            return term_data[tid]
         scores: dict[int, float] = {}
         for fi, df, plist in postings[tid]:
             f = SCORED_FIELDS[fi]
             idf = math.log(n_all / (df + 1)) + 1
-            b = field_b[f]
-            boost = boosts[f]
-            col = lengths[fi]
-            avg = avgfl[fi]
+            b, boost, col, avg = field_b[f], boosts[f], lengths[fi], avgfl[fi]
             get = scores.get
-            for uid, tf in plist:
-                scores[uid] = get(uid, 0.0) + bm25(idf, float(tf), col[uid], avg, b, k1) * boost
+            k1p, nb, bavg = k1 + 1, 1 - b, b / avg
+            for uid, tf in plist:  # Whoosh's bm25(), inlined
+                scores[uid] = get(uid, 0.0) + idf * ((tf * k1p) / (tf + k1 * (nb + bavg * col[uid]))) * boost
         if not scores:
-            continue
-        # Impact = BM25F sum × prior; keep the best MAX_POSTINGS units (ties: lower unit id first).
+            return None
         impacts = [(-sc * unit_prior[u], u) for u, sc in scores.items()]
         ranked = heapq.nsmallest(MAX_POSTINGS, impacts) if len(impacts) > MAX_POSTINGS else sorted(impacts)
         top = -ranked[0][0]
         scale = top / 255 if top > 0 else 1.0
         pairs = sorted((u, max(1, round(-neg / scale))) for neg, u in ranked)
-        top_units = [u for _, u in ranked[:EMBED_TOP]]
-        new_recs = sum(1 for uid in top_units if str(uid) not in current.get("recs", {}))
-        if count and (count + len(pairs) > SHARD_POSTINGS or len(current["recs"]) + new_recs > SHARD_RECORDS):
-            flush(tid)
+        entry = ([scale, pack(_deltas(pairs))], [u for _, u in ranked[:EMBED_TOP]])
+        term_data[tid] = entry
+        return entry
+
+    # Shards cover ranges of surface words (and synonym forms): a typed word needs the one shard of its
+    # range, which holds its words' term ids and the impacts of every term they and their synonyms reach.
+    items: list[tuple[str, int, list[int]]] = [(w, i, tid_list[i]) for i, w in enumerate(lexicon.words)]
+    syn = {form: [term_ids[t] for t in ts if t in term_ids] for form, ts in lexicon.synonyms.items()}
+    items += [(form, -1, tids) for form, tids in syn.items()]
+    items.sort(key=lambda x: (x[0], x[1]))
+    shards: list[dict[str, Any]] = []
+    shard_firsts: list[str] = []
+    current: dict[str, Any] = {}
+    size = 0
+
+    def flush() -> None:
+        nonlocal current, size
+        if current:
+            lo, hi = current.pop("_lo"), current.pop("_hi")
+            current["words"] = [lo, hi] if lo is not None else [0, 0]
+            current["wt"] = pack_word_terms(tid_list[lo:hi]) if lo is not None else ""
+            shard_firsts.append(current.pop("_first"))
+            shards.append(current)
+        current, size = {}, 0
+
+    for key, widx, tids in items:
+        if size > SHARD_BYTES:
+            flush()
         if not current:
-            current = {"lo": tid, "terms": [], "recs": {}, "articles": {}}
-            first_tid = tid
-        while len(current["terms"]) < tid - current["lo"]:
-            current["terms"].append(None)
-        current["terms"].append([scale, pack(_deltas(pairs))])
-        for uid in top_units:
-            key = str(uid)
-            if key not in current["recs"]:
-                u = unit_list[uid]
-                current["recs"][key] = [
-                    article_of[uid],
-                    u.anchor,
-                    u.heading,
-                    _window(u.text, surfaces_of.get(term, [])),
-                ]
-                a = article_of[uid]
-                current["articles"].setdefault(str(a), article_rows[a])
-        count += len(pairs)
-    flush(len(sorted_terms))
+            current = {"_first": key, "_lo": widx if widx >= 0 else None, "_hi": None, "terms": {},
+                       "recs": {}, "articles": {}}  # fmt: skip
+        if widx >= 0:
+            if current["_lo"] is None:
+                current["_lo"] = widx
+            current["_hi"] = widx + 1
+        for tid in tids:
+            if str(tid) in current["terms"]:
+                continue
+            entry = term_entry(tid)
+            if entry is None:
+                continue
+            current["terms"][str(tid)] = entry[0]
+            size += len(entry[0][1]) + 12
+            for uid in entry[1]:
+                k = str(uid)
+                if k not in current["recs"]:
+                    u = unit_list[uid]
+                    rec = [
+                        article_of[uid],
+                        u.anchor,
+                        u.heading,
+                        _window(u.text, surfaces_of.get(sorted_terms[tid], [])),
+                    ]
+                    current["recs"][k] = rec
+                    size += sum(len(str(x)) for x in rec) + 8
+                    a = str(article_of[uid])
+                    if a not in current["articles"]:
+                        current["articles"][a] = article_rows[article_of[uid]]
+                        size += sum(len(str(x)) for x in article_rows[article_of[uid]]) + 8
+    flush()
     meta["layout"] = "sharded"
-    meta["lexicon"] = lexicon_json(lexicon, tid_list, sorted_terms)
-    meta["shards"] = shards
-    meta["docs"] = docs_files
+    word_pop = [lexicon.word_pop(i) for i in range(len(lexicon.words))]
+    meta["lexicon"] = {
+        "words": front_code(lexicon.words),
+        "wpop": pack(word_pop),
+        "syn": {form: tids for form, tids in syn.items() if tids},
+    }
+    meta["shards"] = shard_firsts  # first word of each shard's range
+    meta["shardSet"] = writer.write_set("shard", shards)  # shard i: shard.<shardSet>.<i>.json
+    meta["docsSet"] = writer.write_set("docs", docs_items)  # docs.<docsSet>.<i>.json: units i·docsPer…
     meta["docsPer"] = DOCS_PER_FRAGMENT
     # Article of each unit: units of an article are consecutive; store the run lengths.
     runs: list[int] = []

@@ -36,7 +36,7 @@ _TOKENS = re.compile(TOKEN_PATTERN)
 @dataclass
 class Lexicon:
     """`words`: sorted folded surface words; `word_terms[i]`: their terms; `term_pop[t]`: how common term t
-    is (4·log2(1 + its largest per-field document frequency), rounded): orders completions and typos."""
+    is (2·log2(1 + its largest per-field document frequency), rounded, at most 31): orders completions and typos."""
 
     words: list[str] = field(default_factory=list)
     word_terms: list[list[str]] = field(default_factory=list)
@@ -57,8 +57,8 @@ class Lexicon:
                 df = ti.doc_frequency()
                 if df > pop.get(term, 0):
                     pop[term] = df
-        # Quantised (quarter octaves): enough to order completions, a byte in the browser's lexicon.
-        pop = {t: round(4 * math.log2(1 + df)) for t, df in pop.items()}
+        # Quantised (half octaves): enough to order completions; one character in the browser's lexicon.
+        pop = {t: min(31, round(2 * math.log2(1 + df))) for t, df in pop.items()}
         by_word: dict[str, set[str]] = {}
         for surface, term in vocab.items():
             if term is None or term not in pop:

@@ -87,19 +87,25 @@
       prev = prev.slice(0, DEC[e.charCodeAt(0)]) + e.slice(1);
       words.push(prev);
     }
-    var nums = unpack(L.wt), wt = [], last = 0, k = 0;
-    for (i = 0; i < words.length; i++) {
+    return {
+      words: words, wt: L.wt ? wordTerms(L.wt, words.length) : null, pop: L.pop ? unpack(L.pop) : null,
+      wpop: L.wpop ? unpack(L.wpop) : null, syn: L.syn || {}
+    };
+  }
+  function wordTerms(packed, count) { // export.py pack_word_terms: per word, n - 1 then zigzag deltas
+    var nums = unpack(packed), wt = [], last = 0, k = 0;
+    for (var i = 0; i < count; i++) {
       var n = nums[k++] + 1, ts = [];
       while (n--) { var z = nums[k++]; last += z & 1 ? -(z + 1) / 2 : z / 2; ts.push(last); }
       wt.push(ts);
     }
-    return { words: words, wt: wt, pop: unpack(L.pop), syn: L.syn || {} };
+    return wt;
   }
   function setup(meta, bundle) {
     var lex = lexicon(bundle ? bundle.lexicon : meta.lexicon);
     var st = {
       meta: meta, rk: meta.ranking, lex: lex, stop: new Set(meta.stop), sharded: !bundle,
-      post: {}, termWords: null, recs: {}, arts: {}, shards: {}, docs: {}
+      post: {}, termWords: null, recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}
     };
     if (bundle) {
       st.rawPost = bundle.post;
@@ -139,9 +145,17 @@
     return lo < w.length && w[lo] === word ? lo : -lo - 1;
   }
   function wordPop(i) {
+    if (S.lex.wpop) return S.lex.wpop[i];
     var ts = S.lex.wt[i], p = 0;
     for (var k = 0; k < ts.length; k++) if (S.lex.pop[ts[k]] > p) p = S.lex.pop[ts[k]];
     return p;
+  }
+  function termsOfIndex(i) { // the term ids of word i (sharded: from the loaded shard of its range)
+    if (S.lex.wt) return S.lex.wt[i];
+    var sh = S.shardData[shardOf(S.lex.words[i])];
+    if (!sh) return [];
+    if (!sh._wt) sh._wt = wordTerms(sh.wt, sh.words[1] - sh.words[0]);
+    return sh._wt[i - sh.words[0]] || [];
   }
   function completions(prefix, limit) {
     var i = find(prefix), lo = i >= 0 ? i : -i - 1, w = S.lex.words, out = [];
@@ -197,31 +211,29 @@
     TOKEN.lastIndex = 0;
     return { words: out, typing: typing };
   }
-  function expand(text, prefix) {
-    var rk = S.rk, qw = queryWords(text), out = [], seen = {};
-    qw.words.forEach(function (word, pos) {
-      var alts = {}, kind = "none", i = find(word);
-      if (i >= 0) S.lex.wt[i].forEach(function (t) { alts[t] = 1; kind = "exact"; });
-      if (Object.prototype.hasOwnProperty.call(S.lex.syn, word)) S.lex.syn[word].forEach(function (t) {
-        if ((alts[t] || 0) < rk.synonymWeight) { alts[t] = rk.synonymWeight; if (kind !== "exact") kind = "synonym"; }
-      });
-      if (prefix && qw.typing && pos === qw.words.length - 1 && clen(word) >= rk.minPrefix) {
-        completions(word, rk.maxExpansions).forEach(function (k) {
-          S.lex.wt[k].forEach(function (t) {
-            if ((alts[t] || 0) < rk.prefixWeight) { alts[t] = rk.prefixWeight; if (kind !== "exact") kind = "prefix"; }
-          });
-        });
-      }
-      if (!Object.keys(alts).length) {
-        typos(word, budgetOf(word), rk.maxExpansions).forEach(function (c) {
-          var wgt = rk.typoWeight[c[1]];
-          S.lex.wt[c[0]].forEach(function (t) { if ((alts[t] || 0) < wgt) { alts[t] = wgt; kind = "typo"; } });
-        });
-      }
+  function plan(text, prefix) { // which words each query word may match: decided from the lexicon alone
+    var rk = S.rk, qw = queryWords(text);
+    return qw.words.map(function (word, pos) {
+      var p = { word: word, exact: find(word), syn: [], comps: [], typos: [] };
+      if (Object.prototype.hasOwnProperty.call(S.lex.syn, word)) p.syn = S.lex.syn[word];
+      if (prefix && qw.typing && pos === qw.words.length - 1 && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
+      if (p.exact < 0 && !p.syn.length && !p.comps.length) p.typos = typos(word, budgetOf(word), rk.maxExpansions);
+      return p;
+    });
+  }
+  function expand(plans) { // → [{word, alts: {term id: weight}, kind}], as lexicon.expand_query
+    var rk = S.rk, out = [], seen = {};
+    plans.forEach(function (p) {
+      var alts = {}, kind = "none";
+      function add(t, w, k) { if ((alts[t] || 0) < w) { alts[t] = w; if (kind !== "exact") kind = k; } }
+      if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; kind = "exact"; });
+      p.syn.forEach(function (t) { add(t, rk.synonymWeight, "synonym"); });
+      p.comps.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.prefixWeight, "prefix"); }); });
+      p.typos.forEach(function (c) { termsOfIndex(c[0]).forEach(function (t) { add(t, rk.typoWeight[c[1]], "typo"); }); });
       var key = Object.keys(alts).map(Number).sort(function (a, b) { return a - b; }).join(",");
       if (key && seen[key]) return;
       seen[key] = 1;
-      out.push({ word: word, alts: alts, kind: kind });
+      out.push({ word: p.word, alts: alts, kind: kind });
     });
     return out;
   }
@@ -312,14 +324,14 @@
   }
 
   // ---- sharded layout: postings and display data loaded on demand -----------------------------
-  function shardOf(t) {
+  function shardOf(str) { // the shard whose range holds this word (or synonym form)
     var sh = S.meta.shards, lo = 0, hi = sh.length - 1;
-    while (lo < hi) { var m = (lo + hi + 1) >> 1; if (sh[m][0] <= t) lo = m; else hi = m - 1; }
+    while (lo < hi) { var m = (lo + hi + 1) >> 1; if (sh[m] <= str) lo = m; else hi = m - 1; }
     return lo;
   }
   function shardTerm(t) {
     if (S.post[t] !== undefined) return S.post[t];
-    var sh = S.shards[shardOf(t)], e = sh && sh.terms[t - sh.lo], out = null;
+    var e = S.termEntry[t], out = null;
     if (e) {
       var nums = unpack(e[1]), us = [], qs = [], u = -1;
       for (var k = 0; k < nums.length; k += 2) { u += nums[k] + 1; us.push(u); qs.push(nums[k + 1]); }
@@ -327,24 +339,29 @@
     }
     return (S.post[t] = out);
   }
-  function need(words) {
+  function need(plans) {
     if (!S.sharded) return Promise.resolve();
-    var want = {};
-    words.forEach(function (qw) { Object.keys(qw.alts).forEach(function (t) { want[shardOf(+t)] = 1; }); });
+    var want = {}, w = S.lex.words;
+    plans.forEach(function (p) {
+      if (p.exact >= 0 || p.syn.length) want[shardOf(p.word)] = 1;
+      p.comps.forEach(function (k) { want[shardOf(w[k])] = 1; });
+      p.typos.forEach(function (c) { want[shardOf(w[c[0]])] = 1; });
+    });
     return Promise.all(Object.keys(want).map(getShard));
   }
   function getShard(i) {
     if (S.shards[i]) return S.shards[i];
-    return (S.shards[i] = fetchJSON(S.dir + S.meta.shards[i][1]).then(function (d) {
+    return (S.shards[i] = fetchJSON(S.dir + "shard." + S.meta.shardSet + "." + i + ".json").then(function (d) {
+      Object.keys(d.terms).forEach(function (t) { if (!S.termEntry[t]) S.termEntry[t] = d.terms[t]; });
       Object.keys(d.recs).forEach(function (u) { if (!S.recs[u]) S.recs[u] = d.recs[u]; });
       Object.keys(d.articles).forEach(function (a) { S.arts[a] = d.articles[a]; });
-      S.shards[i] = d;
+      S.shardData[i] = d;
       return d;
     }));
   }
   function getDocs(i) {
     if (S.docs[i]) return S.docs[i];
-    return (S.docs[i] = fetchJSON(S.dir + S.meta.docs[i]).then(function (d) {
+    return (S.docs[i] = fetchJSON(S.dir + "docs." + S.meta.docsSet + "." + i + ".json").then(function (d) {
       d.units.forEach(function (r, k) { S.recs[d.lo + k] = r; S.recs[d.lo + k].full = 1; });
       Object.keys(d.articles).forEach(function (a) { S.arts[a] = d.articles[a]; });
       return (S.docs[i] = d);
@@ -354,7 +371,7 @@
   function articleRec(a) { return S.sharded ? S.arts[a] : S.articles[a]; }
 
   // ---- snippets: plain text + [start, end) offsets of the words whose term matched ---------------
-  function termsOf(word) { var i = find(word); return i >= 0 ? S.lex.wt[i] : []; }
+  function termsOf(word) { var i = find(word); return i >= 0 ? termsOfIndex(i) : []; }
   function highlights(text, terms) {
     var out = [], m;
     TOKEN.lastIndex = 0;
@@ -393,15 +410,23 @@
       hl: hs.filter(function (h) { return h[0] >= start && h[1] <= end; }).map(function (h) { return [h[0] + shift, h[1] + shift]; })
     };
   }
-  function matchedWords(terms) { // the surface words of the matched terms (reverse map built once)
-    if (!S.termWords) {
-      S.termWords = {};
-      S.lex.wt.forEach(function (ts, i) { ts.forEach(function (t) { (S.termWords[t] = S.termWords[t] || []).push(S.lex.words[i]); }); });
+  function matchedWords(terms) { // the surface words of the matched terms
+    var out = [], w = S.lex.words;
+    function scan(lo, hi) {
+      for (var i = lo; i < hi && out.length < 20; i++) {
+        var ts = termsOfIndex(i);
+        for (var k = 0; k < ts.length; k++) if (terms[ts[k]]) { out.push(w[i]); break; }
+      }
     }
-    var out = [];
-    Object.keys(terms).forEach(function (t) {
-      (S.termWords[t] || []).forEach(function (w) { if (out.length < 20 && out.indexOf(w) < 0) out.push(w); });
-    });
+    if (!S.sharded) {
+      if (!S.termWords) { // reverse map, built once
+        S.termWords = {};
+        S.lex.wt.forEach(function (ts, i) { ts.forEach(function (t) { (S.termWords[t] = S.termWords[t] || []).push(w[i]); }); });
+      }
+      Object.keys(terms).forEach(function (t) {
+        (S.termWords[t] || []).forEach(function (x) { if (out.length < 20 && out.indexOf(x) < 0) out.push(x); });
+      });
+    } else Object.keys(S.shardData).forEach(function (k) { var d = S.shardData[k]; scan(d.words[0], d.words[1]); });
     return out;
   }
 
@@ -410,9 +435,9 @@
     opts = opts || {};
     var limit = opts.limit || 10, text = String(q || "");
     return load(opts.metaHref).then(function () {
-      var words = expand(text, opts.prefix !== false);
-      return need(words).then(function () {
-        var r = rank(words, opts.category);
+      var plans = plan(text, opts.prefix !== false);
+      return need(plans).then(function () {
+        var words = expand(plans), r = rank(words, opts.category);
         var groups = [], byArt = new Map();
         for (var i = 0; i < r.ranked.length; i++) {
           var x = r.ranked[i], g = byArt.get(x[2]);
@@ -481,6 +506,6 @@
 
   W.kbSearchCore = {
     load: load, query: query, suggest: suggest, categories: categories,
-    _expand: function (t, p) { return expand(t, p !== false); }  // for tests
+    _expand: function (t, p) { var ps = plan(t, p !== false); return need(ps).then(function () { return expand(ps); }); }
   };
 })();
