@@ -46,6 +46,7 @@ if not ARDUINO.is_dir():
 QUERY_SETS = {
     "dev": SHARED / "queries/arduino-dev.jsonl",
     "held-out": ROOT / "bench/queries-heldout.jsonl",
+    "blind": ROOT / "bench/queries-blind.jsonl",
 }
 RESULTS = ROOT / "bench/RESULTS.md"
 FIRST_SEARCH_QUERIES = [

@@ -294,6 +294,12 @@ def run_check(
     options = LoadOptions(
         drafts=drafts, base_path=config.base_path, labels=labels, workers=config.build.workers
     )
+    try:  # bodies rendered by the last `kbgen build` are reused (each only while its links resolve alike)
+        from .cache import BuildCache
+
+        options.render_cache = BuildCache.open(config.cache_path).render
+    except (ImportError, AttributeError):
+        pass
     details = load_library_details(config.content_path, options, keep_sources=True)
     extra: list[Problem] = []
     try:

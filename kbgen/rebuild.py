@@ -16,7 +16,9 @@ paths to a `Plan`; `Rebuilder.apply()` carries it out on a `BuildSession` kept i
 
 Every page of a rebuild is rendered in memory first; only when all succeeded are the files written, each
 atomically (temporary file + rename). A rebuild with an error writes nothing and keeps its paths for the
-next attempt, so the served site always equals some successful build.
+next attempt, so the served site always equals some successful build (tests/test_serve.py holds the result
+of every kind of change to a fresh full build, byte for byte). The search index follows in a worker
+process (`SearchUpdater`), so the reload never waits for it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import gc
 import heapq
 import os
 import posixpath
@@ -110,7 +113,7 @@ class Outcome:
     paths: list[str] | None = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    after: list[Callable[[], None]] = field(default_factory=list)  # to run once the browsers were told
+    after: list[Callable[[], None]] = field(default_factory=list)  # background work to queue (search)
 
     def follow_up(self) -> None:
         for task in self.after:
@@ -353,6 +356,7 @@ class Rebuilder:
         start = time.perf_counter()
         self.search.wait()  # a full build indexes everything itself; never two index writers at once
         self.search.reset()
+        gc.unfreeze()
         try:
             config = self.reload_config() if reload_config else session.config
             session.full(config, reload_content=reload_content)
@@ -370,6 +374,10 @@ class Rebuilder:
             return Outcome(False, "full", problems=[problem])
         self._index_after_full()
         self.needs_full = False
+        # A large site is millions of objects that live until the next full build: keep them out of the
+        # garbage collector's way, or every incremental rebuild may pay for a full collection.
+        gc.collect()
+        gc.freeze()
         library, output = session.library, session.output
         assert library is not None and output is not None
         prime = functools.partial(
@@ -514,6 +522,7 @@ class Rebuilder:
         old_outputs = {out for a in old_articles for out in _article_outputs(a)}
         old_urls = {a.source: a.url for a in old_articles}
         in_feed = bool(self.feed_sources & set(ones))
+        sitemap_before = _sitemap_key(lib, old_articles) if listing else None
         try:
             new_articles = self._commit(lib, by_source, changed, removed, listing)
         except Exception:
@@ -559,9 +568,15 @@ class Rebuilder:
             pages = self._pages(renderer, lib, new_articles, wanted)
             for page in pages:
                 outputs[page.output] = renderer.render(page)
-            if listing:
+            sitemap_after = _sitemap_key(lib, new_articles + gone) if listing else None
+            if sitemap_after != sitemap_before:  # the order of the articles, their URLs and dates, the tags
                 outputs["sitemap.xml"] = renderer.sitemap()
-            if listing or in_feed:
+            dated = (
+                sitemap_after is not None
+                and sitemap_before is not None
+                and sitemap_after[1] != sitemap_before[1]
+            )
+            if dated or in_feed:  # the feed: the most recently updated articles
                 outputs["feed.xml"] = renderer.feed()
                 self.feed_sources = _feed_sources(lib)
         except Exception:
@@ -691,20 +706,23 @@ class Rebuilder:
     ) -> list[Article]:  # fmt: skip
         """Put the changed articles into the library (in place, so references stay valid)."""
         owners: dict[int, Category | Section] = {}
+        gone: list[Article] = []
         for rel in removed:
             old = by_source.pop(rel)
+            gone.append(old)
             owner = old.section or old.category
             if owner is not None:
                 owner.articles.remove(old)
                 owners[id(owner)] = owner
         current: list[Article] = []
-        added = False
+        new_ones: list[Article] = []
+        old_slugs: dict[int, set[str]] = {}
         for rel, one in changed.items():
             new = one.article
             assert new is not None
             old = by_source.get(rel)
             if old is None:
-                added = True
+                new_ones.append(new)
                 owner = new.section or new.category
                 if owner is not None:
                     owner.articles.append(new)
@@ -712,6 +730,7 @@ class Rebuilder:
                 by_source[rel] = new
                 current.append(new)
                 continue
+            old_slugs[id(old)] = {t.slug for t in old.tag_links}
             keep = {"related": old.related, "views": old.views, "popularity_rank": old.popularity_rank,
                     "tag_links": old.tag_links}  # fmt: skip
             old.__dict__.update(new.__dict__)
@@ -720,10 +739,11 @@ class Rebuilder:
             if owner is not None:
                 owners[id(owner)] = owner
             current.append(old)
+        added = bool(new_ones)
         for owner in owners.values():
             owner.articles.sort(key=lambda a: a.sort_key)
         if listing or removed or added:
-            _reorder(lib)
+            _reorder(lib, current, gone, old_slugs, new_ones)
             for cat in lib.categories:  # their cached lists (all articles, counts, top articles)
                 forget = getattr(cat, "forget", None)
                 if forget is not None:
@@ -866,6 +886,7 @@ class SearchUpdater:
         self.process: Any = None
         self.outbox: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self.sender: threading.Thread | None = None
+        self.closed = False
 
     def reset(self) -> None:
         with self.lock:
@@ -925,7 +946,7 @@ class SearchUpdater:
 
         while True:
             item = self.outbox.get()
-            if item is None:
+            if item is None or self.closed:
                 return
             kind, payload = item
             try:
@@ -966,20 +987,16 @@ class SearchUpdater:
             return self.idle.wait_for(lambda: self.done >= self.sent, timeout)
 
     def close(self) -> None:
+        """Stop the worker at once: never block on its pipe (it may be busy for a minute on a large site).
+        An index left half-updated is detected and rebuilt by the next build."""
+        self.closed = True
         self.outbox.put(None)
+        process, self.process, self.conn = self.process, None, None
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(5)
         if self.sender is not None:
             self.sender.join(2)
-        if self.conn is not None:
-            try:
-                self.conn.send(None)
-            except (OSError, ValueError):
-                pass
-        if self.process is not None:
-            self.process.join(2)
-            if self.process.is_alive():  # mid-export on a large site: the next build redoes it
-                self.process.terminate()
-                self.process.join(5)
-        self.conn = self.process = None
 
 
 def search_worker(conn: Any) -> None:
@@ -1086,29 +1103,71 @@ def _folders(lib: Library) -> dict[str, Category | Section]:
     return folders
 
 
-def _reorder(lib: Library) -> None:
-    """`library.articles` in navigation order and the tags rebuilt, as the loader assembles them."""
+def _reorder(
+    lib: Library,
+    changed: list[Article],
+    gone: list[Article],
+    old_slugs: dict[int, set[str]],
+    new: list[Article],
+) -> None:
+    """`library.articles` in navigation order again, and the tags of the changed articles brought up to date,
+    as the loader assembles them (the category and section lists are sorted already)."""
     ordered: list[Article] = []
     for cat in lib.categories:
-        cat.articles.sort(key=lambda a: a.sort_key)
         ordered.extend(cat.articles)
         for sec in cat.sections:
-            sec.articles.sort(key=lambda a: a.sort_key)
             ordered.extend(sec.articles)
-    ordered.extend(sorted((a for a in lib.articles if a.category is None), key=lambda a: a.sort_key))
+    removed = {id(a) for a in gone}
+    loose = [a for a in (*lib.articles, *new) if a.category is None and id(a) not in removed]
+    ordered.extend(sorted({id(a): a for a in loose}.values(), key=lambda a: a.sort_key))
     lib.articles[:] = ordered
-    tags: dict[str, Tag] = {}
-    for article in ordered:
+    tags = {t.slug: t for t in lib.tags}
+    touched: set[str] = set()
+    for article in gone:
+        for tag in article.tag_links:
+            tag.articles = [a for a in tag.articles if a is not article]
+            touched.add(tag.slug)
+    for article in changed:
+        before = old_slugs.get(id(article), set())
         article.tag_links = []
         for name in article.tags:
             slug = _tag_slug(name)
-            tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
-            if article not in tag.articles:
+            if any(t.slug == slug for t in article.tag_links):
+                continue
+            tag = tags.get(slug)
+            if tag is None:
+                tag = tags[slug] = Tag(name=name, slug=slug, url=f"/tags/{slug}/")
+            if slug not in before:
                 tag.articles.append(article)
-                article.tag_links.append(tag)
-    for tag in tags.values():
+            article.tag_links.append(tag)
+            touched.add(slug)
+        now = {t.slug for t in article.tag_links}
+        for slug in before - now:
+            tag = tags[slug]
+            tag.articles = [a for a in tag.articles if a is not article]
+            touched.add(slug)
+    for slug in touched:
+        tag = tags[slug]
+        if not tag.articles:
+            del tags[slug]
+            continue
         tag.articles.sort(key=lambda a: a.sort_key)
+        first = min(tag.articles, key=lambda a: _scan_key(a.source))  # the loader names a tag after the
+        tag.name = next((n for n in first.tags if _tag_slug(n) == slug), tag.name)  # spelling it met first
     lib.tags[:] = sorted(tags.values(), key=lambda t: t.name.casefold())
+
+
+def _sitemap_key(lib: Library, articles: list[Article]) -> tuple[Any, ...]:
+    """What the sitemap shows, cheaply: the order of the articles, the changed ones' URL and date, the tags."""
+    changed = {a.source: (a.url, a.updated) for a in articles}
+    return ([id(a) for a in lib.articles], changed, [t.url for t in lib.tags])
+
+
+@functools.lru_cache(maxsize=65536)
+def _scan_key(source: str) -> tuple[str, ...]:
+    """Sort key giving the order `content.load.scan` reads files in (a folder's files before its folders)."""
+    *folders, name = source.split("/")
+    return (*folders, "\0" + name)
 
 
 @functools.lru_cache(maxsize=65536)

@@ -147,17 +147,20 @@ class DevServer:
         what = "Building the site" if initial else plan.describe()
         outcome = self.rebuilder.apply(plan)
         self.building = False
-        if outcome.ok and outcome.kind != "none":
+        # A save that changed nothing (the file-closed event after the write, a touch) reloads nothing.
+        wrote = outcome.ok and outcome.kind != "none" and (outcome.paths is None or bool(outcome.paths))
+        if wrote:
             self.root = self.session.output
             self.base_path = self.session.config.base_path
             self.build_id += 1
         self.status = self.make_status(outcome)
-        if outcome.ok and outcome.kind != "none":
+        outcome.follow_up()  # queue the search index update (a worker process does it; cheap here)
+        if wrote:
             self.hub.publish("reload", {"build": self.build_id, "paths": outcome.paths})
         else:
             self.hub.publish("status", {"build": self.build_id, "ok": outcome.ok})
-        self.report(outcome, what, started, initial)
-        outcome.follow_up()  # the search index, after the browsers reloaded
+        if wrote or not outcome.ok:
+            self.report(outcome, what, started, initial)
         if outcome.ok and outcome.kind.startswith(("full", "pages")):
             self.rewatch()
         return outcome

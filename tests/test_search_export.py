@@ -78,6 +78,7 @@ def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, bro
                  for (const q of qs) out.push(await kbSearchCore.query(q, {limit: 5})); return out; }""",
             ["refund", "klarna instalments", "descale kettle"],
         )
+        filtered = page.evaluate("kbSearchCore.query('order', {limit: 5, category: 'returns-refunds'})")
     finally:
         page.close()
         server.shutdown()
@@ -87,3 +88,40 @@ def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, bro
             py = s.search(a["query"], 5).pages
             assert a["grouped"][0]["url"] == py[0].best.url  # quantised impacts: the best page agrees
             assert all(r["snippet"] and r["title"] for r in a["results"])
+    assert filtered["grouped"] and all(g["categorySlug"] == "returns-refunds" for g in filtered["grouped"])
+
+
+@pytest.mark.browser
+def test_french_export_in_the_browser(tmp_path: Path, browser: object) -> None:
+    """`search.language = "fr"`: French stemming and stop words, in Whoosh and in the exported lexicon."""
+    from dataclasses import replace
+
+    from test_search_index import make_unit
+
+    words = tuple("les ordinateurs portables élève livraison colis remboursement commande facture".split())
+    units = [make_unit(i, lang_words=words) for i in range(12)]
+    units[3] = replace(units[3], title="Mon ordinateur ne démarre plus", body="Après la mise à jour, rien.")
+    site = tmp_path / "site"
+    (site / "static").mkdir(parents=True)
+    index_and_export(units, tmp_path / "cache" / "index", site / "_search", SearchSettings(language="fr"))
+    meta = json.loads((site / "_search" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["language"] == "fr" and "les" in meta["stop"]
+    shutil.copy(ROOT / "themes/default/static/search-core.js", site / "static/search-core.js")
+    (site / "index.html").write_text(
+        '<!doctype html><body data-kb-base="/"><script src="/static/search-core.js"></script></body>', "utf-8"
+    )
+    url, server = serve_directory(site)
+    page = browser.new_page()  # type: ignore[attr-defined]
+    try:
+        page.goto(url + "/")
+        a, b = page.evaluate(
+            """async () => [await kbSearchCore.query('les ordinateurs', {limit: 3}),
+                            await kbSearchCore.query('demarre', {limit: 3})]"""
+        )
+    finally:
+        page.close()
+        server.shutdown()
+    assert a["terms"] == ["ordinateurs"] and a["grouped"]  # "les" is a French stop word
+    assert b["grouped"][0]["url"] == units[3].url  # "démarre" folded to "demarre"
+    with SearchIndex(tmp_path / "cache" / "index") as s:
+        assert [p.best.url for p in s.search("demarre", 3).pages][:1] == [units[3].url]

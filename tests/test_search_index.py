@@ -168,3 +168,30 @@ def test_language_change_rebuilds_with_french_stemming(tmp_path: Path) -> None:
         assert alts == {t: 1.0 for t in s.lexicon.lookup("ordinateur")}
         top = s.search("demarre ordinateur", 3).pages
         assert top and top[0].best.source == "cat/art-0.md"
+
+
+def test_query_expansion_rules(tmp_path: Path) -> None:
+    body = "Donations keep the project going. Reset your password from the login page. Wi-Fi setup."
+    units = [make_unit(i) for i in range(20)]
+    units[0] = replace(units[0], title="Donations", body=body)
+    idx = tmp_path / "index"
+    build_index(units, idx, SearchSettings())
+    with SearchIndex(idx) as s:
+        lex, rk = s.lexicon, s.ranking
+        assert query_words("How do I reset my pass", "en") == (["reset", "pass"], True)
+        assert query_words("how do I reset ", "en") == (["reset"], False)
+        assert query_words("the and of", "en") == ([], False)
+
+        def kinds(q: str, prefix: bool = True) -> list[tuple[str, str]]:
+            return [(w.word, w.kind) for w in expand_query(q, lex, rk, prefix=prefix)]
+
+        assert kinds("passw") == [("passw", "prefix")]  # the word being typed completes
+        assert kinds("passw", prefix=False) == [("passw", "root")]  # …or, submitted, shares a root
+        assert kinds("pasword") == [("pasword", "typo")]  # 1 edit from 4 letters
+        assert kinds("passwrod") == [("passwrod", "typo")]  # a transposition is one edit
+        assert kinds("wifi") == [("wifi", "exact")]  # "Wi-Fi" is indexed joined too
+        assert kinds("donate") == [("donate", "root")]  # no stemmer in the browser: the root finds it
+        assert kinds("cant log in")[-1] == ("log in", "phrase")  # two-word expressions → login
+        delete = expand_query("wipe", lex, rk)[0]
+        assert delete.kind in ("synonym", "none")
+        assert [p.best.source for p in s.search("donate", 1).pages] == ["cat/art-0.md"]

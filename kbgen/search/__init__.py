@@ -42,14 +42,14 @@ def index_and_export(
     units: list[Unit], index_dir: Path, out_dir: Path, settings: SearchSettings
 ) -> dict[str, Any]:
     """Update the index in `index_dir` (incrementally) and write the browser export into `out_dir`."""
-    from .export import export_index
+    from .export import FORMAT, export_index
 
     start = time.perf_counter()
     index_dir, out_dir = Path(index_dir), Path(out_dir)
     stats = build_index(units, index_dir, settings)
     cache = index_dir.parent / EXPORT_CACHE
     marker = cache / ".kbgen-export"
-    fingerprint = repr((settings, stats.units))
+    fingerprint = repr((settings, stats.units, FORMAT))
     reused = not stats.changed and marker.exists() and marker.read_text(encoding="utf-8") == fingerprint
     export_seconds = 0.0
     if not reused:

@@ -1,24 +1,34 @@
 """The static export of the Whoosh index for the browser: `site/_search/`.
 
-Entry point: `meta.json` (fixed name, small, revalidated); every other file is named after its content
-hash (`<kind>.<sha256[:12]>.json`) so a CDN may cache it forever. Numbers in postings and lengths are
-packed into strings with a varint alphabet (`pack()`; `unpack()` in search-core.js).
+Entry point: `meta.json` (fixed name, revalidated); every other file is named after content hashes
+(`bundle.<hash>.json`, or `shard.<hash of all shards>.<i>.json` / `docs.<hash of all docs>.<i>.json`), so a
+CDN may cache it forever. Integers in postings, lengths and lexicons are packed into strings (`pack()`:
+5 bits per character, ALPHABET; `unpack()` in search-core.js); word lists are front-coded.
 
-Two layouts, chosen by the number of search units (`search.shard_threshold`):
+meta.json (both layouts): format, language, N (Whoosh doc_count_all), fields, avgfl (Whoosh's average
+field lengths), ranking (boosts, B, K1, expansion weights, coordination power, popularity weight,
+promoted boost), maxViews, stop words and filler words (folded), categories [[slug, title]], units.
 
-* **bundle** (small sites): `meta.json` + one `bundle.<hash>.json` with everything: the lexicon (surface
-  word → term ids), per term and field the document frequency and the postings (unit, term frequency),
-  per field the units' quantised lengths, and the display data (article title, URL, category, type,
-  views; unit anchor, heading, text). The browser computes Whoosh's BM25F from these exactly, so
-  `kbgen search` and the page rank alike (a test holds them to it).
+* **bundle** (up to `search.shard_threshold` units): meta + `bundle.<hash>.json` =
+  lexicon {words (front-coded, folded surface words), wt (word → term ids), pop (term → popularity
+  class), syn (typed form → synonym term ids), phrases (two-word expression → word)}, post (per term:
+  [field, Whoosh df, packed (unit delta, tf) pairs] per field), lens (per field: each unit's quantised
+  Whoosh field length), articles [[title, url, category, type, views, promoted]], units [[article,
+  anchor, heading, text]]. The browser computes Whoosh's BM25F from these: same numbers as `kbgen search`
+  (tests/test_search_parity.py).
 
-* **sharded** (large sites): `meta.json` carries the lexicon (the browser needs it for typo and prefix
-  matching before it knows which postings to load) and where each unit's article starts; the postings
-  live in term-range shards (~`SHARD_POSTINGS` postings each), as precomputed impacts — the BM25F sum
-  over fields times the document prior, quantised to 0..255 per term, impact-ordered and truncated to
-  the `MAX_POSTINGS` best units per term; each shard also embeds the display data of the `EMBED_TOP`
-  best units of each of its terms, so the first results usually need no other file. Display data of
-  other units comes from `docs.<hash>.json` fragments (`DOCS_PER_FRAGMENT` units each).
+* **sharded** (large sites): meta also carries the lexicon (words, wpop = each word's popularity class,
+  syn, phrases: what typo/prefix matching needs before any shard), `shards` (the first word of each
+  shard's range of surface words), `shardSet`, `docsSet`, `docsPer`, `urlParents`, `articleRuns` (unit →
+  article) and `categoryRuns` (unit → category). Shard i holds, for the words of its range, their term
+  ids (wt) and for every term they or their synonyms reach the impacts (BM25F over fields × the document
+  prior, quantised 1..255 of the term's best, `MAX_POSTINGS` best units kept), plus display records
+  [article, anchor, heading, text] of: the best unit of each term's `EMBED_TOP` best articles, the best
+  articles of frequent title-word pairs (two-word queries), and every unit of the articles "homed" in the
+  range (by their title's rarest word). A typical one- or two-word query needs meta + one shard per word;
+  `docs` fragments (`DOCS_PER_FRAGMENT` units each) supply display data for anything else.
+  Impacts are quantised and truncated, so large-site rankings approximate `kbgen search` closely, not
+  exactly.
 """
 
 from __future__ import annotations
@@ -35,19 +45,25 @@ from pathlib import Path
 from typing import Any
 
 from .index import SearchSettings, open_index, read_manifest
-from .lexicon import Lexicon
-from .schema import SCORED_FIELDS, stop_words
+from .lexicon import Lexicon, query_words
+from .schema import SCORED_FIELDS, fillers, stop_words
+from .synonyms import phrases
 from .units import Unit
+from .writer import Analysis
 
 FORMAT = 1
 # Varint alphabet: 64 JSON-safe ASCII characters; a digit < 32 ends a number, >= 32 continues it.
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<=>?@[]^_{|}~"[:64]
 SHARD_BYTES = 60_000  # raw JSON bytes after which a shard closes (≈ 25 kB gzip)
 MAX_POSTINGS = 400  # best units kept per term (sharded layout)
-EMBED_TOP = 8  # units per term whose display data is embedded in the shard
-DOCS_PER_FRAGMENT = 16
-TEXT_CHARS = 800  # unit text kept for snippets
-WINDOW_CHARS = 140  # snippet window embedded in shards
+EMBED_TOP = 6  # articles per term whose best unit's display data is embedded in the shard
+DOCS_PER_FRAGMENT = 48
+TEXT_CHARS = 600  # unit text kept for snippets
+WINDOW_CHARS = 110
+PAIR_MIN_POP = 10  # pairs of title terms whose quantised popularity is at least this (df ≳ 30)…
+MAX_PARTNERS = 24  # …at most this many partners per term, the most frequent pairs first
+EMBED_PAIR = 5  # articles embedded per pair
+HOME_TEXT_CHARS = 200  # text kept per unit in its article's home shard  # snippet window embedded in shards
 
 
 def _encode(n: int) -> str:
@@ -112,6 +128,7 @@ def lexicon_json(lexicon: Lexicon, tid_list: list[list[int]], sorted_terms: list
         "wt": pack_word_terms(tid_list),
         "pop": pack([lexicon.term_pop[t] for t in sorted_terms]),
         "syn": {w: [ids[t] for t in ts if t in ids] for w, ts in lexicon.synonyms.items()},
+        "phrases": phrases(lexicon.language),
     }
 
 
@@ -215,6 +232,22 @@ def export_index(
         live = list(r.all_doc_ids())
         uid_of = {d: r.stored_fields(d)["uid"] for d in live}
         live = [d for d in live if uid_of[d] in by_uid]
+        if len(live) > settings.shard_threshold:
+            # Sharded layout: number units in article-title order, so that articles with similar titles
+            # (which tend to be found together) share display fragments. (The bundle keeps Whoosh's
+            # document order, which breaks ties exactly as `kbgen search` does.)
+            # Categories first (a category filter then needs only the category's unit range).
+            cat_rank: dict[str, int] = {}
+            for d in live:
+                cat_rank.setdefault(by_uid[uid_of[d]].category_slug, len(cat_rank))
+            live.sort(
+                key=lambda d: (
+                    cat_rank[by_uid[uid_of[d]].category_slug],
+                    by_uid[uid_of[d]].title.casefold(),
+                    by_uid[uid_of[d]].source,
+                    d,
+                )
+            )
         uid_to_id = {d: i for i, d in enumerate(live)}
         unit_list = [by_uid[uid_of[d]] for d in live]
         avgfl = [(r.field_length(f) / (n_all or 1)) or 1 for f in SCORED_FIELDS]
@@ -264,6 +297,7 @@ def export_index(
         "ranking": ranking.to_json(),
         "maxViews": max_views,
         "stop": sorted(stop_words(lexicon.language)),
+        "fillers": sorted(fillers(lexicon.language)),
         "categories": categories,
         "units": len(unit_list),
     }
@@ -363,6 +397,15 @@ def _export_sharded(
     boosts = dict(ranking.field_boosts)
     field_b = dict(ranking.field_b)
     priors = [ranking.prior(a.views, max_views, a.promoted) for a in articles]
+    # Article rows without the prior's inputs (folded into the impacts), URLs as (parent index, rest).
+    parents = sorted({r[1][: r[1].rstrip("/").rfind("/") + 1] for r in article_rows})
+    parent_index = {p: i for i, p in enumerate(parents)}
+    article_rows = [
+        [r[0], parent_index[r[1][: r[1].rstrip("/").rfind("/") + 1]], r[1][len(r[1][: r[1].rstrip("/").rfind("/") + 1]) :],
+         r[2], r[3]]
+        for r in article_rows
+    ]  # fmt: skip
+    meta["urlParents"] = parents
     # Display fragments (every unit), by unit id range: for results whose display data no shard embeds.
     docs_items = []
     for lo in range(0, len(unit_list), DOCS_PER_FRAGMENT):
@@ -394,6 +437,7 @@ def _export_sharded(
     # Per term: impacts (Σ over fields of boost × Whoosh's BM25, × the prior), quantised to 1..255 of the
     # term's best, the MAX_POSTINGS best units kept; and the EMBED_TOP best units for display.
     term_data: dict[int, tuple[list[Any], list[int]]] = {}
+    kept_impacts: dict[int, dict[int, float]] = {}
 
     def term_entry(tid: int) -> tuple[list[Any], list[int]] | None:
         if tid in term_data:
@@ -414,8 +458,17 @@ def _export_sharded(
         top = -ranked[0][0]
         scale = top / 255 if top > 0 else 1.0
         pairs = sorted((u, max(1, round(-neg / scale))) for neg, u in ranked)
-        entry = ([scale, pack(_deltas(pairs))], [u for _, u in ranked[:EMBED_TOP]])
+        shown: list[int] = []  # the best unit of each of the EMBED_TOP best articles
+        seen_articles: set[int] = set()
+        for _, u in ranked:
+            if article_of[u] not in seen_articles:
+                seen_articles.add(article_of[u])
+                shown.append(u)
+                if len(shown) >= EMBED_TOP:
+                    break
+        entry = ([scale, pack(_deltas(pairs))], shown)
         term_data[tid] = entry
+        kept_impacts[tid] = {u: q * scale for u, q in pairs}
         return entry
 
     # Shards cover ranges of surface words (and synonym forms): a typed word needs the one shard of its
@@ -439,6 +492,73 @@ def _export_sharded(
             shards.append(current)
         current, size = {}, 0
 
+    # Each article's display data also lives in one "home" shard: that of its title's rarest word, which a
+    # query finding the article by its title usually contains.
+    units_of: dict[int, list[int]] = {}
+    for uid, a in enumerate(article_of):
+        units_of.setdefault(a, []).append(uid)
+    homed: dict[int, list[int]] = {}
+    for a, art in enumerate(articles):
+        best: tuple[int, str, int] | None = None
+        for w in query_words(art.title, lexicon.language)[0]:
+            i = lexicon.index_of(w)
+            if i is not None and (best is None or (lexicon.word_pop(i), w) < best[:2]):
+                best = (lexicon.word_pop(i), w, i)
+        if best is not None:
+            homed.setdefault(best[2], []).append(a)
+
+    # Two common words found together in titles: their best articles together are rarely either word's
+    # best alone, so a shard also embeds the best articles for such pairs (the two-word queries).
+    title_terms: list[set[int]] = []
+    analysis = Analysis(lexicon.language)
+    for art in articles:
+        counts, _ = analysis.terms(art.title)
+        title_terms.append({term_ids[t] for t in counts if t in term_ids})
+    pair_count: dict[tuple[int, int], int] = {}
+    for ts in title_terms:
+        common = sorted(t for t in ts if lexicon.term_pop.get(sorted_terms[t], 0) >= PAIR_MIN_POP)
+        for i, t1 in enumerate(common):
+            for t2 in common[i + 1 :]:
+                pair_count[(t1, t2)] = pair_count.get((t1, t2), 0) + 1
+    partners: dict[int, list[int]] = {}
+    for (t1, t2), _n in sorted(pair_count.items(), key=lambda x: -x[1]):
+        partners.setdefault(t1, []).append(t2)
+
+    def pair_best(t1: int, t2: int) -> list[int]:
+        if term_entry(t1) is None or term_entry(t2) is None:
+            return []
+        a, b = kept_impacts[t1], kept_impacts[t2]
+        scored = [
+            (-(a.get(u, 0.0) + b.get(u, 0.0)) * (1.0 if u in a and u in b else 0.5), u)
+            for u in set(a) | set(b)
+        ]
+        scored.sort()
+        out: list[int] = []
+        seen_a: set[int] = set()
+        for _, u in scored:
+            if article_of[u] not in seen_a:
+                seen_a.add(article_of[u])
+                out.append(u)
+                if len(out) >= EMBED_PAIR:
+                    break
+        return out
+
+    placed_pairs: set[int] = set()
+
+    def add_record(uid: int, text: str) -> None:
+        nonlocal size
+        k = str(uid)
+        if k in current["recs"]:
+            return
+        u = unit_list[uid]
+        rec = [article_of[uid], u.anchor, u.heading, text]
+        current["recs"][k] = rec
+        size += sum(len(str(x)) for x in rec) + 8
+        a = str(article_of[uid])
+        if a not in current["articles"]:
+            current["articles"][a] = article_rows[article_of[uid]]
+            size += sum(len(str(x)) for x in article_rows[article_of[uid]]) + 8
+
     for key, widx, tids in items:
         if size > SHARD_BYTES:
             flush()
@@ -458,21 +578,15 @@ def _export_sharded(
             current["terms"][str(tid)] = entry[0]
             size += len(entry[0][1]) + 12
             for uid in entry[1]:
-                k = str(uid)
-                if k not in current["recs"]:
-                    u = unit_list[uid]
-                    rec = [
-                        article_of[uid],
-                        u.anchor,
-                        u.heading,
-                        _window(u.text, surfaces_of.get(sorted_terms[tid], [])),
-                    ]
-                    current["recs"][k] = rec
-                    size += sum(len(str(x)) for x in rec) + 8
-                    a = str(article_of[uid])
-                    if a not in current["articles"]:
-                        current["articles"][a] = article_rows[article_of[uid]]
-                        size += sum(len(str(x)) for x in article_rows[article_of[uid]]) + 8
+                add_record(uid, _window(unit_list[uid].text, surfaces_of.get(sorted_terms[tid], [])))
+            if tid not in placed_pairs:
+                placed_pairs.add(tid)
+                for t2 in partners.get(tid, [])[:MAX_PARTNERS]:
+                    for uid in pair_best(tid, t2):
+                        add_record(uid, _window(unit_list[uid].text, surfaces_of.get(sorted_terms[tid], [])))
+        for a in homed.get(widx, ()) if widx >= 0 else ():
+            for uid in units_of[a]:
+                add_record(uid, _clean_text(unit_list[uid].text, HOME_TEXT_CHARS))
     flush()
     meta["layout"] = "sharded"
     word_pop = [lexicon.word_pop(i) for i in range(len(lexicon.words))]
@@ -480,6 +594,7 @@ def _export_sharded(
         "words": front_code(lexicon.words),
         "wpop": pack(word_pop),
         "syn": {form: tids for form, tids in syn.items() if tids},
+        "phrases": phrases(lexicon.language),
     }
     meta["shards"] = shard_firsts  # first word of each shard's range
     meta["shardSet"] = writer.write_set("shard", shards)  # shard i: shard.<shardSet>.<i>.json
@@ -493,6 +608,15 @@ def _export_sharded(
         else:
             runs[-1] += 1
     meta["articleRuns"] = pack(runs)
+    # Category of each unit, as runs: [category index, number of units, …] (units are grouped by category).
+    cat_runs: list[int] = []
+    for a in article_of:
+        c = article_rows[a][3]
+        if cat_runs and cat_runs[-2] == c + 1:
+            cat_runs[-1] += 1
+        else:
+            cat_runs += [c + 1, 1]
+    meta["categoryRuns"] = pack(cat_runs)
 
 
 def _window(text: str, surfaces: list[str]) -> str:

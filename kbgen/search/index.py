@@ -195,12 +195,21 @@ def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) ->
         except BaseException:
             writer.cancel()
             raise
+        segments_before = 0 if fresh else len(ix._segments())
         writer.commit(mergetype=merge_small_segments)
+        ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME)
+        grew_by_one = not fresh and len(ix._segments()) == segments_before + 1
         vocab = {} if fresh else _read_vocab(index_dir)
         vocab.update(analysis.surface)
         _write_json(index_dir / VOCAB, vocab)
         with ix.reader() as reader:
-            Lexicon.from_index(reader, vocab, settings.language).save(index_dir)
+            previous = None
+            if grew_by_one:  # only a new segment added: update the lexicon for its terms only
+                try:
+                    previous = Lexicon.load(index_dir)
+                except (OSError, ValueError, KeyError):
+                    previous = None
+            Lexicon.from_index(reader, vocab, settings.language, previous).save(index_dir)
         if not fresh:
             with ix.reader() as r:
                 total, live = r.doc_count_all(), r.doc_count()

@@ -23,11 +23,12 @@ from .schema import (
     TOKEN_PATTERN,
     KbStemFilter,
     Ranking,
+    fillers,
     fold,
     stop_words,
     typo_budget,
 )
-from .synonyms import synonym_map
+from .synonyms import phrases, synonym_map
 
 LEXICON = "kbgen-lexicon.json"
 _TOKENS = re.compile(TOKEN_PATTERN)
@@ -48,17 +49,44 @@ class Lexicon:
         self._index = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
-    def from_index(cls, reader: Any, vocab: dict[str, str | None], language: str) -> Lexicon:
-        """From a Whoosh reader and the surface vocabulary the writer collected."""
-        pop: dict[str, int] = {}
+    def from_index(
+        cls, reader: Any, vocab: dict[str, str | None], language: str, previous: Lexicon | None = None
+    ) -> Lexicon:
+        """From a Whoosh reader and the surface vocabulary the writer collected.
+
+        With `previous` (the lexicon before a commit that only added the reader's last segment, and
+        deleted documents, which Whoosh still counts), only the terms of that segment are looked up.
+        """
+        leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+        if previous is not None:
+            pop = dict(previous.term_pop)
+            newest = leaves[-1][0]
+            for fieldname in SCORED_FIELDS:
+                if fieldname not in newest.indexed_field_names():
+                    continue
+                for btext, _ti in newest.iter_field(fieldname):
+                    term = btext if isinstance(btext, str) else btext.decode("utf-8")
+                    df = max(reader.doc_frequency(f, term) for f in SCORED_FIELDS)
+                    pop[term] = min(31, round(2 * math.log2(1 + df)))
+            return cls._assemble(pop, vocab, language)
+        pop = {}
         for fieldname in SCORED_FIELDS:
-            for btext, ti in reader.iter_field(fieldname):
-                term = btext if isinstance(btext, str) else btext.decode("utf-8")
-                df = ti.doc_frequency()
+            dfs: dict[str, int] = {}  # summed over segments, as Whoosh's doc_frequency() does
+            for leaf, _offset in leaves:
+                if fieldname not in leaf.indexed_field_names():
+                    continue
+                for btext, ti in leaf.iter_field(fieldname):
+                    term = btext if isinstance(btext, str) else btext.decode("utf-8")
+                    dfs[term] = dfs.get(term, 0) + ti.doc_frequency()
+            for term, df in dfs.items():
                 if df > pop.get(term, 0):
                     pop[term] = df
         # Quantised (half octaves): enough to order completions; one character in the browser's lexicon.
         pop = {t: min(31, round(2 * math.log2(1 + df))) for t, df in pop.items()}
+        return cls._assemble(pop, vocab, language)
+
+    @classmethod
+    def _assemble(cls, pop: dict[str, int], vocab: dict[str, str | None], language: str) -> Lexicon:
         by_word: dict[str, set[str]] = {}
         for surface, term in vocab.items():
             if term is None or term not in pop:
@@ -99,6 +127,9 @@ class Lexicon:
 
     def word_pop(self, i: int) -> int:
         return max((self.term_pop.get(t, 0) for t in self.word_terms[i]), default=0)
+
+    def index_of(self, word: str) -> int | None:
+        return self._index.get(word)
 
     def lookup(self, word: str) -> list[str]:
         i = self._index.get(word)
@@ -177,12 +208,14 @@ def query_words(text: str, language: str) -> tuple[list[str], bool]:
 class QueryWord:
     word: str
     alternatives: dict[str, float]  # term → weight (1 exact, < 1 completion or typo)
-    kind: str  # "exact" | "prefix" | "typo" | "none"
+    kind: str  # "exact" | "prefix" | "typo" | "synonym" | "none"
+    weight: float = 1.0  # its share in the coordination factor (fillers count less)
 
 
 def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = True) -> list[QueryWord]:
     """The weighted terms of each query word (the last word is a prefix when `prefix`)."""
     words, typing = query_words(text, lexicon.language)
+    filler_set = fillers(lexicon.language)
     out: list[QueryWord] = []
     for pos, word in enumerate(words):
         alts: dict[str, float] = {}
@@ -202,14 +235,50 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
                         alts[t] = ranking.prefix_weight
                         kind = kind if kind == "exact" else "prefix"
         if not alts:
+            # An unknown word: words sharing its root (the browser has no stemmer: "donate" → "donations"),
+            # and the words within its typo budget.
+            for i in lexicon.completions(stem_root(word), ranking.max_expansions) if len(word) >= 4 else []:
+                for t in lexicon.word_terms[i]:
+                    if alts.get(t, 0.0) < ranking.root_weight:
+                        alts[t] = ranking.root_weight
+                        kind = "root"
             for i, d in lexicon.typo_candidates(word, typo_budget(word), ranking.max_expansions):
                 w = ranking.typo_weight[d]
                 for t in lexicon.word_terms[i]:
                     if alts.get(t, 0.0) < w:
                         alts[t] = w
                         kind = "typo"
-        out.append(QueryWord(word, alts, kind))
+        share = 1.0
+        if word in filler_set:
+            share = ranking.filler_weight
+            alts = {t: w * share for t, w in alts.items()}
+        out.append(QueryWord(word, alts, kind, share))
+    for phrase, target in phrase_targets(text, lexicon.language):
+        alts = {}
+        for t in [*lexicon.lookup(target), *lexicon.synonyms.get(target, ())]:
+            alts[t] = ranking.synonym_weight
+        if alts:
+            out.append(QueryWord(phrase, alts, "phrase"))
     return _dedupe(out)
+
+
+def phrase_targets(text: str, language: str) -> list[tuple[str, str]]:
+    """The two-word expressions of `text` that `synonyms.PHRASES` knows, with their target word."""
+    table = phrases(language)
+    if not table:
+        return []
+    toks = [fold(t.replace("-", "")) for t in _TOKENS.findall(text)]
+    found: list[tuple[str, str]] = []
+    for a, b in zip(toks, toks[1:], strict=False):
+        key = f"{a} {b}"
+        if key in table and all(key != f for f, _ in found):
+            found.append((key, table[key]))
+    return found
+
+
+def stem_root(word: str) -> str:
+    """The part of an unknown word that its inflections share: all but its last two letters, at least 4."""
+    return word[: max(4, len(word) - 2)]
 
 
 def _dedupe(words: Iterable[QueryWord]) -> list[QueryWord]:

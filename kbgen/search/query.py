@@ -33,9 +33,10 @@ def alternative_query(term: str, weight: float, ranking: Ranking) -> wq.Query:
     return wq.Or([wq.Term(f, term, boost=boosts[f] * weight) for f in SCORED_FIELDS])
 
 
-def coordination(matched: int, total: int, ranking: Ranking) -> float:
-    """Factor for a unit that matches `matched` of the `total` query words."""
-    if total <= 1 or matched >= total:
+def coordination(matched: float, total: float, ranking: Ranking) -> float:
+    """Factor for a unit that matches words weighing `matched` of the query's `total` (a word weighs 1,
+    a filler word less)."""
+    if matched >= total:
         return 1.0
     return (matched / total) ** ranking.coord_power
 
@@ -126,7 +127,7 @@ class SearchIndex:
         # alternative (a max taken here: Whoosh's DisjunctionMaxMatcher mixes up documents); the unit's
         # score is the sum over words × the coordination factor × the document prior, as in search-core.js.
         sums: dict[int, float] = {}
-        counts: dict[int, int] = {}
+        counts: dict[int, float] = {}
         for qw in words:
             best: dict[int, float] = {}
             for term, weight in sorted(qw.alternatives.items()):
@@ -135,8 +136,8 @@ class SearchIndex:
                         best[r.docnum] = r.score
             for d, sc in best.items():
                 sums[d] = sums.get(d, 0.0) + sc
-                counts[d] = counts.get(d, 0) + 1
-        n = len(words)
+                counts[d] = counts.get(d, 0.0) + qw.weight
+        n = sum(qw.weight for qw in words)
         scored = sorted(
             ((sums[d] * coordination(counts[d], n, self.ranking) * self.prior(d), d) for d in sums),
             key=lambda x: (-x[0], x[1]),

@@ -27,7 +27,7 @@ from whoosh.analysis import Composable, Filter, RegexTokenizer, Token
 from whoosh.lang import has_stemmer, stemmer_for_language, stopwords_for_language
 
 # Bump when the analysis, the schema or the unit model changes: an index of another version is rebuilt.
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 
 TOKEN_PATTERN = r"\w+(?:[.\-]\w+)*"
 MIN_TOKEN, MAX_TOKEN = 2, 40
@@ -122,10 +122,110 @@ EXTRA_STOPS: dict[str, tuple[str, ...]] = {
         "still",
         "anymore",
     ),
-    "fr": ("qu", "puis", "peux", "faire", "fait", "comment", "quoi", "mon", "ma", "mes", "est", "ai"),
+    "fr": ("les", "qu", "puis", "peux", "faire", "fait", "comment", "quoi", "mon", "ma", "mes", "est", "ai"),
     "de": ("kann", "wie", "ich", "mein", "meine", "geht", "nicht"),
     "es": ("puedo", "como", "mi", "mis", "hacer", "no"),
 }
+
+
+# Words customers wrap their question in ("it keeps happening right now"): kept, but with a lower weight,
+# so that the rare words of the problem decide the ranking, not a rare filler word.
+FILLERS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "right",
+        "now",
+        "never",
+        "ever",
+        "keep",
+        "keeps",
+        "kept",
+        "fine",
+        "weird",
+        "strange",
+        "something",
+        "anything",
+        "everything",
+        "nothing",
+        "besides",
+        "try",
+        "trying",
+        "tried",
+        "again",
+        "use",
+        "using",
+        "get",
+        "gets",
+        "getting",
+        "come",
+        "comes",
+        "happen",
+        "happens",
+        "happened",
+        "happening",
+        "thing",
+        "things",
+        "stuff",
+        "way",
+        "make",
+        "makes",
+        "made",
+        "go",
+        "goes",
+        "going",
+        "went",
+        "let",
+        "know",
+        "think",
+        "see",
+        "look",
+        "looks",
+        "like",
+        "say",
+        "says",
+        "said",
+        "tell",
+        "able",
+        "possible",
+        "someone",
+        "somebody",
+        "anyone",
+        "much",
+        "many",
+        "lot",
+        "lots",
+        "actually",
+        "even",
+        "always",
+        "already",
+        "yet",
+        "since",
+        "ago",
+        "today",
+        "yesterday",
+        "suddenly",
+        "instead",
+        "else",
+        "work",
+        "works",
+        "working",
+        "worked",
+        "doesnt",
+        "seems",
+        "seem",
+        "sure",
+        "okay",
+        "ok",
+        "thanks",
+        "hi",
+        "hello",
+    ),
+}
+FILLER_WEIGHT = 0.5
+ROOT_WEIGHT = 0.75  # a word sharing the root of an unknown typed word (lexicon.stem_root)
+
+
+def fillers(lang: str) -> frozenset[str]:
+    return frozenset(FILLERS.get(normalize_language(lang), ()))
 
 
 def fold(text: str) -> str:
@@ -296,6 +396,8 @@ class Ranking:
     promoted_boost: float = 1.15
     coord_power: float = COORD_POWER
     synonym_weight: float = SYNONYM_WEIGHT
+    filler_weight: float = FILLER_WEIGHT
+    root_weight: float = ROOT_WEIGHT
 
     def prior(self, views: int, max_views: int, promoted: bool) -> float:
         """Document prior multiplied into the score: log-damped popularity, small promoted boost."""
@@ -315,6 +417,8 @@ class Ranking:
             "promotedBoost": self.promoted_boost,
             "coordPower": self.coord_power,
             "synonymWeight": self.synonym_weight,
+            "fillerWeight": self.filler_weight,
+            "rootWeight": self.root_weight,
         }
 
 

@@ -21,7 +21,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("delete", "remove", "erase", "wipe", "clear", "uninstall"),
         ("refund", "reimburse", "reimbursement", "repay"),
         ("return", "exchange"),
-        ("buy", "purchase", "order"),
+        ("buy", "bought", "purchase", "order"),
         ("pay", "payment", "checkout", "charge"),
         ("invoice", "receipt", "bill"),
         ("cancel", "unsubscribe", "terminate"),
@@ -36,6 +36,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("freeze", "frozen", "hang", "hangs", "stuck", "unresponsive", "crash", "crashes"),
         ("slow", "lag", "laggy", "sluggish"),
         ("light", "led", "lamp", "indicator"),
+        ("power", "pwr"),
         ("test", "exam", "quiz", "assessment"),
         ("fail", "failed", "unsuccessful"),
         ("teacher", "educator", "instructor"),
@@ -70,6 +71,7 @@ GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("kick", "remove", "ban"),
         ("weird", "strange", "unexpected", "odd"),
         ("start", "launch", "open", "boot"),
+        ("retry", "retake", "reattempt", "resit"),
     ),
     "fr": (
         ("supprimer", "effacer", "enlever", "retirer"),
@@ -105,6 +107,47 @@ GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("cancelar", "anular"),
     ),
 }
+
+
+# Two-word expressions → the word articles use (the typed words are searched as well).
+PHRASES: dict[str, dict[str, str]] = {
+    "en": {
+        "send back": "return",
+        "sent back": "return",
+        "money back": "refund",
+        "kick out": "remove",
+        "log in": "login",
+        "sign in": "login",
+        "logged in": "login",
+        "sign up": "register",
+        "set up": "setup",
+        "log out": "logout",
+        "sign out": "logout",
+        "turn on": "enable",
+        "switch on": "enable",
+        "turn off": "disable",
+        "switch off": "disable",
+        "didnt pass": "fail",
+        "not pass": "fail",
+        "dont work": "broken",
+        "not working": "broken",
+        "stopped working": "broken",
+        "wont start": "start",
+        "pay later": "instalments",
+        "too hot": "temperature",
+        "too slow": "slow",
+        "mixed up": "wrong",
+        "get into": "access",
+        "try again": "retry",
+        "hooked up": "connect",
+        "plug in": "connect",
+        "plugged in": "connect",
+    },
+}
+
+
+def phrases(lang: str) -> dict[str, str]:
+    return PHRASES.get(lang, {})
 
 
 def _forms(word: str, lang: str) -> set[str]:

@@ -13,7 +13,6 @@ in a worker.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -142,7 +141,8 @@ def collect_units(library: Library) -> list[Unit]:
 
 def units_hash(units: list[Unit]) -> str:
     """Content hash of an article's units: equal hash → the article need not be reindexed."""
-    h = hashlib.sha1()
+    h = hashlib.blake2b(digest_size=16)
     for u in units:
-        h.update(json.dumps(list(u.__dict__.values()), ensure_ascii=False, default=str).encode("utf-8"))
+        h.update("\x1f".join(map(str, u.__dict__.values())).encode("utf-8", "surrogatepass"))
+        h.update(b"\x1e")
     return h.hexdigest()

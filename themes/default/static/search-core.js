@@ -1,50 +1,22 @@
-/**
- * kbgen search core — the browser search engine over the static export in `site/_search/`.
- * Plain JS, no framework, no build step.  Owned by the search core; the UI lives in search.js.
+/* kbgen search core: the browser engine over site/_search/ (export.py). UI: search.js. Contract:
  *
- * API (stable contract with search.js):
+ * kbSearchCore.load(metaHref?) → Promise: fetch the index (idempotent; call on search-box focus).
+ *   metaHref defaults to <body data-kb-base> + "_search/meta.json".
+ * kbSearchCore.query(q, {category, limit = 10, prefix = true}) → Promise<{query, terms, results, grouped,
+ *   total, didYouMean?}>. The last word of q is a prefix unless prefix === false (submitted searches).
+ *   grouped: pages best first, {title, url, href, category, categorySlug, type, score, snippet,
+ *     highlights, titleHighlights, units: Result[]}; results: the best unit of each page;
+ *   Result: {title ("Page › Section" for a section), pageTitle, heading, url, anchor, href, category,
+ *     categorySlug, type, score, snippet, highlights, titleHighlights, matchedTerms};
+ *   highlights: [start, end) offsets into snippet / title. total: matching pages; didYouMean only when
+ *   nothing matched. Every string is PLAIN TEXT: insert with textContent, never innerHTML.
+ *   Large (sharded) sites: display data is fetched for the first 50 pages at most.
+ * kbSearchCore.categories() → Promise<{slug, title}[]>; kbSearchCore.suggest(prefix, n = 5) →
+ *   Promise<string[]> (vocabulary completions).
  *
- *   window.kbSearchCore.load(metaHref?) → Promise<void>
- *       Starts fetching the index; idempotent (same promise on every call).  Call it as soon as a
- *       search box gets focus.  metaHref defaults to `<body data-kb-base>` + "_search/meta.json"
- *       (data-kb-base ends with "/").  Rejects if the index cannot be fetched.
- *
- *   window.kbSearchCore.query(q, {category, limit, prefix}?) → Promise<Answer>
- *       q        raw text as typed; the last word is treated as a prefix unless prefix === false
- *                (pass prefix:false for a submitted search, e.g. the search page on Enter/?q=).
- *       category optional category slug (from categories()); only results in it are returned.
- *       limit    max pages in `grouped` (default 10); `results` holds at most limit units.
- *       Calls load() itself if needed.  An empty/stop-word-only query resolves to empty results.
- *       Answer = {
- *         query: string,                  // q as given
- *         terms: string[],                // the query words kept (lower-cased, stop words dropped)
- *         results: Result[],              // flat units, best first
- *         grouped: Group[],               // pages, best first (page ranked by its best unit)
- *         total: number,                  // number of matching pages before the limit
- *         didYouMean?: string,            // only when nothing matched: a corrected query to offer
- *       }
- *       Result = {
- *         title: string,        // unit title: the article title, or "Article title › Section/Question"
- *         pageTitle: string,    // the article title
- *         heading: string,      // section heading / FAQ question ("" for the page's own unit)
- *         url: string,          // site-relative page path, e.g. "/orders/tracking/track-your-order/"
- *         anchor: string,       // fragment id without "#", "" for the page unit
- *         href: string,         // ready-to-use link: base + url (+ "#" + anchor)
- *         category: string,     // category title ("" if none)
- *         categorySlug: string,
- *         type: string,         // "article" | "faq" | "howto"
- *         score: number,
- *         snippet: string,      // PLAIN TEXT (never HTML) excerpt around the matched words
- *         highlights: [number, number][],  // [start, end) offsets into snippet of matched words
- *         titleHighlights: [number, number][], // same, into title
- *         matchedTerms: string[],          // index terms that matched (for analytics/debug)
- *       }
- *       Group = { title, url, href, category, categorySlug, type, score, snippet, highlights,
- *                 titleHighlights, units: Result[] }   // page-level fields taken from its best unit
- *       All strings are plain text: insert them with textContent / createTextNode, never innerHTML.
- *
- *   window.kbSearchCore.categories() → Promise<{slug, title}[]>   // for a category filter
- *   window.kbSearchCore.suggest(prefix, n=5) → Promise<string[]>   // vocabulary completions
+ * Ranking = kbgen/search/query.py, step for step (the parity test holds them to it): each query word's
+ * alternatives (exact, synonyms, phrase, completions, root, typos; lexicon.py) scored by Whoosh's BM25F
+ * over the fields, best alternative per word, summed, × (matched word share)^coordPower, × prior.
  */
 (function () {
   "use strict";
@@ -89,7 +61,7 @@
     }
     return {
       words: words, wt: L.wt ? wordTerms(L.wt, words.length) : null, pop: L.pop ? unpack(L.pop) : null,
-      wpop: L.wpop ? unpack(L.wpop) : null, syn: L.syn || {}
+      wpop: L.wpop ? unpack(L.wpop) : null, syn: L.syn || {}, phrases: L.phrases || {}
     };
   }
   function wordTerms(packed, count) { // export.py pack_word_terms: per word, n - 1 then zigzag deltas
@@ -105,7 +77,7 @@
     var lex = lexicon(bundle ? bundle.lexicon : meta.lexicon);
     var st = {
       meta: meta, rk: meta.ranking, lex: lex, stop: new Set(meta.stop), sharded: !bundle,
-      post: {}, termWords: null, recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}
+      post: {}, termWords: bundle ? null : {}, recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}
     };
     if (bundle) {
       st.rawPost = bundle.post;
@@ -180,16 +152,25 @@
     }
     return p[lb] <= limit ? p[lb] : limit + 1;
   }
+  function byLength() { // word indexes by length (in characters), built once
+    if (!S.byLen) {
+      S.byLen = [];
+      S.lex.words.forEach(function (x, i) { var n = clen(x); (S.byLen[n] = S.byLen[n] || []).push(i); });
+    }
+    return S.byLen;
+  }
   function typos(word, budget, limit) {
     if (budget <= 0) return [];
-    var w = S.lex.words, found = [], chars = Array.from(word), n = chars.length;
-    for (var i = 0; i < w.length; i++) {
-      var x = w[i];
-      if (Math.abs(x.length - word.length) > budget + 1 || x === word) continue;
-      var xc = Array.from(x);
-      if (Math.abs(xc.length - n) > budget) continue;
-      var d = osa(chars, xc, budget);
-      if (d <= budget) found.push([d, -wordPop(i), x, i]);
+    var w = S.lex.words, found = [], chars = Array.from(word), n = chars.length, bl = byLength();
+    var ascii = chars.length === word.length;
+    for (var len = Math.max(1, n - budget); len <= n + budget; len++) {
+      var idx = bl[len] || [];
+      for (var j = 0; j < idx.length; j++) {
+        var i = idx[j], x = w[i];
+        if (x === word) continue;
+        var d = osa(ascii && x.length === len ? word : chars, ascii && x.length === len ? x : Array.from(x), budget);
+        if (d <= budget) found.push([d, -wordPop(i), x, i]);
+      }
     }
     found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || cmp(a[2], b[2]); });
     return found.slice(0, limit).map(function (f) { return [f[3], f[0]]; });
@@ -197,10 +178,11 @@
   function budgetOf(word) { var n = clen(word); return n >= 8 ? 2 : n >= 4 ? 1 : 0; }
 
   function queryWords(text) {
-    var out = [], lastKept = false, m;
+    var out = [], toks = [], lastKept = false, m;
     TOKEN.lastIndex = 0;
     while ((m = TOKEN.exec(text))) {
       var w = fold(m[0].replace(/-/g, "")), n = clen(w);
+      toks.push(w);
       lastKept = n >= 2 && n <= 40 && !S.stop.has(w);
       if (lastKept && out.indexOf(w) < 0) out.push(w);
       else if (lastKept) lastKept = false;
@@ -209,31 +191,70 @@
     TOKEN.lastIndex = 0;
     var typing = lastKept && text.length > 0 && !/\s/.test(last) && TOKEN.test(last);
     TOKEN.lastIndex = 0;
-    return { words: out, typing: typing };
+    return { words: out, typing: typing, toks: toks };
   }
   function plan(text, prefix) { // which words each query word may match: decided from the lexicon alone
-    var rk = S.rk, qw = queryWords(text);
+    var rk = S.rk, qw = queryWords(text), phrases = S.lex.phrases || {}, found = [];
+    for (var i = 0; i + 1 < qw.toks.length; i++) {
+      var key = qw.toks[i] + " " + qw.toks[i + 1];
+      if (Object.prototype.hasOwnProperty.call(phrases, key) && found.indexOf(key) < 0) found.push(key);
+    }
+    var extra = found.map(function (key) {
+      var target = phrases[key];
+      return { word: key, target: target, exact: find(target), phrase: true, comps: [], roots: [], typos: [],
+               syn: Object.prototype.hasOwnProperty.call(S.lex.syn, target) ? S.lex.syn[target] : [] };
+    });
     return qw.words.map(function (word, pos) {
-      var p = { word: word, exact: find(word), syn: [], comps: [], typos: [] };
+      var p = { word: word, exact: find(word), syn: [], comps: [], roots: [], typos: [] };
       if (Object.prototype.hasOwnProperty.call(S.lex.syn, word)) p.syn = S.lex.syn[word];
       if (prefix && qw.typing && pos === qw.words.length - 1 && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
-      if (p.exact < 0 && !p.syn.length && !p.comps.length) p.typos = typos(word, budgetOf(word), rk.maxExpansions);
+      if (p.exact < 0 && !p.syn.length && !p.comps.length) { // unknown: its root's words, and typos
+        if (clen(word) >= 4) p.roots = completions(Array.from(word).slice(0, Math.max(4, clen(word) - 2)).join(""), rk.maxExpansions);
+        p.typos = typos(word, budgetOf(word), rk.maxExpansions);
+      }
+      if (S.sharded) { // large sites: expansions from at most two shards (each shard is a request)
+        var w = S.lex.words, home = shardOf(word), near = function (k) { return shardOf(w[k]) === home; };
+        var oneShard = function (ks) {
+          var inHome = ks.filter(near);
+          if (inHome.length || !ks.length) return inHome;
+          var s0 = shardOf(w[ks[0]]);
+          return ks.filter(function (k) { return shardOf(w[k]) === s0; });
+        };
+        p.comps = oneShard(p.comps);
+        p.roots = oneShard(p.roots);
+        var shards = [];
+        p.typos = p.typos.filter(function (c) {
+          var sh = shardOf(w[c[0]]);
+          if (shards.indexOf(sh) < 0) { if (shards.length >= 2) return false; shards.push(sh); }
+          return true;
+        });
+      }
       return p;
-    });
+    }).concat(extra);
   }
   function expand(plans) { // → [{word, alts: {term id: weight}, kind}], as lexicon.expand_query
-    var rk = S.rk, out = [], seen = {};
+    var rk = S.rk, out = [], seen = {}, fillers = new Set(S.meta.fillers || []);
     plans.forEach(function (p) {
-      var alts = {}, kind = "none";
+      var alts = {}, kind = "none", share = 1;
       function add(t, w, k) { if ((alts[t] || 0) < w) { alts[t] = w; if (kind !== "exact") kind = k; } }
-      if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; kind = "exact"; });
+      if (p.phrase) {
+        if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = rk.synonymWeight; });
+        p.syn.forEach(function (t) { alts[t] = rk.synonymWeight; });
+        if (!Object.keys(alts).length) return;
+        kind = "phrase";
+      } else if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; kind = "exact"; });
       p.syn.forEach(function (t) { add(t, rk.synonymWeight, "synonym"); });
       p.comps.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.prefixWeight, "prefix"); }); });
+      p.roots.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.rootWeight, "root"); }); });
       p.typos.forEach(function (c) { termsOfIndex(c[0]).forEach(function (t) { add(t, rk.typoWeight[c[1]], "typo"); }); });
+      if (!p.phrase && fillers.has(p.word)) {
+        share = rk.fillerWeight;
+        Object.keys(alts).forEach(function (t) { alts[t] = alts[t] * share; });
+      }
       var key = Object.keys(alts).map(Number).sort(function (a, b) { return a - b; }).join(",");
       if (key && seen[key]) return;
       seen[key] = 1;
-      out.push({ word: p.word, alts: alts, kind: kind });
+      out.push({ word: p.word, alts: alts, kind: kind, weight: share });
     });
     return out;
   }
@@ -292,7 +313,7 @@
     words.forEach(function (qw) {
       var ts = Object.keys(qw.alts).map(Number).sort(function (a, b) { return a - b; });
       if (!ts.length) return;
-      n++;
+      n += qw.weight;
       var best = new Map();
       ts.forEach(function (t) {
         altScores(t, qw.alts[t]).forEach(function (s, u) {
@@ -302,7 +323,7 @@
       });
       best.forEach(function (s, u) {
         sums.set(u, (sums.get(u) || 0) + s);
-        counts.set(u, (counts.get(u) || 0) + 1);
+        counts.set(u, (counts.get(u) || 0) + qw.weight);
       });
       ts.forEach(function (t) { matched[t] = 1; });
     });
@@ -311,16 +332,21 @@
     var out = [];
     sums.forEach(function (s, u) {
       var a = S.unitArticle[u];
-      if (category && articleCat(a) !== cat) return;
-      var coord = n <= 1 ? 1 : Math.pow(counts.get(u) / n, S.rk.coordPower);
+      if (category && unitCat(u, a) !== cat) return;
+      var c = counts.get(u), coord = c >= n ? 1 : Math.pow(c / n, S.rk.coordPower);
       out.push([s * coord * prior(a), u, a]);
     });
     out.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
     return { ranked: out, terms: matched };
   }
-  function articleCat(a) {
-    var art = S.articles ? S.articles[a] : S.arts[a];
-    return art ? art[2] : -2;
+  function unitCat(u, a) {
+    if (S.articles) return S.articles[a][2];
+    if (!S.unitCat) { // sharded: from the category runs of meta.json
+      var runs = unpack(S.meta.categoryRuns || ""), uc = [];
+      for (var i = 0; i < runs.length; i += 2) for (var k = 0; k < runs[i + 1]; k++) uc.push(runs[i] - 1);
+      S.unitCat = uc;
+    }
+    return S.unitCat[u];
   }
 
   // ---- sharded layout: postings and display data loaded on demand -----------------------------
@@ -343,8 +369,8 @@
     if (!S.sharded) return Promise.resolve();
     var want = {}, w = S.lex.words;
     plans.forEach(function (p) {
-      if (p.exact >= 0 || p.syn.length) want[shardOf(p.word)] = 1;
-      p.comps.forEach(function (k) { want[shardOf(w[k])] = 1; });
+      if (p.exact >= 0 || p.syn.length) want[shardOf(p.phrase ? p.target : p.word)] = 1;
+      p.comps.concat(p.roots).forEach(function (k) { want[shardOf(w[k])] = 1; });
       p.typos.forEach(function (c) { want[shardOf(w[c[0]])] = 1; });
     });
     return Promise.all(Object.keys(want).map(getShard));
@@ -354,8 +380,12 @@
     return (S.shards[i] = fetchJSON(S.dir + "shard." + S.meta.shardSet + "." + i + ".json").then(function (d) {
       Object.keys(d.terms).forEach(function (t) { if (!S.termEntry[t]) S.termEntry[t] = d.terms[t]; });
       Object.keys(d.recs).forEach(function (u) { if (!S.recs[u]) S.recs[u] = d.recs[u]; });
-      Object.keys(d.articles).forEach(function (a) { S.arts[a] = d.articles[a]; });
+      Object.keys(d.articles).forEach(function (a) { S.arts[a] = artRow(d.articles[a]); });
       S.shardData[i] = d;
+      d._wt = wordTerms(d.wt, d.words[1] - d.words[0]);
+      d._wt.forEach(function (ts, k) { // reverse map term → surface words, for matchedTerms
+        ts.forEach(function (t) { (S.termWords[t] = S.termWords[t] || []).push(S.lex.words[d.words[0] + k]); });
+      });
       return d;
     }));
   }
@@ -363,32 +393,40 @@
     if (S.docs[i]) return S.docs[i];
     return (S.docs[i] = fetchJSON(S.dir + "docs." + S.meta.docsSet + "." + i + ".json").then(function (d) {
       d.units.forEach(function (r, k) { S.recs[d.lo + k] = r; S.recs[d.lo + k].full = 1; });
-      Object.keys(d.articles).forEach(function (a) { S.arts[a] = d.articles[a]; });
+      Object.keys(d.articles).forEach(function (a) { S.arts[a] = artRow(d.articles[a]); });
       return (S.docs[i] = d);
     }));
+  }
+  function artRow(r) { // sharded rows: [title, URL parent index, URL rest, category, type]
+    return [r[0], S.meta.urlParents[r[1]] + r[2], r[3], r[4]];
   }
   function unitRec(u) { return S.sharded ? S.recs[u] : S.units[u]; }
   function articleRec(a) { return S.sharded ? S.arts[a] : S.articles[a]; }
 
   // ---- snippets: plain text + [start, end) offsets of the words whose term matched ---------------
   function termsOf(word) { var i = find(word); return i >= 0 ? termsOfIndex(i) : []; }
-  function highlights(text, terms) {
+  function highlights(text, terms, memo) { // memo: token → matched? (shared by one answer's snippets)
     var out = [], m;
+    memo = memo || new Map();
     TOKEN.lastIndex = 0;
     while ((m = TOKEN.exec(text))) {
-      var tok = m[0].toLowerCase(), forms = [tok.replace(/-/g, "")].concat(/[.\-]/.test(tok) ? tok.split(/[.\-]/) : []);
-      for (var i = 0; i < forms.length; i++) {
-        var ts = termsOf(fold(forms[i])), hit = false;
-        for (var k = 0; k < ts.length; k++) if (terms[ts[k]]) { hit = true; break; }
-        if (hit) { out.push([m.index, m.index + m[0].length]); break; }
+      var tok = m[0].toLowerCase(), hit = memo.get(tok);
+      if (hit === undefined) {
+        var forms = [tok.replace(/-/g, "")].concat(/[.\-]/.test(tok) ? tok.split(/[.\-]/) : []);
+        hit = false;
+        for (var i = 0; i < forms.length && !hit; i++) {
+          var ts = termsOf(fold(forms[i]));
+          for (var k = 0; k < ts.length; k++) if (terms[ts[k]]) { hit = true; break; }
+        }
+        memo.set(tok, hit);
       }
+      if (hit) out.push([m.index, m.index + m[0].length]);
     }
     TOKEN.lastIndex = 0;
     return out;
   }
-  function snippet(text, terms, size) {
-    size = size || 180;
-    var hs = highlights(text, terms);
+  function snippet(text, terms, memo) {
+    var size = 180, hs = highlights(text, terms, memo);
     if (text.length <= size) return { text: text, hl: hs };
     var start = 0;
     if (hs.length) { // the window starting near the highlight that has the most highlights after it
@@ -412,12 +450,6 @@
   }
   function matchedWords(terms) { // the surface words of the matched terms
     var out = [], w = S.lex.words;
-    function scan(lo, hi) {
-      for (var i = lo; i < hi && out.length < 20; i++) {
-        var ts = termsOfIndex(i);
-        for (var k = 0; k < ts.length; k++) if (terms[ts[k]]) { out.push(w[i]); break; }
-      }
-    }
     if (!S.sharded) {
       if (!S.termWords) { // reverse map, built once
         S.termWords = {};
@@ -426,7 +458,9 @@
       Object.keys(terms).forEach(function (t) {
         (S.termWords[t] || []).forEach(function (x) { if (out.length < 20 && out.indexOf(x) < 0) out.push(x); });
       });
-    } else Object.keys(S.shardData).forEach(function (k) { var d = S.shardData[k]; scan(d.words[0], d.words[1]); });
+    } else Object.keys(terms).forEach(function (t) {
+      (S.termWords[t] || []).forEach(function (x) { if (out.length < 20 && out.indexOf(x) < 0) out.push(x); });
+    });
     return out;
   }
 
@@ -454,32 +488,32 @@
   function display(groups) {
     if (!S.sharded) return Promise.resolve();
     var want = {};
-    groups.forEach(function (g) {
+    groups.slice(0, 50).forEach(function (g) { // the search page asks for many: display data for 50 at most
       var x = g.units[0];
       if (!S.recs[x[1]] || !S.arts[x[2]]) want[Math.floor(x[1] / S.meta.docsPer)] = 1;
     });
     return Promise.all(Object.keys(want).map(getDocs));
   }
   function answer(text, words, r, groups, total, limit) {
-    var cats = S.meta.categories, results = [];
+    var cats = S.meta.categories, results = [], memo = new Map(), mw = matchedWords(r.terms);
     var grouped = groups.map(function (g) {
       var art = articleRec(g.a) || ["", "", -1, "article"], cat = cats[art[2]] || ["", ""];
       var units = g.units.filter(function (x) { return unitRec(x[1]); }).map(function (x) {
         var u = unitRec(x[1]), title = u[2] ? art[0] + " › " + u[2] : art[0];
-        var sn = snippet(u[3] || "", r.terms);
+        var sn = snippet(u[3] || "", r.terms, memo);
         return {
           title: title, pageTitle: art[0], heading: u[2] || "", url: art[1], anchor: u[1] || "",
           href: base + art[1].replace(/^\//, "") + (u[1] ? "#" + u[1] : ""),
           category: cat[1], categorySlug: cat[0], type: art[3], score: x[0],
-          snippet: sn.text, highlights: sn.hl, titleHighlights: highlights(title, r.terms),
-          matchedTerms: matchedWords(r.terms)
+          snippet: sn.text, highlights: sn.hl, titleHighlights: highlights(title, r.terms, memo),
+          matchedTerms: mw
         };
       });
       var best = units[0] || {};
       return {
         title: art[0], url: art[1], href: base + art[1].replace(/^\//, ""), category: cat[1], categorySlug: cat[0],
         type: art[3], score: best.score, snippet: best.snippet, highlights: best.highlights,
-        titleHighlights: highlights(art[0], r.terms), units: units
+        titleHighlights: highlights(art[0], r.terms, memo), units: units
       };
     }).filter(function (g) { return g.units.length; });
     grouped.forEach(function (g) { if (results.length < limit) results.push(g.units[0]); });
@@ -505,7 +539,6 @@
   }
 
   W.kbSearchCore = {
-    load: load, query: query, suggest: suggest, categories: categories,
-    _expand: function (t, p) { var ps = plan(t, p !== false); return need(ps).then(function () { return expand(ps); }); }
+    load: load, query: query, suggest: suggest, categories: categories
   };
 })();
