@@ -208,7 +208,9 @@ class DevServer:
             for p in outcome.problems:
                 err.print(str(p), style="red" if p.level == "error" else "yellow", markup=False)
             n = sum(1 for p in outcome.problems if p.level == "error") or 1
-            keeps = "the preview keeps its last good version" if self.root is not None else "nothing to show yet"
+            keeps = (
+                "the preview keeps its last good version" if self.root is not None else "nothing to show yet"
+            )
             err.print(f"[{started}] {what}: {n} error(s), shown in the browser too; {keeps} until you save a fix.",
                       style="bold red", markup=False)  # fmt: skip
             return

@@ -125,3 +125,35 @@ def test_french_export_in_the_browser(tmp_path: Path, browser: object) -> None:
     assert b["grouped"][0]["url"] == units[3].url  # "démarre" folded to "demarre"
     with SearchIndex(tmp_path / "cache" / "index") as s:
         assert [p.best.url for p in s.search("demarre", 3).pages][:1] == [units[3].url]
+
+
+@pytest.mark.browser
+def test_popularity_and_promoted_rank_alike(tmp_path: Path, browser: object) -> None:
+    """Views (log-damped prior) and `promoted` enter the score identically in Python and in the browser."""
+    from test_search_index import QUERIES, corpus
+
+    units = corpus(60)  # views 0 / 5 / 500, every 17th article promoted
+    site = tmp_path / "site"
+    (site / "static").mkdir(parents=True)
+    index_and_export(units, tmp_path / "cache" / "index", site / "_search", SearchSettings())
+    shutil.copy(ROOT / "themes/default/static/search-core.js", site / "static/search-core.js")
+    (site / "index.html").write_text(
+        '<!doctype html><body data-kb-base="/"><script src="/static/search-core.js"></script></body>', "utf-8"
+    )
+    url, server = serve_directory(site)
+    page = browser.new_page()  # type: ignore[attr-defined]
+    try:
+        page.goto(url + "/")
+        answers = page.evaluate(
+            "async qs => { const o = []; for (const q of qs) o.push(await kbSearchCore.query(q, {limit: 5})); return o; }",
+            QUERIES,
+        )
+    finally:
+        page.close()
+        server.shutdown()
+    with SearchIndex(tmp_path / "cache" / "index") as s:
+        assert s.max_views == 500
+        for q, a in zip(QUERIES, answers, strict=True):
+            py = [(p.best.url, p.best.anchor, round(p.best.score, 9)) for p in s.search(q, 5).pages]
+            js = [(g["url"], g["units"][0]["anchor"], round(g["score"], 9)) for g in a["grouped"]]
+            assert js == py, q

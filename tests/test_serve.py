@@ -510,7 +510,9 @@ def test_incremental_rebuilds_equal_a_full_build(tmp_path: Path, monkeypatch: py
     change(late, new_name)  # wrong-address lists it as related: re-resolved
     write_article(tracking / "brand-new.md", "Brand new", tags="fresh")
     change(tracking / "brand-new.md")
-    write_article(tracking / "aaa-first.md", "First in its folder", tags="Basics, BASICS")  # the tag's spelling
+    write_article(
+        tracking / "aaa-first.md", "First in its folder", tags="Basics, BASICS"
+    )  # the tag's spelling
     change(tracking / "aaa-first.md")
     save(new_name, new_name.read_text().replace("---\n\n", "draft: true\n---\n\n", 1))
     change(new_name)

@@ -83,6 +83,8 @@ _CODES = [_encode(n) for n in range(4096)]
 def pack(numbers: list[int]) -> str:
     """Non-negative integers → a compact string: 5 bits a character, most significant group first."""
     codes = _CODES
+    if numbers and min(numbers) < 0:
+        raise ValueError("pack() takes non-negative integers")
     return "".join([codes[n] if n < 4096 else _encode(n) for n in numbers])
 
 
@@ -232,6 +234,10 @@ def export_index(
         live = list(r.all_doc_ids())
         uid_of = {d: r.stored_fields(d)["uid"] for d in live}
         live = [d for d in live if uid_of[d] in by_uid]
+        # Units in navigation order (articles as the build listed them, units in document order): the
+        # same numbering whatever the segments' order, so warm and cold builds export the same bytes.
+        position = {src: i for i, src in enumerate(manifest.get("order", []))}
+        live.sort(key=lambda d: (position.get(by_uid[uid_of[d]].source, len(position)), d))
         if len(live) > settings.shard_threshold:
             # Sharded layout: number units in article-title order, so that articles with similar titles
             # (which tend to be found together) share display fragments. (The bundle keeps Whoosh's
@@ -261,7 +267,7 @@ def export_index(
                 tid = term_ids.get(term)
                 if tid is None:
                     continue
-                plist = [(uid_to_id[d], w) for d, w in read_postings(r, f, term) if d in uid_to_id]
+                plist = sorted((uid_to_id[d], w) for d, w in read_postings(r, f, term) if d in uid_to_id)
                 if plist:
                     postings[tid].append((fi, ti.doc_frequency(), plist))
 
@@ -367,6 +373,7 @@ def read_postings(reader: Any, fieldname: str, term: str) -> list[tuple[int, int
 
 
 def _deltas(plist: list[tuple[int, int]]) -> list[int]:
+    """(unit, value) pairs sorted by unit → [gap, value, …] (gap = unit − previous unit − 1)."""
     out: list[int] = []
     last = -1
     for uid, tf in plist:

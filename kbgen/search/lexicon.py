@@ -8,8 +8,8 @@ typo candidates, weights, tie-breaks), which is what keeps the two rankings equa
 from __future__ import annotations
 
 import bisect
-import json
 import math
+import pickle
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,16 +21,16 @@ from .schema import (
     MIN_TOKEN,
     SCORED_FIELDS,
     TOKEN_PATTERN,
-    KbStemFilter,
     Ranking,
     fillers,
     fold,
     stop_words,
+    term_filter,
     typo_budget,
 )
 from .synonyms import phrases, synonym_map
 
-LEXICON = "kbgen-lexicon.json"
+LEXICON = "kbgen-lexicon.pickle"
 _TOKENS = re.compile(TOKEN_PATTERN)
 
 
@@ -49,40 +49,20 @@ class Lexicon:
         self._index = {w: i for i, w in enumerate(self.words)}
 
     @classmethod
-    def from_index(
-        cls, reader: Any, vocab: dict[str, str | None], language: str, previous: Lexicon | None = None
-    ) -> Lexicon:
-        """From a Whoosh reader and the surface vocabulary the writer collected.
+    def from_index(cls, reader: Any, vocab: dict[str, str | None], language: str) -> Lexicon:
+        """From a Whoosh reader and the surface vocabulary the writer collected."""
+        return cls.from_dfs(field_dfs(reader), vocab, language)
 
-        With `previous` (the lexicon before a commit that only added the reader's last segment, and
-        deleted documents, which Whoosh still counts), only the terms of that segment are looked up.
-        """
-        leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
-        if previous is not None:
-            pop = dict(previous.term_pop)
-            newest = leaves[-1][0]
-            for fieldname in SCORED_FIELDS:
-                if fieldname not in newest.indexed_field_names():
-                    continue
-                for btext, _ti in newest.iter_field(fieldname):
-                    term = btext if isinstance(btext, str) else btext.decode("utf-8")
-                    df = max(reader.doc_frequency(f, term) for f in SCORED_FIELDS)
-                    pop[term] = min(31, round(2 * math.log2(1 + df)))
-            return cls._assemble(pop, vocab, language)
-        pop = {}
-        for fieldname in SCORED_FIELDS:
-            dfs: dict[str, int] = {}  # summed over segments, as Whoosh's doc_frequency() does
-            for leaf, _offset in leaves:
-                if fieldname not in leaf.indexed_field_names():
-                    continue
-                for btext, ti in leaf.iter_field(fieldname):
-                    term = btext if isinstance(btext, str) else btext.decode("utf-8")
-                    dfs[term] = dfs.get(term, 0) + ti.doc_frequency()
-            for term, df in dfs.items():
-                if df > pop.get(term, 0):
-                    pop[term] = df
+    @classmethod
+    def from_dfs(cls, dfs: dict[str, dict[str, int]], vocab: dict[str, str | None], language: str) -> Lexicon:
+        """From the per-field document frequencies of the terms (Whoosh's `doc_frequency()` values)."""
+        top: dict[str, int] = {}
+        for table in dfs.values():
+            for term, df in table.items():
+                if df > top.get(term, 0):
+                    top[term] = df
         # Quantised (half octaves): enough to order completions; one character in the browser's lexicon.
-        pop = {t: min(31, round(2 * math.log2(1 + df))) for t, df in pop.items()}
+        pop = {t: min(31, round(2 * math.log2(1 + df))) for t, df in top.items() if df > 0}
         return cls._assemble(pop, vocab, language)
 
     @classmethod
@@ -93,8 +73,7 @@ class Lexicon:
                 continue
             by_word.setdefault(fold(surface), set()).add(term)
         words = sorted(by_word)
-        stemmer = KbStemFilter(language)
-        syn = synonym_map(language, stemmer.term, set(pop))
+        syn = synonym_map(language, term_filter(language).term, set(pop))
         return cls(words, [sorted(by_word[w]) for w in words], pop, language, syn)
 
     def to_json(self) -> dict[str, Any]:
@@ -118,12 +97,12 @@ class Lexicon:
 
     def save(self, index_dir: Path) -> None:
         tmp = index_dir / (LEXICON + ".tmp")
-        tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False), encoding="utf-8")
+        tmp.write_bytes(pickle.dumps(self.to_json(), protocol=pickle.HIGHEST_PROTOCOL))
         tmp.replace(index_dir / LEXICON)
 
     @classmethod
     def load(cls, index_dir: Path) -> Lexicon:
-        return cls.from_json(json.loads((index_dir / LEXICON).read_text(encoding="utf-8")))
+        return cls.from_json(pickle.loads((index_dir / LEXICON).read_bytes()))
 
     def word_pop(self, i: int) -> int:
         return max((self.term_pop.get(t, 0) for t in self.word_terms[i]), default=0)
@@ -157,6 +136,21 @@ class Lexicon:
                 found.append((d, -self.word_pop(i), w, i))
         found.sort()
         return [(i, d) for d, _, _, i in found[:limit]]
+
+
+def field_dfs(reader: Any) -> dict[str, dict[str, int]]:
+    """field → term → document frequency, summed over the segments of `reader` (a segment or the index)."""
+    leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
+    out: dict[str, dict[str, int]] = {}
+    for fieldname in SCORED_FIELDS:
+        dfs = out.setdefault(fieldname, {})
+        for leaf, _offset in leaves:
+            if fieldname not in leaf.indexed_field_names():
+                continue
+            for btext, ti in leaf.iter_field(fieldname):
+                term = btext if isinstance(btext, str) else btext.decode("utf-8")
+                dfs[term] = dfs.get(term, 0) + ti.doc_frequency()
+    return out
 
 
 def osa_distance(a: str, b: str, limit: int) -> int:

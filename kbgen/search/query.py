@@ -100,6 +100,16 @@ class SearchIndex:
         self.lexicon = Lexicon.load(self.index_dir)
         self.searcher = self.ix.searcher(weighting=weighting(self.ranking))
         self._priors: dict[int, float] = {}
+        self._positions: dict[int, int] = {}
+        self._order = {src: i for i, src in enumerate(manifest.get("order", []))}
+
+    def position(self, docnum: int) -> int:
+        """Navigation rank of the unit's article: equal scores rank in this order (as in the browser)."""
+        p = self._positions.get(docnum)
+        if p is None:
+            src = self.searcher.stored_fields(docnum).get("source", "")
+            p = self._positions[docnum] = self._order.get(src, len(self._order))
+        return p
 
     def prior(self, docnum: int) -> float:
         p = self._priors.get(docnum)
@@ -140,7 +150,7 @@ class SearchIndex:
         n = sum(qw.weight for qw in words)
         scored = sorted(
             ((sums[d] * coordination(counts[d], n, self.ranking) * self.prior(d), d) for d in sums),
-            key=lambda x: (-x[0], x[1]),
+            key=lambda x: (-x[0], self.position(x[1]), x[1]),
         )
         pages: dict[str, Page] = {}
         for score, docnum in scored:

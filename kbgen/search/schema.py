@@ -27,7 +27,7 @@ from whoosh.analysis import Composable, Filter, RegexTokenizer, Token
 from whoosh.lang import has_stemmer, stemmer_for_language, stopwords_for_language
 
 # Bump when the analysis, the schema or the unit model changes: an index of another version is rebuilt.
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 
 TOKEN_PATTERN = r"\w+(?:[.\-]\w+)*"
 MIN_TOKEN, MAX_TOKEN = 2, 40
