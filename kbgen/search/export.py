@@ -261,15 +261,27 @@ def export_index(
         term_ids = {t: i for i, t in enumerate(sorted(lexicon.term_pop))}
         # postings[term id] = [(field index, df, [(unit id, tf)])]
         postings: list[list[tuple[int, int, list[tuple[int, int]]]]] = [[] for _ in term_ids]
-        for fi, f in enumerate(SCORED_FIELDS):
-            for btext, ti in r.iter_field(f):
-                term = btext if isinstance(btext, str) else btext.decode("utf-8")
-                tid = term_ids.get(term)
-                if tid is None:
+        # One pass per segment over its own terms (never asking a segment for a term it lacks).
+        collected: dict[tuple[int, int], tuple[list[int], list[tuple[int, int]]]] = {}
+        for leaf, offset in r.leaf_readers():
+            names = leaf.indexed_field_names()
+            for fi, f in enumerate(SCORED_FIELDS):
+                if f not in names:
                     continue
-                plist = sorted((uid_to_id[d], w) for d, w in read_postings(r, f, term) if d in uid_to_id)
-                if plist:
-                    postings[tid].append((fi, ti.doc_frequency(), plist))
+                for btext, ti in leaf.iter_field(f):
+                    term = btext if isinstance(btext, str) else btext.decode("utf-8")
+                    tid = term_ids.get(term)
+                    if tid is None:
+                        continue
+                    entry = collected.setdefault((tid, fi), ([0], []))
+                    entry[0][0] += ti.doc_frequency()  # Whoosh's doc_frequency(): the sum over segments
+                    entry[1].extend(
+                        (uid_to_id[d], w) for d, w in _leaf_postings(leaf, offset, f, term) if d in uid_to_id
+                    )
+        for (tid, fi), (df, plist) in sorted(collected.items()):
+            if plist:
+                plist.sort()
+                postings[tid].append((fi, df[0], plist))
 
     # Articles in unit order; a unit's article is the last article start at or before it.
     articles: list[Unit] = []
@@ -335,40 +347,44 @@ def export_index(
     return stats
 
 
-def read_postings(reader: Any, fieldname: str, term: str) -> list[tuple[int, int]]:
-    """[(docnum, term frequency)] of a term in a field, live documents only, read a block at a time."""
+def _leaf_postings(leaf: Any, offset: int, fieldname: str, term: str) -> list[tuple[int, int]]:
+    """[(docnum, term frequency)] of a term in one segment, live documents only, a block at a time."""
     from whoosh.codec.whoosh3 import W3LeafMatcher
     from whoosh.matching import ListMatcher
     from whoosh.reading import TermNotFound
 
+    try:
+        m = leaf.postings(fieldname, term)
+    except TermNotFound:
+        return []
+    deleted = leaf.deleted_docs_set if leaf.has_deletions() else None
+    m = getattr(m, "child", m) if deleted else m
+    ids: list[int] = []
+    weights: list[float] = []
+    if isinstance(m, W3LeafMatcher):
+        while not m._atend:
+            m._read_ids()
+            m._read_weights()
+            ids.extend(m._ids)
+            weights.extend(m._weights)
+            m._next_block()
+    elif isinstance(m, ListMatcher):
+        ids = list(m._ids)
+        weights = list(m._weights) if m._weights is not None else [m._all_weights or 1.0] * len(ids)
+    else:  # any other matcher: the slow, general way
+        for d, w in m.items_as("weight"):
+            ids.append(d)
+            weights.append(w)
+    if deleted:
+        return [(d + offset, int(w)) for d, w in zip(ids, weights, strict=True) if d not in deleted]
+    return [(d + offset, int(w)) for d, w in zip(ids, weights, strict=True)]
+
+
+def read_postings(reader: Any, fieldname: str, term: str) -> list[tuple[int, int]]:
+    """[(docnum, term frequency)] of a term in a field over all segments, live documents only."""
     out: list[tuple[int, int]] = []
     for leaf, offset in reader.leaf_readers():
-        try:
-            m = leaf.postings(fieldname, term)
-        except TermNotFound:
-            continue
-        deleted = leaf.deleted_docs_set if leaf.has_deletions() else None
-        m = getattr(m, "child", m) if deleted else m
-        ids: list[int] = []
-        weights: list[float] = []
-        if isinstance(m, W3LeafMatcher):
-            while not m._atend:
-                m._read_ids()
-                m._read_weights()
-                ids.extend(m._ids)
-                weights.extend(m._weights)
-                m._next_block()
-        elif isinstance(m, ListMatcher):
-            ids = list(m._ids)
-            weights = list(m._weights) if m._weights is not None else [m._all_weights or 1.0] * len(ids)
-        else:  # any other matcher: the slow, general way
-            for d, w in m.items_as("weight"):
-                ids.append(d)
-                weights.append(w)
-        if deleted:
-            out.extend((d + offset, int(w)) for d, w in zip(ids, weights, strict=True) if d not in deleted)
-        else:
-            out.extend((d + offset, int(w)) for d, w in zip(ids, weights, strict=True))
+        out.extend(_leaf_postings(leaf, offset, fieldname, term))
     return out
 
 

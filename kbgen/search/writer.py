@@ -32,20 +32,30 @@ _COMPOUND = re.compile(r"\w[.\-]\w").search
 class Analysis:
     """The index analyzer as one fast function; identical output to `schema.make_analyzer(lang)`."""
 
+    _caches: dict[str, dict[str, str | None]] = {}  # per language, shared by all instances: token → term
+
     def __init__(self, lang: str) -> None:
         self.lang = normalize_language(lang)
         self._stops = stop_words(self.lang)
         self._stem = stem_function(self.lang)
         self._tokens = re.compile(TOKEN_PATTERN).findall
-        # Every lower-cased surface token seen → its term (None for stop words and too short/long tokens).
+        self._cache = Analysis._caches.setdefault(self.lang, {})
+        # The lower-cased surface tokens this instance met → their term (None for stop words and too
+        # short/long tokens): the vocabulary of what it analysed.
         self.surface: dict[str, str | None] = {}
 
     def term(self, low: str) -> str | None:
-        folded = fold(low)
-        if len(folded) < MIN_TOKEN or len(folded) > MAX_TOKEN or folded in self._stops:
-            out = None
+        cache = self._cache
+        if low in cache:
+            out = cache[low]
         else:
-            out = fold(self._stem(low))
+            folded = fold(low)
+            if len(folded) < MIN_TOKEN or len(folded) > MAX_TOKEN or folded in self._stops:
+                out = None
+            else:
+                out = fold(self._stem(low))
+            if len(cache) < 500_000:
+                cache[low] = out
         self.surface[low] = out
         return out
 
