@@ -167,8 +167,9 @@ class Measure:
     stdout: str = ""
 
 
-def run_measured(cmd: list[str], cwd: Path, log_file: Path, poll: float, env: dict[str, str] | None = None,
-                 nice: int = 0) -> Measure:
+def run_measured(
+    cmd: list[str], cwd: Path, log_file: Path, poll: float, env: dict[str, str] | None = None, nice: int = 0
+) -> Measure:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     busy0, steal0 = _cpu_jiffies()
     with open(log_file, "wb") as out:
@@ -254,7 +255,9 @@ def ensure_pagefind(work: Path) -> Path:
         for name in ("pagefind", "pagefind_extended"):
             if (bindir / name).is_file():
                 try:
-                    out = subprocess.run([str(bindir / name), "--version"], capture_output=True, text=True).stdout
+                    out = subprocess.run(
+                        [str(bindir / name), "--version"], capture_output=True, text=True
+                    ).stdout
                 except OSError:
                     continue
                 if PAGEFIND_VERSION in out:
@@ -478,7 +481,9 @@ class Bench:
         mh = run_measured(cmd, c.work, lf, self.args.poll, env, nice=self.args.nice)
         self._check(mh, f"hugo ({c.name}, {mode})", lf)
         lf2 = self.logs / f"{c.name}-pagefind-{mode}-{rnd}.log"
-        mp = run_measured([str(self.pagefind), "--site", str(public)], c.work, lf2, self.args.poll, nice=self.args.nice)
+        mp = run_measured(
+            [str(self.pagefind), "--site", str(public)], c.work, lf2, self.args.poll, nice=self.args.nice
+        )
         self._check(mp, f"pagefind ({c.name}, {mode})", lf2)
         rh = Run("hugo", mode, rnd, mh, delete_s)
         rp = Run("pagefind", mode, rnd, mp)
@@ -629,7 +634,9 @@ def table_rows(runs: list[Run]) -> list[str]:
             rw = med([r.m.wall for r in k]) / med(hp["wall"])
             rc = med([r.m.cpu for r in k]) / med(hp["cpu"])
             rm = max(r.m.rss_max for r in k) / max(hp["rss_max"])
-            rows.append(f"| *kbgen ÷ (Hugo + Pagefind)*, {mode_name[mode]} | ***{rw:.2f}×*** | {rc:.2f}× | {rm:.2f}× | | | | |")
+            rows.append(
+                f"| *kbgen ÷ (Hugo + Pagefind)*, {mode_name[mode]} | ***{rw:.2f}×*** | {rc:.2f}× | {rm:.2f}× | | | | |"
+            )
     return rows
 
 
@@ -654,7 +661,9 @@ def corpus_section(c: Corpus, runs: list[Run], nruns: int) -> str:
         if k and any(r.extra.get("stages") for r in k):
             keys = list(next(r.extra["stages"] for r in k if r.extra.get("stages")))
             st = ", ".join(f"{key} {med([r.extra['stages'].get(key, 0.0) for r in k]):.2f}" for key in keys)
-            notes.append(f"kbgen `--timings` ({'cold' if mode == 'cold' else 'over existing'}, median s): {st}.")
+            notes.append(
+                f"kbgen `--timings` ({'cold' if mode == 'cold' else 'over existing'}, median s): {st}."
+            )
     kd = [r.delete_s for r in timed if r.tool == "kbgen" and r.mode == "cold"]
     hd = [r.delete_s for r in timed if r.tool == "hugo" and r.mode == "cold"]
     if kd or hd:
@@ -828,18 +837,30 @@ def main() -> None:
                     help="comma-separated corpora: `arduino` and/or article counts (default: %(default)s; 50000 is slow)")  # fmt: skip
     ap.add_argument("--runs", type=int, default=3, help="timed runs per tool and mode (default: %(default)s)")
     ap.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up round")
-    ap.add_argument("--tools", default="kbgen,hugo", help="kbgen,hugo (default) or just one; hugo = Hugo + Pagefind")
-    ap.add_argument("--poll", type=float, default=0.1, help="tree-memory polling interval after the first 2 s (s)")
-    ap.add_argument("--kbgen", help="the kbgen executable (default: next to this Python, /work/venv/bin/kbgen, PATH)")
-    ap.add_argument("--make-corpus", type=Path, default=DEFAULT_MAKE_CORPUS, help="make_corpus.py (default: %(default)s)")
-    ap.add_argument("--workdir", type=Path, default=BENCH / "_work", help="corpora, outputs, tools (default: bench/_work)")
+    ap.add_argument(
+        "--tools", default="kbgen,hugo", help="kbgen,hugo (default) or just one; hugo = Hugo + Pagefind"
+    )
+    ap.add_argument(
+        "--poll", type=float, default=0.1, help="tree-memory polling interval after the first 2 s (s)"
+    )
+    ap.add_argument(
+        "--kbgen", help="the kbgen executable (default: next to this Python, /work/venv/bin/kbgen, PATH)"
+    )
+    ap.add_argument(
+        "--make-corpus", type=Path, default=DEFAULT_MAKE_CORPUS, help="make_corpus.py (default: %(default)s)"
+    )
+    ap.add_argument(
+        "--workdir", type=Path, default=BENCH / "_work", help="corpora, outputs, tools (default: bench/_work)"
+    )
     ap.add_argument("--nice", type=int, default=0,
                     help="run the measured tools at this nice value (e.g. -10, needs root) so that other load on a "
                          "shared machine disturbs them less; default 0")  # fmt: skip
     ap.add_argument("--live", action="store_true",
                     help="run the installed kbgen as it is at each run instead of a copy of kbgen/ and themes/ taken at "
                          "the start (the copy keeps one invocation consistent while kbgen is being edited)")  # fmt: skip
-    ap.add_argument("--no-results", action="store_true", help="do not rewrite the Build section of bench/RESULTS.md")
+    ap.add_argument(
+        "--no-results", action="store_true", help="do not rewrite the Build section of bench/RESULTS.md"
+    )
     args = ap.parse_args()
     args.tools = {t.strip() for t in args.tools.split(",") if t.strip()}
     if not args.tools <= {"kbgen", "hugo"} or not args.tools:
@@ -859,7 +880,9 @@ def main() -> None:
     if any(s != "arduino" for s in sizes) and not args.make_corpus.is_file():
         sys.exit(f"make_corpus.py not found at {args.make_corpus} (use --make-corpus PATH)")
     info = machine_info(kbgen, hugo, pagefind, work)
-    log(f"kbgen {kbgen} (commit {info['kbgen_commit']}), {info['hugo'].split(' BuildDate')[0]}, {info['pagefind']}")
+    log(
+        f"kbgen {kbgen} (commit {info['kbgen_commit']}), {info['hugo'].split(' BuildDate')[0]}, {info['pagefind']}"
+    )
     log(f"{info['nproc']} cores, {info['memory']}, load average {info['loadavg_start']}")
 
     if args.live:
