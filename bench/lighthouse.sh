@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Lighthouse (mobile configuration) on the sample site's home, an article and an FAQ page, served on
 # 127.0.0.1, with Debian's Chromium. Run by hand: bash bench/lighthouse.sh  (writes bench/_work/lighthouse/)
+# RUNS=3 bash bench/lighthouse.sh  runs each page 3 times and prints the median of each score (and of TBT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+py=${PYTHON:-python}
+[ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && py=$PWD/.venv/bin/python
+runs=${RUNS:-1}
 work=bench/_work/lighthouse
 mkdir -p "$work"
 if [ ! -x "$work/node_modules/.bin/lighthouse" ]; then
@@ -10,23 +14,31 @@ if [ ! -x "$work/node_modules/.bin/lighthouse" ]; then
 fi
 rm -rf "$work/project" && mkdir -p "$work/project"
 cp -r content kbgen.toml "$work/project/"
-(cd "$work/project" && python -m kbgen build >/dev/null)
+(cd "$work/project" && "$py" -m kbgen build >/dev/null)
 port=8765
-python -m http.server "$port" --bind 127.0.0.1 --directory "$work/project/site" >/dev/null 2>&1 &
+"$py" -m http.server "$port" --bind 127.0.0.1 --directory "$work/project/site" >/dev/null 2>&1 &
 server=$!
 trap 'kill $server' EXIT
 sleep 1
 export CHROME_PATH=/usr/bin/chromium
-echo "| page | performance | accessibility | best practices | SEO |"
-echo "|---|---:|---:|---:|---:|"
+echo "| page | performance | accessibility | best practices | SEO | TBT ms | runs |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for path in / /orders/tracking/track-your-order/ /returns-refunds/returns/returns-faq/; do
-  out="$work/report-$(echo "$path" | tr '/' '_').json"
-  "$work/node_modules/.bin/lighthouse" "http://127.0.0.1:$port$path" --quiet --output=json --output-path="$out" \
-    --chrome-flags="--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update" >/dev/null 2>&1
-  python - "$out" "$path" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["categories"]
-s = [round(r[k]["score"] * 100) for k in ("performance", "accessibility", "best-practices", "seo")]
-print(f"| {sys.argv[2]} | " + " | ".join(map(str, s)) + " |")
+  outs=()
+  for i in $(seq "$runs"); do
+    out="$work/report-$(echo "$path" | tr '/' '_')-$i.json"
+    "$work/node_modules/.bin/lighthouse" "http://127.0.0.1:$port$path" --quiet --output=json --output-path="$out" \
+      --chrome-flags="--headless --no-sandbox --disable-gpu --disable-background-networking --disable-component-update" >/dev/null 2>&1
+    outs+=("$out")
+  done
+  "$py" - "$path" "${outs[@]}" <<'PY'
+import json, statistics, sys
+reports = [json.load(open(f)) for f in sys.argv[2:]]
+med = lambda xs: statistics.median(xs)
+s = [med([round(r["categories"][k]["score"] * 100) for r in reports])
+     for k in ("performance", "accessibility", "best-practices", "seo")]
+tbt = med([r["audits"]["total-blocking-time"]["numericValue"] for r in reports])
+per_run = "/".join(str(round(r["categories"]["performance"]["score"] * 100)) for r in reports)
+print(f"| {sys.argv[1]} | " + " | ".join(f"{x:g}" for x in s) + f" | {tbt:.0f} | {per_run} |")
 PY
 done
