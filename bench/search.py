@@ -255,7 +255,7 @@ def bench_speed(corpus: Path | None) -> dict[str, Any]:
     out["index_fresh_s"] = time.perf_counter() - t
     out["units"], out["articles"] = st.units, st.articles
     t = time.perf_counter()
-    ex = export_index(idx, units, tmp / "export", settings, measure=True)
+    ex = export_index(units, tmp / "export", settings, inverted=st.inverted, lexicon=st.lexicon, measure=True)
     out["export_s"] = time.perf_counter() - t
     out["export_files"], out["export_bytes"], out["export_gzip_bytes"] = ex.files, ex.bytes, ex.gzip_bytes
     target = units[len(units) // 2].source

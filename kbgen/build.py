@@ -224,12 +224,76 @@ def _apply_analytics(library: Library, config: Config) -> list[Problem]:
     return list(getattr(report, "problems", []) or [])
 
 
-def _build_search(library: Library, config: Config, staging: Path) -> dict[str, Any]:
+def _build_search(library: Library, config: Config, staging: Path, workers: int = 1) -> dict[str, Any]:
     try:
-        from .search import build_search
+        from .search import SearchSettings, collect_units, index_and_export
     except ImportError:
         return {}
-    return build_search(library, config, staging / "_search") or {}
+    return index_and_export(
+        collect_units(library),
+        config.cache_path / "index",
+        staging / "_search",
+        SearchSettings.from_config(config),
+        workers=workers,
+    )
+
+
+class SearchJob:
+    """The search index and its export, built in a forked process while the parent renders pages.
+
+    `result()` waits for it and returns its figures, or raises what it raised. Where `fork` is not
+    available (or `workers` is 1) the work is done in `result()`, in this process.
+    """
+
+    def __init__(self, library: Library, config: Config, staging: Path, workers: int) -> None:
+        self._args = (library, config, staging, workers)
+        self._process: Any = None
+        self._conn: Any = None
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            ctx = multiprocessing.get_context("fork")
+            self._conn, child = ctx.Pipe(duplex=False)
+            self._process = ctx.Process(target=self._child, args=(child,), name="kbgen-search")
+            self._process.start()
+            child.close()
+
+    def _child(self, conn: Any) -> None:
+        try:
+            start = time.perf_counter()
+            info = _build_search(*self._args)
+            info["wall"] = time.perf_counter() - start
+            conn.send(("ok", info))
+        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+            import traceback
+
+            try:
+                conn.send(("error", exc))
+            except Exception:  # noqa: BLE001 - an exception that does not pickle
+                conn.send(("error", RuntimeError("".join(traceback.format_exception(exc)))))
+        finally:
+            conn.close()
+
+    def result(self) -> dict[str, Any]:
+        if self._process is None:
+            start = time.perf_counter()
+            info = _build_search(*self._args)
+            info["wall"] = time.perf_counter() - start
+            return info
+        try:
+            try:
+                status, value = self._conn.recv()
+            except EOFError:
+                status, value = "error", RuntimeError("the search indexing process died")
+            self._process.join()
+        finally:
+            self._conn.close()
+        if status != "ok":
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            self._process.terminate()
+            self._process.join()
 
 
 def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
@@ -271,7 +335,10 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
 
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    search: SearchJob | None = None
     try:
+        # The search index and export are built in a forked process while this one renders the pages.
+        search = SearchJob(library, config, staging, workers)
         renderer = SiteRenderer(config, library, build_date_from_env(), theme)
         with _timed(timings, "render"):
             todo, reused = reuse_pages(renderer, library, config, cache, output, staging)
@@ -279,8 +346,12 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
             _write(staging / "sitemap.xml", renderer.sitemap())
             _write(staging / "robots.txt", renderer.robots())
             _write(staging / "feed.xml", renderer.feed())
-        with _timed(timings, "index"):
-            _build_search(library, config, staging)
+        with _timed(timings, "index_wait"):  # the part of the index stage not hidden behind rendering
+            info = search.result()
+            search = None
+            timings["index"] = info.get("wall", 0.0)
+        if options.progress:
+            options.progress("index", 1, 1)
         with _timed(timings, "write"):
             files = pages + 3
             files += _copy_tree_files({f"static/{k}": v for k, v in theme.static_files().items()}, staging)
@@ -303,6 +374,8 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
             if options.cache:
                 cache.save()
     except BaseException:
+        if search is not None:
+            search.cancel()
         shutil.rmtree(staging, ignore_errors=True)
         raise
     warnings = [p for p in problems if p.level == "warning"]
@@ -393,7 +466,9 @@ class BuildSession:
             raise
         self.out_root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.out_root))
+        search: SearchJob | None = None
         try:
+            search = SearchJob(library, config, staging, self.workers)
             renderer = SiteRenderer(config, library, build_date_from_env(), theme)
             with _timed(timings, "render"):
                 todo, _reused = reuse_pages(renderer, library, config, cache, config.output_path, staging)
@@ -401,8 +476,9 @@ class BuildSession:
                 _write(staging / "sitemap.xml", renderer.sitemap())
                 _write(staging / "robots.txt", renderer.robots())
                 _write(staging / "feed.xml", renderer.feed())
-            with _timed(timings, "index"):
-                _build_search(library, config, staging)
+            with _timed(timings, "index_wait"):
+                timings["index"] = search.result().get("wall", 0.0)
+                search = None
             with _timed(timings, "write"):
                 _copy_tree_files({f"static/{k}": v for k, v in theme.static_files().items()}, staging)
                 _copy_tree_files(self.site_static_files(config), staging)
@@ -411,6 +487,8 @@ class BuildSession:
                 )
                 (staging / MARKER).write_text("Generated by `kbgen serve`; removed when it stops.\n")
         except BaseException:
+            if search is not None:
+                search.cancel()
             self.config = previous_config
             shutil.rmtree(staging, ignore_errors=True)
             raise

@@ -6,13 +6,12 @@ For the build:
     from kbgen.search import build_search
     info = build_search(library, config, staging / "_search")      # index + export, in this process
 
-or, to index in a worker process while pages render (all arguments picklable):
+or, step by step:
 
     from kbgen.search import SearchSettings, collect_units, index_and_export
     units = collect_units(library)                                  # cheap, in the parent
     settings = SearchSettings.from_config(config)
-    future = pool.submit(index_and_export, units, config.cache_path / "index", staging / "_search", settings)
-    info = future.result()                                          # dict of figures, for the build log
+    info = index_and_export(units, config.cache_path / "index", staging / "_search", settings, workers=2)
 """
 
 from __future__ import annotations
@@ -39,22 +38,28 @@ EXPORT_CACHE = "export"  # beside the index: the last export, reused when the in
 
 
 def index_and_export(
-    units: list[Unit], index_dir: Path, out_dir: Path, settings: SearchSettings
+    units: list[Unit], index_dir: Path, out_dir: Path, settings: SearchSettings, workers: int | None = None
 ) -> dict[str, Any]:
     """Update the index in `index_dir` (incrementally) and write the browser export into `out_dir`."""
     from .export import FORMAT, export_index
 
     start = time.perf_counter()
     index_dir, out_dir = Path(index_dir), Path(out_dir)
-    stats = build_index(units, index_dir, settings)
     cache = index_dir.parent / EXPORT_CACHE
     marker = cache / ".kbgen-export"
-    fingerprint = repr((settings, stats.units, FORMAT))
-    reused = not stats.changed and marker.exists() and marker.read_text(encoding="utf-8") == fingerprint
+    fingerprint = repr((settings, len(units), FORMAT))
+    have_export = marker.exists() and marker.read_text(encoding="utf-8") == fingerprint
+    stats = build_index(units, index_dir, settings, workers)
+    if not stats.changed and not have_export:  # the export was lost: analyse again
+        from .inverted import InvertedIndex
+
+        stats.inverted = InvertedIndex.of_units(units, settings.language, settings.shard_threshold)
+    reused = not stats.changed and have_export
     export_seconds = 0.0
     if not reused:
         t = time.perf_counter()
-        export_index(index_dir, units, cache, settings)
+        marker.unlink(missing_ok=True)
+        export_index(units, cache, settings, inverted=stats.inverted, lexicon=stats.lexicon)
         marker.write_text(fingerprint, encoding="utf-8")
         export_seconds = time.perf_counter() - t
     if out_dir.exists():

@@ -44,7 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .index import SearchSettings, open_index, read_manifest
+from .index import SearchSettings
+from .inverted import TF_BITS, TF_MASK, InvertedIndex, export_order
 from .lexicon import Lexicon, query_words
 from .schema import SCORED_FIELDS, fillers, stop_words
 from .synonyms import phrases
@@ -208,80 +209,49 @@ def _clean_text(text: str, limit: int) -> str:
 
 
 def export_index(
-    index_dir: Path, units: list[Unit], out_dir: Path, settings: SearchSettings, measure: bool = False
+    units: list[Unit],
+    out_dir: Path,
+    settings: SearchSettings,
+    *,
+    inverted: InvertedIndex | None = None,
+    lexicon: Lexicon | None = None,
+    measure: bool = False,
 ) -> ExportStats:
-    """Write the browser index for the Whoosh index in `index_dir` into `out_dir` (created or emptied).
+    """Write the browser index of `units` into `out_dir` (created or emptied).
 
-    `units` are the same units the index was built from (display text is not stored in Whoosh).
-    `measure` also sums the gzip -9 size of every file (slow: for benchmarks).
+    `inverted` and `lexicon` are those `build_index()` computed for the same units (computed here when
+    not given: the same numbers the Whoosh index holds). `measure` also sums the gzip -9 size of every
+    file (slow: for benchmarks).
     """
     start = time.perf_counter()
-    index_dir, out_dir = Path(index_dir), Path(out_dir)
+    out_dir = Path(out_dir)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     stats = ExportStats()
     writer = _Writer(out_dir, stats, measure)
-    manifest = read_manifest(index_dir) or {}
-    max_views = int(manifest.get("max_views", 0))
+    order = export_order(units, settings.shard_threshold)
+    if inverted is None or inverted.order != order:
+        inverted = InvertedIndex.of_units(units, settings.language, settings.shard_threshold)
+        lexicon = None
+    if lexicon is None:
+        lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
+    max_views = max((u.views for u in units), default=0)
     ranking = settings.ranking
-    lexicon = Lexicon.load(index_dir)
-    by_uid = {u.uid: u for u in units}
-
-    ix = open_index(index_dir)
-    with ix.reader() as r:
-        n_all = r.doc_count_all()
-        live = list(r.all_doc_ids())
-        uid_of = {d: r.stored_fields(d)["uid"] for d in live}
-        live = [d for d in live if uid_of[d] in by_uid]
-        # Units in navigation order (articles as the build listed them, units in document order): the
-        # same numbering whatever the segments' order, so warm and cold builds export the same bytes.
-        position = {src: i for i, src in enumerate(manifest.get("order", []))}
-        live.sort(key=lambda d: (position.get(by_uid[uid_of[d]].source, len(position)), d))
-        if len(live) > settings.shard_threshold:
-            # Sharded layout: number units in article-title order, so that articles with similar titles
-            # (which tend to be found together) share display fragments. (The bundle keeps Whoosh's
-            # document order, which breaks ties exactly as `kbgen search` does.)
-            # Categories first (a category filter then needs only the category's unit range).
-            cat_rank: dict[str, int] = {}
-            for d in live:
-                cat_rank.setdefault(by_uid[uid_of[d]].category_slug, len(cat_rank))
-            live.sort(
-                key=lambda d: (
-                    cat_rank[by_uid[uid_of[d]].category_slug],
-                    by_uid[uid_of[d]].title.casefold(),
-                    by_uid[uid_of[d]].source,
-                    d,
-                )
-            )
-        uid_to_id = {d: i for i, d in enumerate(live)}
-        unit_list = [by_uid[uid_of[d]] for d in live]
-        avgfl = [(r.field_length(f) / (n_all or 1)) or 1 for f in SCORED_FIELDS]
-        lengths = [[r.doc_field_length(d, f) or 0 for d in live] for f in SCORED_FIELDS]
-        term_ids = {t: i for i, t in enumerate(sorted(lexicon.term_pop))}
-        # postings[term id] = [(field index, df, [(unit id, tf)])]
-        postings: list[list[tuple[int, int, list[tuple[int, int]]]]] = [[] for _ in term_ids]
-        # One pass per segment over its own terms (never asking a segment for a term it lacks).
-        collected: dict[tuple[int, int], tuple[list[int], list[tuple[int, int]]]] = {}
-        for leaf, offset in r.leaf_readers():
-            names = leaf.indexed_field_names()
-            for fi, f in enumerate(SCORED_FIELDS):
-                if f not in names:
-                    continue
-                for btext, ti in leaf.iter_field(f):
-                    term = btext if isinstance(btext, str) else btext.decode("utf-8")
-                    tid = term_ids.get(term)
-                    if tid is None:
-                        continue
-                    entry = collected.setdefault((tid, fi), ([0], []))
-                    entry[0][0] += ti.doc_frequency()  # Whoosh's doc_frequency(): the sum over segments
-                    entry[1].extend(
-                        (uid_to_id[d], w) for d, w in _leaf_postings(leaf, offset, f, term) if d in uid_to_id
-                    )
-        for (tid, fi), (df, plist) in sorted(collected.items()):
-            if plist:
-                plist.sort()
-                postings[tid].append((fi, df[0], plist))
+    n_all = inverted.n
+    unit_list = [units[d] for d in order]
+    avgfl = inverted.avgfl()
+    lengths = inverted.lengths
+    term_ids = {t: i for i, t in enumerate(sorted(lexicon.term_pop))}
+    # postings[term id] = [(field index, df, [(unit id, tf)])]
+    postings: list[list[tuple[int, int, list[tuple[int, int]]]]] = [[] for _ in term_ids]
+    for fi, table in enumerate(inverted.postings):
+        for term, packed in table.items():
+            tid = term_ids.get(term)
+            if tid is not None:
+                postings[tid].append((fi, len(packed), [(v >> TF_BITS, v & TF_MASK) for v in packed]))
+    for entry in postings:
+        entry.sort(key=lambda x: x[0])
 
     # Articles in unit order; a unit's article is the last article start at or before it.
     articles: list[Unit] = []
@@ -347,45 +317,8 @@ def export_index(
     return stats
 
 
-def _leaf_postings(leaf: Any, offset: int, fieldname: str, term: str) -> list[tuple[int, int]]:
-    """[(docnum, term frequency)] of a term in one segment, live documents only, a block at a time."""
-    from whoosh.codec.whoosh3 import W3LeafMatcher
-    from whoosh.matching import ListMatcher
-    from whoosh.reading import TermNotFound
-
-    try:
-        m = leaf.postings(fieldname, term)
-    except TermNotFound:
-        return []
-    deleted = leaf.deleted_docs_set if leaf.has_deletions() else None
-    m = getattr(m, "child", m) if deleted else m
-    ids: list[int] = []
-    weights: list[float] = []
-    if isinstance(m, W3LeafMatcher):
-        while not m._atend:
-            m._read_ids()
-            m._read_weights()
-            ids.extend(m._ids)
-            weights.extend(m._weights)
-            m._next_block()
-    elif isinstance(m, ListMatcher):
-        ids = list(m._ids)
-        weights = list(m._weights) if m._weights is not None else [m._all_weights or 1.0] * len(ids)
-    else:  # any other matcher: the slow, general way
-        for d, w in m.items_as("weight"):
-            ids.append(d)
-            weights.append(w)
-    if deleted:
-        return [(d + offset, int(w)) for d, w in zip(ids, weights, strict=True) if d not in deleted]
-    return [(d + offset, int(w)) for d, w in zip(ids, weights, strict=True)]
 
 
-def read_postings(reader: Any, fieldname: str, term: str) -> list[tuple[int, int]]:
-    """[(docnum, term frequency)] of a term in a field over all segments, live documents only."""
-    out: list[tuple[int, int]] = []
-    for leaf, offset in reader.leaf_readers():
-        out.extend(_leaf_postings(leaf, offset, fieldname, term))
-    return out
 
 
 def _deltas(plist: list[tuple[int, int]]) -> list[int]:
@@ -547,14 +480,32 @@ def _export_sharded(
     for (t1, t2), _n in sorted(pair_count.items(), key=lambda x: -x[1]):
         partners.setdefault(t1, []).append(t2)
 
+    by_impact: dict[int, list[int]] = {}
+
+    def ranked_units(t: int) -> list[int]:
+        """The units kept for term t, best impact first (ties: lower unit first)."""
+        out = by_impact.get(t)
+        if out is None:
+            imp = kept_impacts[t]
+            out = by_impact[t] = sorted(imp, key=lambda u: (-imp[u], u))
+        return out
+
     def pair_best(t1: int, t2: int) -> list[int]:
         if term_entry(t1) is None or term_entry(t2) is None:
             return []
         a, b = kept_impacts[t1], kept_impacts[t2]
-        scored = [
-            (-(a.get(u, 0.0) + b.get(u, 0.0)) * (1.0 if u in a and u in b else 0.5), u)
-            for u in set(a) | set(b)
-        ]
+        # Units under both terms score a + b, under one only half its impact. Of the one-term units only
+        # the best up to the EMBED_PAIR-th distinct article can make the cut: no need to score the rest.
+        scored = [(-(a[u] + b[u]), u) for u in a.keys() & b.keys()]
+        for t, mine, other in ((t1, a, b), (t2, b, a)):
+            seen_alone: set[int] = set()
+            for u in ranked_units(t):
+                if u in other:
+                    continue
+                scored.append((-mine[u] * 0.5, u))
+                seen_alone.add(article_of[u])
+                if len(seen_alone) >= EMBED_PAIR:
+                    break
         scored.sort()
         out: list[int] = []
         seen_a: set[int] = set()

@@ -1,25 +1,28 @@
 """The Whoosh index at `<project>/.kbgen/index/`, kept between builds and updated incrementally.
 
-Articles are spread over `BUCKETS` Whoosh segments by a hash of their source path. A manifest
+Articles are spread over `bucket_count()` Whoosh segments by a hash of their source path. A manifest
 (`kbgen-manifest.json`) records each article's units hash and each bucket's hash and segment: a build
-rewrites only the buckets whose articles changed (new segment, old one dropped in the same commit) and
-leaves the others alone. No segment ever holds deleted documents, so Whoosh's statistics, the vocabulary
-(`kbgen-vocab.pickle`, per bucket) and the document frequencies (`kbgen-dfs.pickle`, kept up to date by
-subtracting the dropped segment and adding the new one) are exactly those of a fresh index: warm and
-cold builds export the same bytes. A new index version, another language or a missing/corrupt index →
-full rebuild. The lexicon (`kbgen-lexicon.pickle`, lexicon.py) is rebuilt from those after each change.
+rewrites only the buckets whose articles changed (new segment, old one dropped in the same TOC commit)
+and leaves the others alone, so no segment ever holds deleted documents and Whoosh's statistics are
+exactly those of a fresh index. A new index version, another language or a missing/corrupt index → full
+rebuild.
 
-Entry point for the build: `build_index(units, index_dir, settings)`; all three arguments are picklable
-(`Unit` dataclasses from `collect_units(library)`, a `Path`, a `SearchSettings`), so it can run in a
-worker process while pages render.
+Whenever anything changed, every unit is analysed again (cheap next to writing Whoosh segments), bucket by
+bucket in a pool of forked workers: each worker analyses its bucket once, writes the bucket's segment from
+that analysis when the bucket changed, and returns the analysis as compact postings (`inverted.Partial`).
+The parent merges them into an `InvertedIndex` — the statistics the browser export is computed from — and
+the lexicon (`kbgen-lexicon.pickle`, lexicon.py) that `kbgen search` and the export share. Warm and cold
+builds therefore export the same bytes by construction.
+
+Entry point for the build: `build_index(units, index_dir, settings, workers)`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
-import pickle
 import shutil
 import time
 from collections.abc import Iterable
@@ -28,16 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from whoosh import index as windex
-from whoosh.reading import SegmentReader
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.index import TOC, LockError, clean_files
+from whoosh.util.filelock import try_for
 
-from .lexicon import Lexicon, field_dfs
+from .inverted import InvertedIndex, Partial, export_order, unit_terms
+from .lexicon import LEXICON, Lexicon
 from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language
 from .units import Unit, units_hash
 from .writer import Analysis, FastSegmentWriter
 
 MANIFEST = "kbgen-manifest.json"
-VOCAB = "kbgen-vocab.pickle"  # per bucket: lower-cased surface word → term (None for stop words)
-DFS = "kbgen-dfs.pickle"  # field → term → document frequency over the whole index
 INDEX_NAME = "kbgen"
 
 
@@ -78,6 +82,9 @@ class IndexStats:
     rewritten_units: int = 0
     max_views: int = 0
     seconds: float = 0.0
+    # What the export needs when something changed (None when the index was already up to date).
+    inverted: InvertedIndex | None = field(default=None, repr=False, compare=False)
+    lexicon: Lexicon | None = field(default=None, repr=False, compare=False)
 
 
 def _group(units: Iterable[Unit]) -> dict[str, list[Unit]]:
@@ -105,60 +112,6 @@ def _write_manifest(index_dir: Path, data: dict[str, Any]) -> None:
     _write_json(index_dir / MANIFEST, data)
 
 
-def _read_pickle(path: Path) -> Any:
-    try:
-        return pickle.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
-        return None
-
-
-def _write_pickle(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-    os.replace(tmp, path)
-
-
-def _read_vocab(index_dir: Path) -> dict[str, Any]:
-    data = _read_pickle(index_dir / VOCAB)
-    return data if isinstance(data, dict) else {}
-
-
-def read_vocab(index_dir: Path) -> dict[str, str | None]:
-    """The surface words of the index (lower-cased token → term, None for stop words)."""
-    merged: dict[str, str | None] = {}
-    by_bucket = _read_bucket_vocab(Path(index_dir))
-    for b in sorted(by_bucket, key=int):
-        merged.update(by_bucket[b])
-    return merged
-
-
-def _add(writer: FastSegmentWriter, u: Unit) -> None:
-    writer.add_unit(
-        texts={
-            "title": u.title,
-            "headings": u.headings,
-            "body": u.body,
-            "keywords": u.keywords,
-            "tags": u.tags,
-            "category": u.category,
-        },
-        ids={"source": u.source},
-        stored={
-            "uid": u.uid,
-            "article_id": u.article_id,
-            "anchor": u.anchor,
-            "heading": u.heading,
-            "title": u.title,
-            "category_slug": u.category_slug,
-            "category_title": u.category_title,
-            "type": u.type,
-            "url": u.url,
-            "popularity": u.views,
-            "promoted": u.promoted,
-        },
-    )
-
-
 def open_index(index_dir: Path) -> windex.Index:
     """Open the index for reading; raises FileNotFoundError when there is none."""
     if not windex.exists_in(str(index_dir), indexname=INDEX_NAME):
@@ -166,45 +119,125 @@ def open_index(index_dir: Path) -> windex.Index:
     return windex.open_dir(str(index_dir), indexname=INDEX_NAME)
 
 
-BUCKETS = 64  # articles are spread over this many segments by a hash of their source path
+MAX_BUCKETS = 64
+ARTICLES_PER_BUCKET = 400
 
 
-def bucket_of(source: str) -> int:
-    return int.from_bytes(hashlib.blake2b(source.encode("utf-8"), digest_size=4).digest(), "big") % BUCKETS
+def bucket_count(articles: int) -> int:
+    """How many segments the articles are spread over: a power of two, ≈ 400–800 articles each, at most 64.
+
+    Writing a segment costs per distinct term, so fewer, larger segments write faster; a changed article
+    rewrites its whole bucket, so smaller segments update faster. (Powers of two: the count, and with it a
+    full rebuild, changes only when the site doubles or halves.)"""
+    n = 1
+    while n * 2 <= min(MAX_BUCKETS, articles // ARTICLES_PER_BUCKET):
+        n *= 2
+    return n
 
 
-def _drop(segment_ids: set[str]) -> Any:
-    """A Whoosh merge policy that keeps every segment but these (no merging)."""
-
-    def policy(writer: Any, segments: list[Any]) -> list[Any]:
-        return [seg for seg in segments if seg.segment_id() not in segment_ids]
-
-    return policy
+def bucket_of(source: str, buckets: int = MAX_BUCKETS) -> int:
+    return int.from_bytes(hashlib.blake2b(source.encode("utf-8"), digest_size=4).digest(), "big") % buckets
 
 
-def _read_bucket_vocab(index_dir: Path) -> dict[str, dict[str, str | None]]:
-    data = _read_vocab(index_dir)
-    return data if all(isinstance(v, dict) for v in data.values()) else {}
+CODEC = W3Codec()  # (inline posting lists, `inlinelimit` > 1, are broken in whoosh-reloaded 2.7.5)
+PARALLEL_UNITS = 400  # below this many units, analyse in this process (forking costs more)
+
+# Set in the parent before the bucket pool forks; read by `_bucket_job` in the workers.
+_JOB: dict[str, Any] = {}
 
 
-def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) -> IndexStats:
+def _stored(u: Unit) -> dict[str, Any]:
+    return {
+        "uid": u.uid,
+        "article_id": u.article_id,
+        "anchor": u.anchor,
+        "heading": u.heading,
+        "title": u.title,
+        "category_slug": u.category_slug,
+        "category_title": u.category_title,
+        "type": u.type,
+        "url": u.url,
+        "popularity": u.views,
+        "promoted": u.promoted,
+    }
+
+
+def _bucket_job(b: int) -> tuple[int, Partial, Any]:
+    """Analyse bucket `b`; write its Whoosh segment (not yet in the TOC) when it changed."""
+    units: list[Unit] = _JOB["units"]
+    export_id: list[int] = _JOB["export_id"]
+    positions: list[int] = _JOB["buckets"][b]
+    analysis = Analysis(_JOB["language"])
+    part = Partial()
+    writer: FastSegmentWriter | None = None
+    if b in _JOB["write"]:
+        ix = windex.open_dir(_JOB["index_dir"], indexname=INDEX_NAME)
+        writer = FastSegmentWriter(ix, analysis, SCORED_FIELDS, _lk=False, codec=CODEC, limitmb=16)
+    try:
+        for pos in positions:
+            u = units[pos]
+            analyzed = unit_terms(analysis, u)
+            part.add(export_id[pos], analyzed)
+            if writer is not None:
+                writer.add_analyzed(analyzed, {"source": u.source}, _stored(u))
+        segment = writer._finalize_segment() if writer is not None else None
+    except BaseException:
+        if writer is not None:
+            writer._close_segment()
+        raise
+    part.surface = analysis.surface
+    return b, part, segment
+
+
+def _run_buckets(order: list[int], workers: int, parallel: bool) -> dict[int, tuple[Partial, Any]]:
+    out: dict[int, tuple[Partial, Any]] = {}
+    if parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        with multiprocessing.get_context("fork").Pool(min(workers, len(order))) as pool:
+            for b, part, segment in pool.imap_unordered(_bucket_job, order):
+                out[b] = (part, segment)
+    else:
+        for b in order:
+            _, part, segment = _bucket_job(b)
+            out[b] = (part, segment)
+    return out
+
+
+def _commit(index_dir: Path, new_segments: list[Any], dropped: set[str]) -> None:
+    """One TOC generation: the old segments but `dropped`, then `new_segments` (under Whoosh's write lock)."""
+    ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME)
+    lock = ix.lock("WRITELOCK")
+    if not try_for(lock.acquire, timeout=60.0, delay=0.1):
+        raise LockError(f"the search index in {index_dir} is locked by another process")
+    try:
+        info = ix._read_toc()
+        segments = [seg for seg in info.segments if seg.segment_id() not in dropped] + new_segments
+        generation = info.generation + 1
+        TOC(info.schema, segments, generation).write(ix.storage, INDEX_NAME)
+        clean_files(ix.storage, INDEX_NAME, generation, segments)
+    finally:
+        lock.release()
+    shutil.rmtree(index_dir / f"{INDEX_NAME}.tmp", ignore_errors=True)  # the writers' (unused) temp dir
+
+
+def build_index(
+    units: list[Unit], index_dir: Path, settings: SearchSettings, workers: int | None = None
+) -> IndexStats:
     """Bring the index in `index_dir` up to date with `units` (all units of the site, in nav order).
 
-    Articles are spread over `BUCKETS` segments by a hash of their source path; a bucket whose articles
-    changed is rewritten whole (a few hundred units at most on a 10k-article site) and its old segment
-    dropped. No segment ever holds deleted documents, so Whoosh's statistics (N, document frequencies,
-    field length totals) and the vocabulary are exactly those of a fresh index: a warm build exports the
-    same bytes as a cold one.
+    When anything changed, `stats.inverted` and `stats.lexicon` hold what the export needs; when the
+    index was already up to date they are None (the previous export still holds).
     """
     start = time.perf_counter()
     index_dir = Path(index_dir)
+    workers = workers or os.cpu_count() or 1
     by_source = _group(units)
     hashes = {src: units_hash(us) for src, us in by_source.items()}
     stats = IndexStats(units=len(units), articles=len(by_source))
     stats.max_views = max((u.views for u in units), default=0)
+    n_buckets = bucket_count(len(by_source))
     buckets: dict[int, list[str]] = {}
     for src in by_source:
-        buckets.setdefault(bucket_of(src), []).append(src)
+        buckets.setdefault(bucket_of(src, n_buckets), []).append(src)
     bucket_hash = {
         b: hashlib.blake2b(
             "\n".join(f"{src}\t{hashes[src]}" for src in srcs).encode("utf-8"), digest_size=16
@@ -217,25 +250,27 @@ def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) ->
         manifest is None
         or manifest.get("fingerprint") != settings.fingerprint()
         or not isinstance(manifest.get("buckets"), dict)
+        or manifest.get("bucket_count") != n_buckets
         or not windex.exists_in(str(index_dir), indexname=INDEX_NAME)
+        or not (index_dir / LEXICON).is_file()
     )
     old_buckets: dict[str, dict[str, str]] = {} if fresh or manifest is None else dict(manifest["buckets"])
     old_articles: dict[str, str] = {} if fresh or manifest is None else dict(manifest.get("articles", {}))
-    if fresh:
-        if index_dir.exists():
-            shutil.rmtree(index_dir)
-        index_dir.mkdir(parents=True)
-        ix = windex.create_in(str(index_dir), make_schema(settings.language), indexname=INDEX_NAME)
-        stats.rebuilt = True
-    else:
+    if not fresh:
         try:
             ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME)
             live = {seg.segment_id() for seg in ix._segments()}
             if any(v.get("segment") not in live for v in old_buckets.values()):
                 raise ValueError("manifest and index disagree")
         except Exception:  # noqa: BLE001 - a corrupt index is rebuilt, never trusted
-            _write_manifest(index_dir, {})
-            return build_index(units, index_dir, settings)
+            fresh = True
+            old_buckets, old_articles = {}, {}
+    if fresh:
+        if index_dir.exists():
+            shutil.rmtree(index_dir)
+        index_dir.mkdir(parents=True)
+        windex.create_in(str(index_dir), make_schema(settings.language), indexname=INDEX_NAME)
+        stats.rebuilt = True
 
     changed = [b for b in sorted(buckets) if old_buckets.get(str(b), {}).get("hash") != bucket_hash[b]]
     removed = [b for b in old_buckets if int(b) not in buckets]
@@ -246,65 +281,41 @@ def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) ->
 
     if changed or removed or fresh:
         stats.changed = True
-        vocab = {} if fresh else _read_bucket_vocab(index_dir)
-        dfs = None if fresh else _read_pickle(index_dir / DFS)
-        segments = {seg.segment_id(): seg for seg in ix._segments()}
-
-        def adjust(segment_id: str | None, sign: int) -> None:
-            if dfs is None or segment_id is None or segment_id not in segments:
-                return
-            reader = SegmentReader(ix.storage, ix.schema, segments[segment_id])
-            try:
-                for field, table in field_dfs(reader).items():
-                    totals = dfs.setdefault(field, {})
-                    for term, df in table.items():
-                        left = totals.get(term, 0) + sign * df
-                        if left:
-                            totals[term] = left
-                        else:
-                            totals.pop(term, None)
-            finally:
-                reader.close()
-
-        for b in removed:
-            vocab.pop(b, None)
+        # Unit positions per bucket, articles in navigation order, units in article order.
+        positions: dict[str, list[int]] = {}
+        for pos, u in enumerate(units):
+            positions.setdefault(u.source, []).append(pos)
+        order = export_order(units, settings.shard_threshold)
+        export_id = [0] * len(units)
+        for i, pos in enumerate(order):
+            export_id[pos] = i
+        _JOB.update(
+            units=units,
+            export_id=export_id,
+            buckets={b: [p for src in srcs for p in positions[src]] for b, srcs in buckets.items()},
+            write=set(changed),
+            index_dir=str(index_dir),
+            language=settings.language,
+        )
+        try:
+            # Changed buckets first: they cost more (they also write a segment).
+            tasks = changed + [b for b in sorted(buckets) if b not in set(changed)]
+            done = _run_buckets(tasks, workers, parallel=len(units) >= PARALLEL_UNITS)
+        finally:
+            _JOB.clear()
+        dropped = {old_buckets[str(b)]["segment"] for b in changed if str(b) in old_buckets}
+        dropped |= {old_buckets[b]["segment"] for b in removed}
+        new_segments = []
         for b in changed:
-            analysis = Analysis(settings.language)
-            writer = FastSegmentWriter(ix, analysis, SCORED_FIELDS, timeout=60.0, delay=0.1, limitmb=32)
-            try:
-                for src in buckets[b]:
-                    for u in by_source[src]:
-                        _add(writer, u)
-            except BaseException:
-                writer.cancel()
-                raise
-            old_segment = old_buckets.get(str(b), {}).get("segment")
-            segment_id = writer.newsegment.segment_id()
-            adjust(old_segment, -1)
-            writer.commit(mergetype=_drop({old_segment} if old_segment else set()))
-            ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME)
-            segments = {seg.segment_id(): seg for seg in ix._segments()}
-            adjust(segment_id, +1)
-            new_buckets[str(b)] = {"hash": bucket_hash[b], "segment": segment_id}
-            vocab[str(b)] = analysis.surface
-            stats.rewritten_units += sum(len(by_source[src]) for src in buckets[b])
-        if removed:
-            for b in removed:
-                adjust(old_buckets[b]["segment"], -1)
-            writer = FastSegmentWriter(
-                ix, Analysis(settings.language), SCORED_FIELDS, timeout=60.0, delay=0.1
-            )
-            writer.commit(mergetype=_drop({old_buckets[b]["segment"] for b in removed}))
-        _write_pickle(index_dir / VOCAB, vocab)
-        merged: dict[str, str | None] = {}
-        for b in sorted(vocab, key=int):
-            merged.update(vocab[b])
-        ix = windex.open_dir(str(index_dir), indexname=INDEX_NAME)
-        if dfs is None:  # a fresh index (or a lost file): count over every segment
-            with ix.reader() as reader:
-                dfs = field_dfs(reader)
-        _write_pickle(index_dir / DFS, dfs)
-        Lexicon.from_dfs(dfs, merged, settings.language).save(index_dir)
+            segment = done[b][1]
+            new_segments.append(segment)
+            new_buckets[str(b)] = {"hash": bucket_hash[b], "segment": segment.segment_id()}
+            stats.rewritten_units += len(done[b][0].units)
+        _commit(index_dir, new_segments, dropped)
+        inverted = InvertedIndex.merge(order, (done[b][0] for b in sorted(done)))
+        lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
+        lexicon.save(index_dir)
+        stats.inverted, stats.lexicon = inverted, lexicon
     _write_manifest(
         index_dir,
         {
@@ -312,6 +323,7 @@ def build_index(units: list[Unit], index_dir: Path, settings: SearchSettings) ->
             "articles": hashes,
             "order": list(by_source),  # articles in navigation order: ties rank in this order
             "buckets": new_buckets,
+            "bucket_count": n_buckets,
             "max_views": stats.max_views,
             "ranking": settings.ranking.to_json(),
             "units": len(units),

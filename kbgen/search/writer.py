@@ -113,14 +113,21 @@ class FastSegmentWriter(SegmentWriter):
     def add_unit(self, texts: dict[str, str], ids: dict[str, str], stored: dict[str, Any]) -> None:
         """One document: `texts` for the analysed text fields, `ids` for indexed ID fields (one term each),
         `stored` for stored-only values (text fields listed in `stored` are stored as well)."""
+        terms = self.analysis.terms
+        self.add_analyzed([terms(texts.get(name, "")) for name in self.text_fields], ids, stored)
+
+    def add_analyzed(
+        self, analyzed: list[tuple[Counter[str | None], int]], ids: dict[str, str], stored: dict[str, Any]
+    ) -> None:
+        """One document whose text fields were analysed already: `analyzed[i]` is `Analysis.terms()` of
+        the text of `text_fields[i]`."""
         self._check_state()
         docnum = self.docnum
         pdw = self.perdocwriter
         schema = self.schema
         pdw.start_doc(docnum)
         lengths: dict[str, int] = {}
-        for name in self.text_fields:
-            counts, length = self.analysis.terms(texts.get(name, ""))
+        for name, (counts, length) in zip(self.text_fields, analyzed, strict=True):
             lengths[name] = length
             if not length:
                 continue
