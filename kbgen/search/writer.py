@@ -18,8 +18,8 @@ from array import array
 from collections import Counter
 from typing import Any
 
-from whoosh.codec.whoosh3 import W3PostingsWriter
-from whoosh.system import pack_uint
+from whoosh.codec.whoosh3 import W3PostingsWriter, W3TermInfo
+from whoosh.system import pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -187,9 +187,18 @@ class FastSegmentWriter(SegmentWriter):
                 if not table:
                     continue
                 fw.start_field(fieldname, schema[fieldname])
+                tindex = fw._tindex
+                field_id = pack_ushort(fw._fieldid)
                 for btext, term in sorted((t.encode("utf-8"), t) for t in table):
+                    packed = table[term]
+                    if len(packed) <= INLINE_POSTINGS:
+                        # What W3FieldWriter.finish_term() stores for a posting list inlined in its term
+                        # info (as `W3Codec(inlinelimit=…)` would write it, were that not broken in
+                        # whoosh-reloaded): no block in the postings file, read back as a ListMatcher.
+                        tindex.add(field_id + btext, _inline_terminfo(packed).to_bytes())
+                        continue
                     fw.start_term(btext)
-                    _add_block_postings(fw._postwriter, table[term])
+                    _add_block_postings(fw._postwriter, packed)
                     fw.finish_term()
             else:
                 idtable = self._ids[fieldname]
@@ -220,6 +229,26 @@ def merge_small_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any
             writer.add_reader(reader)
             reader.close()
     return [biggest]
+
+
+INLINE_POSTINGS = 8  # posting lists this short live inside their term info: most terms of a segment
+
+
+def _inline_terminfo(packed: array[int]) -> W3TermInfo:
+    """The term info `W3PostingsWriter.finish_postings()` computes for one block, with the postings inline."""
+    ids = tuple(v >> 24 for v in packed)
+    tfs = [v >> 8 & 0xFFFF for v in packed]
+    positive = [x for x in (_B2L[v & 0xFF] for v in packed) if x]
+    ti = W3TermInfo()
+    ti._weight = float(sum(tfs))
+    ti._df = len(ids)
+    ti._minlength = min(positive) if positive else None
+    ti._maxlength = max(positive) if positive else 0
+    ti._maxweight = float(max(tfs))
+    ti._minid = ids[0]
+    ti._maxid = ids[-1]
+    ti.set_inlined(ids, tuple(map(float, tfs)), tuple(map(_vbytes, tfs)))
+    return ti
 
 
 def _add_block_postings(pw: W3PostingsWriter, packed: array[int]) -> None:
