@@ -450,7 +450,7 @@ class Bench:
         while any(c.project.glob(".site.old-*")) and time.perf_counter() - t < 900:
             time.sleep(0.02)
         run.extra["background_delete_s"] = time.perf_counter() - t
-        built = re.search(r"Built (\d+) pages", m.stdout)
+        built = re.search(r"(?:Built|Up to date:) (\d+) pages", m.stdout)
         run.extra["pages"] = int(built.group(1)) if built else None
         stages = {}
         for line in m.stdout.splitlines():

@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cache import CACHE_FILE, BuildCache, page_signature, site_signature
+from .cache import (
+    CACHE_FILE,
+    BuildCache,
+    inputs_fingerprint,
+    output_identity,
+    page_signature,
+    site_signature,
+)
 from .config import Config
 from .content import LoadOptions, load_library
 from .content.model import Library
@@ -52,6 +59,7 @@ class BuildResult:
     timings: dict[str, float] = field(default_factory=dict)
     library: Library | None = None
     reused: int = 0  # pages taken unchanged from the previous build
+    up_to_date: bool = False  # nothing changed since the previous build: its output was kept as it is
 
 
 @contextmanager
@@ -310,6 +318,31 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
     cache = (
         BuildCache.open(config.cache_path) if options.cache else BuildCache(config.cache_path / CACHE_FILE)
     )
+    inputs = ""
+    if options.cache:
+        # Nothing changed since the build that wrote `output` (every input file hashed by content)?
+        # Then that output is exactly what this build would write: keep it.
+        with _timed(timings, "check"):
+            inputs = inputs_fingerprint(
+                config,
+                theme.fingerprint(),
+                (options.drafts, options.strict, str(output)),
+                build_date_from_env().date().isoformat(),
+            )
+            up_to_date = (
+                cache.inputs == inputs
+                and cache.output == str(output)
+                and cache.output_id is not None
+                and cache.output_id == output_identity(output, MARKER)
+                and bool(cache.summary)
+                and (config.cache_path / "index" / "kbgen-manifest.json").is_file()
+            )
+        if up_to_date:
+            summary = cache.summary
+            return BuildResult(
+                output, summary["pages"], summary["files"], list(summary["warnings"]), timings, None,
+                reused=summary["pages"], up_to_date=True,
+            )  # fmt: skip
     with _timed(timings, "load"):
         loaded = load_library(
             config.content_path,
@@ -372,6 +405,13 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
             os.chmod(staging, 0o755)
             swap_in(staging, output)
             if options.cache:
+                cache.inputs = inputs
+                cache.output_id = output_identity(output, MARKER)
+                cache.summary = {
+                    "pages": pages,
+                    "files": files,
+                    "warnings": [p for p in problems if p.level == "warning"],
+                }
                 cache.save()
     except BaseException:
         if search is not None:

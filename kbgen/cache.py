@@ -38,6 +38,25 @@ def _digest(*parts: object) -> str:
     return h.hexdigest()
 
 
+def _fields_digest(pairs: list[tuple[str, Any]], *rest: object) -> str:
+    """`_digest` of (name, value) pairs, strings hashed as their bytes (a repr of a long body is slow)."""
+    h = hashlib.sha256()
+    for name, value in pairs:
+        if type(value) is str:
+            h.update(b"s")
+            h.update(name.encode())
+            h.update(b"\0")
+            h.update(value.encode("utf-8", "surrogatepass"))
+        else:
+            h.update(b"r")
+            h.update(repr((name, value)).encode())
+        h.update(b"\0")
+    for part in rest:
+        h.update(repr(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
 def _config_repr(config: Config) -> str:
     data = dataclasses.asdict(config)
     data.pop("root", None)
@@ -77,7 +96,7 @@ def article_signature(article: Article) -> str:
     own = [
         (f.name, getattr(article, f.name)) for f in dataclasses.fields(article) if f.name not in SKIP_FIELDS
     ]
-    return _digest(own, [(r.url, r.title, r.description) for r in article.related])
+    return _fields_digest(own, [(r.url, r.title, r.description) for r in article.related])
 
 
 def page_signature(site_sig: str, page: Page) -> str:
@@ -90,12 +109,93 @@ def page_signature(site_sig: str, page: Page) -> str:
     return _digest(site_sig, page.output, page.template, own)
 
 
+def _hash_tree(h: Any, root: Path) -> None:
+    """Every file under `root` (names and bytes, sorted; hidden files and folders skipped) into `h`."""
+    if not root.is_dir():
+        h.update(b"-\0")
+        return
+    stack = [root]
+    files: list[tuple[str, str]] = []
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=True):
+                stack.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=True):
+                files.append((os.path.relpath(entry.path, root), entry.path))
+    for rel, full in sorted(files):
+        h.update(rel.encode("utf-8", "surrogateescape"))
+        h.update(b"\0")
+        try:
+            with open(full, "rb") as fh:
+                h.update(hashlib.blake2b(fh.read(), digest_size=16).digest())
+        except OSError:
+            h.update(b"?")
+
+
+def _git_head(root: Path) -> str:
+    """The commit checked out (articles' `updated` dates come from git), '' outside git."""
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def inputs_fingerprint(
+    config: Config, theme_fingerprint: str, options: tuple[Any, ...], build_day: str
+) -> str:
+    """A hash of everything a build reads: kbgen, the theme, the config and build options, the build day,
+    every file of the content and static folders (by content, not date), the analytics inputs and the git
+    commit. Equal fingerprints → the previous output is exactly what this build would write."""
+    from .analytics.popularity import popularity_inputs
+
+    h = hashlib.sha256()
+    h.update(repr((__version__, theme_fingerprint, _config_repr(config), options, build_day)).encode())
+    _hash_tree(h, config.content_path)
+    _hash_tree(h, config.root / config.static_dir)
+    for path in popularity_inputs(config, config.root):
+        h.update(str(path).encode())
+        if path.is_dir():
+            _hash_tree(h, path)
+        else:
+            try:
+                st = path.stat()
+                h.update(repr((st.st_size, st.st_mtime_ns)).encode())
+            except OSError:
+                h.update(b"missing")
+    h.update(_git_head(config.root).encode())
+    return h.hexdigest()
+
+
+def output_identity(output: Path, marker: str) -> tuple[int, int] | None:
+    """Which output folder this is (the inode and time of its marker file): None when there is none."""
+    try:
+        st = (output / marker).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns)
+
+
 @dataclass
 class BuildCache:
     path: Path
     render: dict[str, tuple[str, Rendered]] = field(default_factory=dict)
     pages: dict[str, str] = field(default_factory=dict)  # output path → page signature
     output: str = ""  # the output folder those pages were written to
+    inputs: str = ""  # `inputs_fingerprint()` of the build that wrote `output`
+    output_id: tuple[int, int] | None = None  # `output_identity()` of that output
+    summary: dict[str, Any] = field(default_factory=dict)  # its page and file counts and warnings
 
     @classmethod
     def open(cls, cache_dir: Path) -> BuildCache:
@@ -105,7 +205,15 @@ class BuildCache:
                 data = pickle.load(fh)  # noqa: S301 - our own file in the project's .kbgen/
             if data.get("version") != __version__:
                 return cls(path)
-            return cls(path, data["render"], data["pages"], data["output"])
+            return cls(
+                path,
+                data["render"],
+                data["pages"],
+                data["output"],
+                data.get("inputs", ""),
+                data.get("output_id"),
+                data.get("summary", {}),
+            )
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, AttributeError, TypeError, ValueError):
             return cls(path)
 
@@ -114,7 +222,15 @@ class BuildCache:
         tmp = self.path.with_suffix(f".tmp-{os.getpid()}")
         with tmp.open("wb") as fh:
             pickle.dump(
-                {"version": __version__, "render": self.render, "pages": self.pages, "output": self.output},
+                {
+                    "version": __version__,
+                    "render": self.render,
+                    "pages": self.pages,
+                    "output": self.output,
+                    "inputs": self.inputs,
+                    "output_id": self.output_id,
+                    "summary": self.summary,
+                },
                 fh,
                 protocol=pickle.HIGHEST_PROTOCOL,
             )

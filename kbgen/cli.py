@@ -133,7 +133,10 @@ def build_cmd(
         shown = result.output
     warn = f", {len(result.warnings)} warning(s)" if result.warnings else ""
     reused = f" ({result.reused} unchanged)" if result.reused else ""
-    click.echo(f"Built {result.pages} pages{reused} in {elapsed:.1f} s → {shown}/{warn}")
+    if result.up_to_date:
+        click.echo(f"Up to date: {result.pages} pages in {shown}/ (nothing changed; {elapsed:.1f} s){warn}")
+    else:
+        click.echo(f"Built {result.pages} pages{reused} in {elapsed:.1f} s → {shown}/{warn}")
     if timings or elapsed > 2:
         click.echo("  " + "  ".join(f"{k} {v:.2f} s" for k, v in result.timings.items()))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -465,11 +466,12 @@ def _alias_output(alias: str) -> str:
     return f"{path}/index.html" if path else "index.html"
 
 
+_DURATION = re.compile(r"\s*(\d+)\s*(h|hour|hours|hr|hrs|m|min|mins|minute|minutes)\b", re.I)
+
+
 def _iso_duration(text: str) -> str:
     """'5 minutes' / '1 hour' / '90 min' → ISO 8601 duration for HowTo.totalTime ('' if unreadable)."""
-    import re
-
-    m = re.match(r"\s*(\d+)\s*(h|hour|hours|hr|hrs|m|min|mins|minute|minutes)\b", text, re.I)
+    m = _DURATION.match(text)
     if not m:
         return ""
     n, unit = int(m.group(1)), m.group(2).lower()

@@ -433,9 +433,16 @@ def test_warm_build_is_byte_identical_to_a_cold_build(tmp_path: Path) -> None:
         '{% extends "@default/article.html" %}{% block content %}v2{{ super() }}{% endblock %}',
     )
     third = run_kbgen("build", cwd=warm)
+    article.write_text(article.read_text() + "\n\nAnd another one.\n")
     fourth = run_kbgen("build", cwd=warm)
     assert "unchanged" not in third.stdout, "a changed template must re-render the pages that use it"
     assert re.search(r"\(\d+ unchanged\)", fourth.stdout), fourth.stdout
+    before = _tree(warm / "site")
+    fifth = run_kbgen("build", cwd=warm)  # nothing changed: the output is kept as it is
+    assert fifth.stdout.startswith("Up to date"), fifth.stdout
+    assert _tree(warm / "site") == before
+    article.touch()  # a newer date, the same bytes: still up to date
+    assert run_kbgen("build", cwd=warm).stdout.startswith("Up to date")
     cold = tmp_path / "cold"
     shutil.copytree(warm / "content", cold / "content")
     shutil.copytree(warm / "themes", cold / "themes")

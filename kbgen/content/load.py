@@ -473,14 +473,19 @@ class _Loader:
         self, library: Library, pending: list[tuple[Article, SourceFile]], categories: dict[str, Category]
     ) -> None:
         tags: dict[str, Tag] = {}
+        tagged: set[tuple[str, int]] = set()  # (tag slug, id(article)): identity, not a field-by-field ==
+        tag_slugs: dict[str, str] = {}
         for article, _ in pending:
             owner: Section | None = article.section or article.category
             if owner is not None:
                 owner.articles.append(article)
             for name in article.tags:
-                slug = slugify(name) or "tag"
+                slug = tag_slugs.get(name)
+                if slug is None:
+                    slug = tag_slugs[name] = slugify(name) or "tag"
                 tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
-                if article not in tag.articles:
+                if (slug, id(article)) not in tagged:
+                    tagged.add((slug, id(article)))
                     tag.articles.append(article)
                     article.tag_links.append(tag)
         cats = sorted(categories.values(), key=lambda c: c.sort_key)
