@@ -49,19 +49,21 @@ def index_and_export(
     marker = cache / ".kbgen-export"
     fingerprint = repr((settings, len(units), FORMAT))
     have_export = marker.exists() and marker.read_text(encoding="utf-8") == fingerprint
-    stats = build_index(units, index_dir, settings, workers)
-    if not stats.changed and not have_export:  # the export was lost: analyse again
-        from .inverted import InvertedIndex
-
-        stats.inverted = InvertedIndex.of_units(units, settings.language, settings.shard_threshold)
-    reused = not stats.changed and have_export
     export_seconds = 0.0
-    if not reused:
+
+    def export(stats: IndexStats) -> None:
+        nonlocal export_seconds
         t = time.perf_counter()
         marker.unlink(missing_ok=True)
         export_index(units, cache, settings, inverted=stats.inverted, lexicon=stats.lexicon)
         marker.write_text(fingerprint, encoding="utf-8")
         export_seconds = time.perf_counter() - t
+
+    # The export runs as soon as the units are analysed, while index workers write Whoosh segments.
+    stats = build_index(units, index_dir, settings, workers, on_analysed=export)
+    reused = not stats.changed and have_export
+    if not stats.changed and not have_export:  # the export was lost: write it again
+        export(stats)
     if out_dir.exists():
         shutil.rmtree(out_dir)
     shutil.copytree(cache, out_dir, ignore=shutil.ignore_patterns(".kbgen-export"))

@@ -22,10 +22,11 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,11 +163,10 @@ def _stored(u: Unit) -> dict[str, Any]:
     }
 
 
-def _bucket_job(b: int) -> tuple[int, Partial, Any]:
-    """Analyse bucket `b`; write its Whoosh segment (not yet in the TOC) when it changed."""
+def _analyse_bucket(b: int) -> tuple[Partial, FastSegmentWriter | None]:
+    """Analyse bucket `b`; when it changed, also feed its units to a segment writer (not yet flushed)."""
     units: list[Unit] = _JOB["units"]
     export_id: list[int] = _JOB["export_id"]
-    positions: list[int] = _JOB["buckets"][b]
     analysis = Analysis(_JOB["language"])
     part = Partial()
     writer: FastSegmentWriter | None = None
@@ -174,32 +174,109 @@ def _bucket_job(b: int) -> tuple[int, Partial, Any]:
         ix = windex.open_dir(_JOB["index_dir"], indexname=INDEX_NAME)
         writer = FastSegmentWriter(ix, analysis, SCORED_FIELDS, _lk=False, codec=CODEC, limitmb=16)
     try:
-        for pos in positions:
+        for pos in _JOB["buckets"][b]:
             u = units[pos]
             analyzed = unit_terms(analysis, u)
             part.add(export_id[pos], analyzed)
             if writer is not None:
                 writer.add_analyzed(analyzed, {"source": u.source}, _stored(u))
-        segment = writer._finalize_segment() if writer is not None else None
     except BaseException:
         if writer is not None:
             writer._close_segment()
         raise
     part.surface = analysis.surface
-    return b, part, segment
+    return part, writer
 
 
-def _run_buckets(order: list[int], workers: int, parallel: bool) -> dict[int, tuple[Partial, Any]]:
-    out: dict[int, tuple[Partial, Any]] = {}
-    if parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-        with multiprocessing.get_context("fork").Pool(min(workers, len(order))) as pool:
-            for b, part, segment in pool.imap_unordered(_bucket_job, order):
-                out[b] = (part, segment)
-    else:
-        for b in order:
-            _, part, segment = _bucket_job(b)
-            out[b] = (part, segment)
-    return out
+def _finish_segment(writer: FastSegmentWriter) -> Any:
+    try:
+        return writer._finalize_segment()
+    except BaseException:
+        writer._close_segment()
+        raise
+
+
+def _worker(buckets: list[int], conn: Any) -> None:
+    """A bucket worker: first every analysis (sent at once: the export waits for them), then the segments."""
+    try:
+        writers: dict[int, FastSegmentWriter] = {}
+        for b in buckets:
+            part, writer = _analyse_bucket(b)
+            conn.send(("part", b, part))
+            if writer is not None:
+                writers[b] = writer
+        for b, writer in writers.items():
+            conn.send(("segment", b, _finish_segment(writer)))
+        conn.send(("done", None, None))
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent
+        try:
+            conn.send(("error", None, exc))
+        except Exception:  # noqa: BLE001 - not picklable
+            conn.send(("error", None, RuntimeError(repr(exc))))
+    finally:
+        conn.close()
+
+
+def _run_buckets(
+    tasks: list[int], workers: int, parallel: bool, on_analysed: Callable[[dict[int, Partial]], None]
+) -> dict[int, Any]:
+    """Analyse every bucket in `tasks`, call `on_analysed` with the analyses, return the new segments.
+
+    In forked workers when `parallel`: they go on writing segments while `on_analysed` runs here."""
+    parts: dict[int, Partial] = {}
+    segments: dict[int, Any] = {}
+    if not (parallel and workers > 1 and "fork" in multiprocessing.get_all_start_methods()):
+        writers: dict[int, FastSegmentWriter] = {}
+        for b in tasks:
+            parts[b], writer = _analyse_bucket(b)
+            if writer is not None:
+                writers[b] = writer
+        on_analysed(parts)
+        for b, writer in writers.items():
+            segments[b] = _finish_segment(writer)
+        return segments
+    ctx = multiprocessing.get_context("fork")
+    n = min(workers, len(tasks))
+    conns, procs = [], []
+    for i in range(n):
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(tasks[i::n], send), name=f"kbgen-index-{i}", daemon=True)
+        proc.start()
+        send.close()
+        conns.append(recv)
+        procs.append(proc)
+    try:
+        open_conns = list(conns)
+        called = False
+        while open_conns:
+            for conn in multiprocessing.connection.wait(open_conns):
+                try:
+                    kind, b, value = conn.recv()
+                except EOFError:
+                    raise RuntimeError("a search indexing worker died") from None
+                if kind == "part":
+                    parts[b] = value
+                elif kind == "segment":
+                    segments[b] = value
+                elif kind == "done":
+                    open_conns.remove(conn)
+                else:
+                    raise value
+            if not called and len(parts) == len(tasks):
+                called = True
+                on_analysed(parts)
+        if not called:
+            on_analysed(parts)
+    finally:
+        for proc in procs:
+            if proc.is_alive():
+                proc.join(timeout=0.5)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
+        for conn in conns:
+            conn.close()
+    return segments
 
 
 def _commit(index_dir: Path, new_segments: list[Any], dropped: set[str]) -> None:
@@ -220,12 +297,18 @@ def _commit(index_dir: Path, new_segments: list[Any], dropped: set[str]) -> None
 
 
 def build_index(
-    units: list[Unit], index_dir: Path, settings: SearchSettings, workers: int | None = None
+    units: list[Unit],
+    index_dir: Path,
+    settings: SearchSettings,
+    workers: int | None = None,
+    on_analysed: Callable[[IndexStats], None] | None = None,
 ) -> IndexStats:
     """Bring the index in `index_dir` up to date with `units` (all units of the site, in nav order).
 
-    When anything changed, `stats.inverted` and `stats.lexicon` hold what the export needs; when the
-    index was already up to date they are None (the previous export still holds).
+    When anything changed, `stats.inverted` and `stats.lexicon` hold what the export needs, and
+    `on_analysed(stats)` is called as soon as they are known — while the workers are still writing
+    segments — so that the export can overlap with them. When the index was already up to date they are
+    None and `on_analysed` is not called (the previous export still holds).
     """
     start = time.perf_counter()
     index_dir = Path(index_dir)
@@ -297,25 +380,28 @@ def build_index(
             index_dir=str(index_dir),
             language=settings.language,
         )
+
+        def analysed(parts: dict[int, Partial]) -> None:
+            inverted = InvertedIndex.merge(order, (parts[b] for b in sorted(parts)))
+            stats.inverted = inverted
+            stats.lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
+            stats.rewritten_units = sum(len(parts[b].units) for b in changed)
+            if on_analysed is not None:
+                on_analysed(stats)
+
         try:
             # Changed buckets first: they cost more (they also write a segment).
             tasks = changed + [b for b in sorted(buckets) if b not in set(changed)]
-            done = _run_buckets(tasks, workers, parallel=len(units) >= PARALLEL_UNITS)
+            segments = _run_buckets(tasks, workers, len(units) >= PARALLEL_UNITS, analysed)
         finally:
             _JOB.clear()
         dropped = {old_buckets[str(b)]["segment"] for b in changed if str(b) in old_buckets}
         dropped |= {old_buckets[b]["segment"] for b in removed}
-        new_segments = []
         for b in changed:
-            segment = done[b][1]
-            new_segments.append(segment)
-            new_buckets[str(b)] = {"hash": bucket_hash[b], "segment": segment.segment_id()}
-            stats.rewritten_units += len(done[b][0].units)
-        _commit(index_dir, new_segments, dropped)
-        inverted = InvertedIndex.merge(order, (done[b][0] for b in sorted(done)))
-        lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
-        lexicon.save(index_dir)
-        stats.inverted, stats.lexicon = inverted, lexicon
+            new_buckets[str(b)] = {"hash": bucket_hash[b], "segment": segments[b].segment_id()}
+        _commit(index_dir, [segments[b] for b in changed], dropped)
+        assert stats.lexicon is not None
+        stats.lexicon.save(index_dir)
     _write_manifest(
         index_dir,
         {
