@@ -19,14 +19,16 @@ promoted boost), maxViews, stop words and filler words (folded), categories [[sl
 
 * **sharded** (large sites): meta also carries the lexicon (words, wpop = each word's popularity class,
   syn, phrases: what typo/prefix matching needs before any shard), `shards` (the first word of each
-  shard's range of surface words), `shardSet`, `docsSet`, `docsPer`, `urlParents`, `articleRuns` (unit →
+  shard's range of surface words; ranges end where neighbouring words share little, so a prefix's
+  completions are in one shard), `shardSet`, `docsSet`, `docsPer`, `urlParents`, `articleRuns` (unit →
   article) and `categoryRuns` (unit → category). Shard i holds, for the words of its range, their term
   ids (wt) and for every term they or their synonyms reach the impacts (BM25F over fields × the document
-  prior, quantised 1..255 of the term's best, `MAX_POSTINGS` best units kept), plus display records
-  [article, anchor, heading, text] of: the best unit of each term's `EMBED_TOP` best articles, the best
-  articles of frequent title-word pairs (two-word queries), and every unit of the articles "homed" in the
-  range (by their title's rarest word). A typical one- or two-word query needs meta + one shard per word;
-  `docs` fragments (`DOCS_PER_FRAGMENT` units each) supply display data for anything else.
+  prior, quantised 1..255 of the term's best; the `MAX_POSTINGS` best units kept, plus the best units
+  where the term labels — title or heading — together with another term: "label pairs"), and display
+  records [article, anchor, heading, text window] of the best unit of each term's `EMBED_TOP` best
+  articles and of the `EMBED_PAIR` best articles of its label pairs. A one- or two-word query needs meta
+  + one shard per word (on the 10k synthetic corpus: ≤ 3 requests, ≤ 110 kB gzip); `docs` fragments
+  (`DOCS_PER_FRAGMENT` units each) supply display data for anything else (more often for longer queries).
   Impacts are quantised and truncated, so large-site rankings approximate `kbgen search` closely, not
   exactly.
 """
@@ -46,7 +48,7 @@ from typing import Any
 
 from .index import SearchSettings
 from .inverted import TF_BITS, TF_MASK, InvertedIndex, export_order
-from .lexicon import Lexicon, query_words
+from .lexicon import Lexicon
 from .schema import SCORED_FIELDS, fillers, stop_words
 from .synonyms import phrases
 from .units import Unit
@@ -61,10 +63,8 @@ EMBED_TOP = 6  # articles per term whose best unit's display data is embedded in
 DOCS_PER_FRAGMENT = 48
 TEXT_CHARS = 600  # unit text kept for snippets
 WINDOW_CHARS = 110
-PAIR_MIN_POP = 10  # pairs of title terms whose quantised popularity is at least this (df ≳ 30)…
-MAX_PARTNERS = 24  # …at most this many partners per term, the most frequent pairs first
-EMBED_PAIR = 5  # articles embedded per pair
-HOME_TEXT_CHARS = 200  # text kept per unit in its article's home shard  # snippet window embedded in shards
+EMBED_PAIR = 6  # best articles embedded per pair of label terms (as many as the search box shows)
+MAX_PAIR_RECS = 120  # at most this many pair records per term
 
 
 def _encode(n: int) -> str:
@@ -317,10 +317,6 @@ def export_index(
     return stats
 
 
-
-
-
-
 def _deltas(plist: list[tuple[int, int]]) -> list[int]:
     """(unit, value) pairs sorted by unit → [gap, value, …] (gap = unit − previous unit − 1)."""
     out: list[int] = []
@@ -390,12 +386,44 @@ def _export_sharded(
     unit_prior = [priors[a] for a in article_of]
     k1 = ranking.k1
 
-    # Per term: impacts (Σ over fields of boost × Whoosh's BM25, × the prior), quantised to 1..255 of the
-    # term's best, the MAX_POSTINGS best units kept; and the EMBED_TOP best units for display.
-    term_data: dict[int, tuple[list[Any], list[int]]] = {}
-    kept_impacts: dict[int, dict[int, float]] = {}
+    # Label terms: the terms of an article's title (label of all its units) and of each heading line of a
+    # unit (label of that unit). Two terms in one label form a pair: customers type such pairs ("serial
+    # monitor", "reset password"), and `pair_arts` lists the articles where they label a unit together.
+    analysis = Analysis(lexicon.language)
+    units_of: dict[int, list[int]] = {}
+    for uid, a in enumerate(article_of):
+        units_of.setdefault(a, []).append(uid)
+    label_units: dict[int, set[int]] = {}  # term → units it labels
+    pair_arts: dict[tuple[int, int], list[int]] = {}
 
-    def term_entry(tid: int) -> tuple[list[Any], list[int]] | None:
+    def label_terms(text: str) -> list[int]:
+        counts, _ = analysis.terms(text)
+        return sorted({term_ids[t] for t in counts if t in term_ids})
+
+    for a, art in enumerate(articles):
+        lines = [label_terms(art.title)]
+        for t in lines[0]:
+            label_units.setdefault(t, set()).update(units_of[a])
+        for uid in units_of[a]:
+            for line in unit_list[uid].headings.split("\n"):
+                ts = label_terms(line)
+                if ts:
+                    lines.append(ts)
+                    for t in ts:
+                        label_units.setdefault(t, set()).add(uid)
+        pairs_here = {(t1, t2) for ts in lines for i, t1 in enumerate(ts) for t2 in ts[i + 1 :]}
+        for pair in pairs_here:
+            pair_arts.setdefault(pair, []).append(a)
+
+    # Per term: impacts (Σ over fields of boost × Whoosh's BM25, × the prior), quantised to 1..255 of the
+    # term's best, the MAX_POSTINGS best units kept (plus the pair units added below); the EMBED_TOP best
+    # units for display; and the exact impacts of the units it labels.
+    term_data: dict[int, tuple[float, list[int]]] = {}  # term → (scale, shown units)
+    kept_q: dict[int, dict[int, int]] = {}  # term → unit → quantised impact
+    kept_impacts: dict[int, dict[int, float]] = {}  # the same, as the browser sees it (q × scale)
+    label_impacts: dict[int, dict[int, float]] = {}
+
+    def term_entry(tid: int) -> tuple[float, list[int]] | None:
         if tid in term_data:
             return term_data[tid]
         scores: dict[int, float] = {}
@@ -413,7 +441,9 @@ def _export_sharded(
         ranked = heapq.nsmallest(MAX_POSTINGS, impacts) if len(impacts) > MAX_POSTINGS else sorted(impacts)
         top = -ranked[0][0]
         scale = top / 255 if top > 0 else 1.0
-        pairs = sorted((u, max(1, round(-neg / scale))) for neg, u in ranked)
+        kept_q[tid] = {u: max(1, round(-neg / scale)) for neg, u in ranked}
+        kept_impacts[tid] = {u: q * scale for u, q in kept_q[tid].items()}
+        label_impacts[tid] = {u: scores[u] * unit_prior[u] for u in label_units.get(tid, ()) if u in scores}
         shown: list[int] = []  # the best unit of each of the EMBED_TOP best articles
         seen_articles: set[int] = set()
         for _, u in ranked:
@@ -422,63 +452,44 @@ def _export_sharded(
                 shown.append(u)
                 if len(shown) >= EMBED_TOP:
                     break
-        entry = ([scale, pack(_deltas(pairs))], shown)
-        term_data[tid] = entry
-        kept_impacts[tid] = {u: q * scale for u, q in pairs}
-        return entry
+        term_data[tid] = (scale, shown)
+        return term_data[tid]
 
-    # Shards cover ranges of surface words (and synonym forms): a typed word needs the one shard of its
-    # range, which holds its words' term ids and the impacts of every term they and their synonyms reach.
-    items: list[tuple[str, int, list[int]]] = [(w, i, tid_list[i]) for i, w in enumerate(lexicon.words)]
-    syn = {form: [term_ids[t] for t in ts if t in term_ids] for form, ts in lexicon.synonyms.items()}
-    items += [(form, -1, tids) for form, tids in syn.items()]
-    items.sort(key=lambda x: (x[0], x[1]))
-    shards: list[dict[str, Any]] = []
-    shard_firsts: list[str] = []
-    current: dict[str, Any] = {}
-    size = 0
+    # A pair: the best EMBED_PAIR units the two terms label together (by the exact sum of both impacts,
+    # one per article) join both terms' kept units, so that a query of both words finds them as `kbgen
+    # search` does even when neither term alone keeps them (common words on large sites).
+    for (t1, t2), arts in sorted(pair_arts.items()):
+        if term_entry(t1) is None or term_entry(t2) is None:
+            continue
+        a_imp, b_imp = label_impacts[t1], label_impacts[t2]
+        best_of = []
+        for a in arts:
+            cand = [(-(a_imp[u] + b_imp[u]), u) for u in units_of[a] if u in a_imp and u in b_imp]
+            if cand:
+                best_of.append(min(cand))
+        for _, u in heapq.nsmallest(EMBED_PAIR, best_of):
+            for t, imp in ((t1, a_imp), (t2, b_imp)):
+                if u not in kept_q[t]:
+                    scale = term_data[t][0]
+                    q = max(1, min(255, round(imp[u] / scale)))
+                    kept_q[t][u] = q
+                    kept_impacts[t][u] = q * scale
 
-    def flush() -> None:
-        nonlocal current, size
-        if current:
-            lo, hi = current.pop("_lo"), current.pop("_hi")
-            current["words"] = [lo, hi] if lo is not None else [0, 0]
-            current["wt"] = pack_word_terms(tid_list[lo:hi]) if lo is not None else ""
-            shard_firsts.append(current.pop("_first"))
-            shards.append(current)
-        current, size = {}, 0
+    packed_entry: dict[int, list[Any]] = {}
 
-    # Each article's display data also lives in one "home" shard: that of its title's rarest word, which a
-    # query finding the article by its title usually contains.
-    units_of: dict[int, list[int]] = {}
-    for uid, a in enumerate(article_of):
-        units_of.setdefault(a, []).append(uid)
-    homed: dict[int, list[int]] = {}
-    for a, art in enumerate(articles):
-        best: tuple[int, str, int] | None = None
-        for w in query_words(art.title, lexicon.language)[0]:
-            i = lexicon.index_of(w)
-            if i is not None and (best is None or (lexicon.word_pop(i), w) < best[:2]):
-                best = (lexicon.word_pop(i), w, i)
-        if best is not None:
-            homed.setdefault(best[2], []).append(a)
+    def entry_json(tid: int) -> list[Any]:
+        e = packed_entry.get(tid)
+        if e is None:
+            e = packed_entry[tid] = [term_data[tid][0], pack(_deltas(sorted(kept_q[tid].items())))]
+        return e
 
-    # Two common words found together in titles: their best articles together are rarely either word's
-    # best alone, so a shard also embeds the best articles for such pairs (the two-word queries).
-    title_terms: list[set[int]] = []
-    analysis = Analysis(lexicon.language)
-    for art in articles:
-        counts, _ = analysis.terms(art.title)
-        title_terms.append({term_ids[t] for t in counts if t in term_ids})
-    pair_count: dict[tuple[int, int], int] = {}
-    for ts in title_terms:
-        common = sorted(t for t in ts if lexicon.term_pop.get(sorted_terms[t], 0) >= PAIR_MIN_POP)
-        for i, t1 in enumerate(common):
-            for t2 in common[i + 1 :]:
-                pair_count[(t1, t2)] = pair_count.get((t1, t2), 0) + 1
-    partners: dict[int, list[int]] = {}
-    for (t1, t2), _n in sorted(pair_count.items(), key=lambda x: -x[1]):
-        partners.setdefault(t1, []).append(t2)
+    # Display records, per term: the best unit of each of its EMBED_TOP best articles (term_entry), and
+    # the EMBED_PAIR best articles (as the browser ranks them from the kept impacts) of the label pairs
+    # assigned to it. The best articles for two words together are rarely either word's best alone (on
+    # the 10k synthetic corpus, half the two-word queries needed display fragments without these); each
+    # pair's records go with the term of the two holding fewer pair records so far (a query of both
+    # words loads both words' shards), the pairs found in most articles first, at most MAX_PAIR_RECS a term.
+    pair_count = {p: len(arts) for p, arts in pair_arts.items()}
 
     by_impact: dict[int, list[int]] = {}
 
@@ -517,51 +528,118 @@ def _export_sharded(
                     break
         return out
 
-    placed_pairs: set[int] = set()
+    pair_recs: dict[int, list[tuple[int, tuple[int, int]]]] = {}  # term → [(unit, (t1, t2))]
+    for (t1, t2), _n in sorted(pair_count.items(), key=lambda x: (-x[1], x[0])):
+        best = pair_best(t1, t2)
+        if not best:
+            continue
+        own = set(term_data[t1][1]) | set(term_data[t2][1])
+        new = [u for u in best if u not in own]
+        if not new:
+            continue
+        n1, n2 = len(pair_recs.get(t1, ())), len(pair_recs.get(t2, ()))
+        t = t1 if (n1, t1) <= (n2, t2) else t2
+        if min(n1, n2) + len(new) > MAX_PAIR_RECS:
+            continue
+        pair_recs.setdefault(t, []).extend((u, (t1, t2)) for u in new)
 
-    def add_record(uid: int, text: str) -> None:
-        nonlocal size
-        k = str(uid)
-        if k in current["recs"]:
-            return
-        u = unit_list[uid]
-        rec = [article_of[uid], u.anchor, u.heading, text]
-        current["recs"][k] = rec
-        size += sum(len(str(x)) for x in rec) + 8
-        a = str(article_of[uid])
-        if a not in current["articles"]:
-            current["articles"][a] = article_rows[article_of[uid]]
-            size += sum(len(str(x)) for x in article_rows[article_of[uid]]) + 8
+    # Shards cover ranges of surface words (and synonym forms): a typed word needs the one shard of its
+    # range, which holds its words' term ids, the impacts of every term they and their synonyms reach, and
+    # those terms' display records.
+    items: list[tuple[str, int, list[int]]] = [(w, i, tid_list[i]) for i, w in enumerate(lexicon.words)]
+    syn = {form: [term_ids[t] for t in ts if t in term_ids] for form, ts in lexicon.synonyms.items()}
+    items += [(form, -1, tids) for form, tids in syn.items()]
+    items.sort(key=lambda x: (x[0], x[1]))
 
-    for key, widx, tids in items:
-        if size > SHARD_BYTES:
-            flush()
-        if not current:
-            current = {"_first": key, "_lo": widx if widx >= 0 else None, "_hi": None, "terms": {},
-                       "recs": {}, "articles": {}}  # fmt: skip
-        if widx >= 0:
-            if current["_lo"] is None:
-                current["_lo"] = widx
-            current["_hi"] = widx + 1
+    texts: dict[tuple[int, Any], str] = {}
+
+    def item_content(k: int) -> tuple[list[int], list[tuple[int, Any]]]:
+        """Item k's term ids with an entry, and its records as (unit, terms whose words the record's text
+        window shows: a term id or a pair of them)."""
+        _key, widx, tids = items[k]
+        terms: list[int] = []
+        recs: list[tuple[int, Any]] = []
         for tid in tids:
-            if str(tid) in current["terms"]:
+            if term_entry(tid) is None:
                 continue
-            entry = term_entry(tid)
-            if entry is None:
+            terms.append(tid)
+            recs += [(u, tid) for u in term_data[tid][1]]
+            if widx >= 0:
+                recs += pair_recs.get(tid, [])
+        return terms, recs
+
+    def rec_text(uid: int, how: Any) -> str:
+        text = texts.get((uid, how))
+        if text is None:
+            ts = how if isinstance(how, tuple) else (how,)
+            text = _window(unit_list[uid].text, [w for t in ts for w in surfaces_of.get(sorted_terms[t], [])])
+            texts[(uid, how)] = text
+        return text
+
+    def row_size(a: int) -> int:
+        return sum(len(str(x)) for x in article_rows[a]) + 8
+
+    def rec_size(uid: int, how: Any) -> int:
+        u = unit_list[uid]
+        return len(rec_text(uid, how)) + len(u.anchor) + len(u.heading) + 16
+
+    # Shard boundaries: a shard closes after about SHARD_BYTES, at the point of its last 40 % where
+    # neighbouring words share the shortest prefix, so that the completions of a typed prefix are rarely
+    # split over two shards (never between a word and a synonym form spelled the same).
+    cuts: list[int] = [0]
+    k, size = 0, 0
+    seen_terms: set[int] = set()
+    seen_units: set[int] = set()
+    seen_arts: set[int] = set()
+    marks: list[tuple[int, int]] = []
+    while k < len(items):
+        if size > SHARD_BYTES and len(marks) > 1:
+            cands = [
+                (j, s) for j, s in marks[1:] if s >= SHARD_BYTES * 0.6 and items[j - 1][0] != items[j][0]
+            ]
+            if cands:
+                j = min(cands, key=lambda c: (_lcp(items[c[0] - 1][0], items[c[0]][0]), -c[0]))[0]
+                cuts.append(j)
+                k, size, marks = j, 0, []
+                seen_terms, seen_units, seen_arts = set(), set(), set()
                 continue
-            current["terms"][str(tid)] = entry[0]
-            size += len(entry[0][1]) + 12
-            for uid in entry[1]:
-                add_record(uid, _window(unit_list[uid].text, surfaces_of.get(sorted_terms[tid], [])))
-            if tid not in placed_pairs:
-                placed_pairs.add(tid)
-                for t2 in partners.get(tid, [])[:MAX_PARTNERS]:
-                    for uid in pair_best(tid, t2):
-                        add_record(uid, _window(unit_list[uid].text, surfaces_of.get(sorted_terms[tid], [])))
-        for a in homed.get(widx, ()) if widx >= 0 else ():
-            for uid in units_of[a]:
-                add_record(uid, _clean_text(unit_list[uid].text, HOME_TEXT_CHARS))
-    flush()
+        marks.append((k, size))
+        terms, recs = item_content(k)
+        for tid in terms:
+            if tid not in seen_terms:
+                seen_terms.add(tid)
+                size += len(entry_json(tid)[1]) + 12
+        for uid, how in recs:
+            if uid not in seen_units:
+                seen_units.add(uid)
+                size += rec_size(uid, how)
+                if article_of[uid] not in seen_arts:
+                    seen_arts.add(article_of[uid])
+                    size += row_size(article_of[uid])
+        k += 1
+    cuts.append(len(items))
+
+    shards: list[dict[str, Any]] = []
+    shard_firsts: list[str] = []
+    for lo_k, hi_k in zip(cuts, cuts[1:], strict=False):
+        if hi_k <= lo_k:
+            continue
+        widxs = [items[k][1] for k in range(lo_k, hi_k) if items[k][1] >= 0]
+        shard: dict[str, Any] = {"terms": {}, "recs": {}, "articles": {}}
+        for k in range(lo_k, hi_k):
+            terms, recs = item_content(k)
+            for tid in terms:
+                shard["terms"].setdefault(str(tid), entry_json(tid))
+            for uid, how in recs:
+                if str(uid) not in shard["recs"]:
+                    u = unit_list[uid]
+                    shard["recs"][str(uid)] = [article_of[uid], u.anchor, u.heading, rec_text(uid, how)]
+                    shard["articles"].setdefault(str(article_of[uid]), article_rows[article_of[uid]])
+        lo, hi = (widxs[0], widxs[-1] + 1) if widxs else (0, 0)
+        shard["words"] = [lo, hi]
+        shard["wt"] = pack_word_terms(tid_list[lo:hi])
+        shard_firsts.append(items[lo_k][0])
+        shards.append(shard)
     meta["layout"] = "sharded"
     word_pop = [lexicon.word_pop(i) for i in range(len(lexicon.words))]
     meta["lexicon"] = {
@@ -591,6 +669,15 @@ def _export_sharded(
         else:
             cat_runs += [c + 1, 1]
     meta["categoryRuns"] = pack(cat_runs)
+
+
+def _lcp(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _window(text: str, surfaces: list[str]) -> str:

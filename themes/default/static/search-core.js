@@ -77,7 +77,7 @@
     var lex = lexicon(bundle ? bundle.lexicon : meta.lexicon);
     var st = {
       meta: meta, rk: meta.ranking, lex: lex, stop: new Set(meta.stop), sharded: !bundle,
-      post: {}, termWords: bundle ? null : {}, recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}
+      post: {}, termWords: bundle ? null : {}, tokens: new Map(), tokTerms: new Map(), recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}
     };
     if (bundle) {
       st.rawPost = bundle.post;
@@ -152,22 +152,38 @@
     }
     return p[lb] <= limit ? p[lb] : limit + 1;
   }
-  function byLength() { // word indexes by length (in characters), built once
+  function byLength() { // word indexes by length (in characters), and each word's letter mask; built once
     if (!S.byLen) {
       S.byLen = [];
-      S.lex.words.forEach(function (x, i) { var n = clen(x); (S.byLen[n] = S.byLen[n] || []).push(i); });
+      S.masks = new Int32Array(S.lex.words.length);
+      S.lex.words.forEach(function (x, i) {
+        var n = clen(x);
+        (S.byLen[n] = S.byLen[n] || []).push(i);
+        S.masks[i] = letterMask(x);
+      });
     }
     return S.byLen;
   }
+  // The set of characters of a word as 32 bits (a–z one each; the rest share bits). One edit changes at
+  // most two bits of it, so words whose masks differ in more than 2 × budget bits are never typos.
+  function letterMask(x) {
+    var m = 0;
+    for (var i = 0; i < x.length; i++) {
+      var c = x.charCodeAt(i);
+      m |= 1 << (c >= 97 && c <= 122 ? c - 97 : c >= 48 && c <= 57 ? 26 + (c - 48) % 5 : 31);
+    }
+    return m;
+  }
+  function bits(v) { v = v - ((v >>> 1) & 0x55555555); v = (v & 0x33333333) + ((v >>> 2) & 0x33333333); return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24; }
   function typos(word, budget, limit) {
     if (budget <= 0) return [];
     var w = S.lex.words, found = [], chars = Array.from(word), n = chars.length, bl = byLength();
-    var ascii = chars.length === word.length;
+    var ascii = chars.length === word.length, masks = S.masks, mask = letterMask(word), most = 2 * budget;
     for (var len = Math.max(1, n - budget); len <= n + budget; len++) {
       var idx = bl[len] || [];
       for (var j = 0; j < idx.length; j++) {
         var i = idx[j], x = w[i];
-        if (x === word) continue;
+        if (bits(masks[i] ^ mask) > most || x === word) continue;
         var d = osa(ascii && x.length === len ? word : chars, ascii && x.length === len ? x : Array.from(x), budget);
         if (d <= budget) found.push([d, -wordPop(i), x, i]);
       }
@@ -220,7 +236,9 @@
           var s0 = shardOf(w[ks[0]]);
           return ks.filter(function (k) { return shardOf(w[k]) === s0; });
         };
-        p.comps = oneShard(p.comps);
+        // a known word's completions only from its own shard (shards close between words that share
+        // little, so this rarely drops any): no extra request for them
+        p.comps = p.exact >= 0 || p.syn.length ? p.comps.filter(near) : oneShard(p.comps);
         p.roots = oneShard(p.roots);
         var shards = [];
         p.typos = p.typos.filter(function (c) {
@@ -285,22 +303,30 @@
     }
     return (S.post[t] = out);
   }
-  function altScores(t, w, into) { // unit → score of alternative (term t, weight w)
-    var m = S.meta, rk = S.rk, sc = new Map();
+  // Scratch arrays, one slot per unit (allocated once): no maps on the hot path.
+  function scratch() {
+    if (!S.acc) {
+      var n = S.unitArticle.length;
+      S.acc = new Float64Array(n); S.cnt = new Float64Array(n); S.best = new Float64Array(n);
+      S.alt = new Float64Array(n); S.fin = new Float64Array(n); S.seen = new Uint8Array(n);
+    }
+  }
+  function altScores(t, w, alt, list) { // alt[u] = score of alternative (term t, weight w); units → list
+    var m = S.meta, rk = S.rk, i;
     if (S.sharded) {
       var p = shardTerm(t);
-      if (p) for (var i = 0; i < p[0].length; i++) sc.set(p[0][i], p[1][i] * p[2] * w);
-    } else {
-      termPostings(t).forEach(function (fp) {
-        var f = m.fields[fp[0]], idf = Math.log(m.N / (fp[1] + 1)) + 1, boost = rk.boosts[f] * w;
-        var B = rk.b[f], avg = m.avgfl[fp[0]], lens = S.lens[fp[0]], us = fp[2], tfs = fp[3];
-        for (var i = 0; i < us.length; i++) {
-          var s = bm25(idf, tfs[i], lens[us[i]], avg, B, rk.k1) * boost;
-          sc.set(us[i], (sc.get(us[i]) || 0) + s);
-        }
-      });
+      if (p) for (i = 0; i < p[0].length; i++) { alt[p[0][i]] = p[1][i] * p[2] * w; list.push(p[0][i]); }
+      return;
     }
-    return sc;
+    termPostings(t).forEach(function (fp) {
+      var f = m.fields[fp[0]], idf = Math.log(m.N / (fp[1] + 1)) + 1, boost = rk.boosts[f] * w;
+      var B = rk.b[f], avg = m.avgfl[fp[0]], lens = S.lens[fp[0]], us = fp[2], tfs = fp[3];
+      for (i = 0; i < us.length; i++) {
+        var u = us[i];
+        if (alt[u] === 0) list.push(u);
+        alt[u] += bm25(idf, tfs[i], lens[u], avg, B, rk.k1) * boost;
+      }
+    });
   }
   function prior(a) {
     if (S.sharded) return 1; // folded into the shard impacts
@@ -308,36 +334,66 @@
     var pop = mv > 0 && views > 0 ? Math.log1p(views) / Math.log1p(mv) : 0;
     return (1 + rk.popularityWeight * pop) * (art[5] ? rk.promotedBoost : 1);
   }
-  function rank(words, category) {
-    var sums = new Map(), counts = new Map(), n = 0, matched = {};
+  // → {groups: the `limit` best pages [{a, units: [[score, unit, article]] (≤ 5, best first)}], total: the
+  // number of matching pages, terms}. Units rank by score, then unit number; pages by their best unit.
+  function rank(words, category, limit) {
+    scratch();
+    var acc = S.acc, cnt = S.cnt, best = S.best, alt = S.alt, fin = S.fin, seen = S.seen;
+    var n = 0, matched = {}, units = [], i, u;
     words.forEach(function (qw) {
       var ts = Object.keys(qw.alts).map(Number).sort(function (a, b) { return a - b; });
       if (!ts.length) return;
       n += qw.weight;
-      var best = new Map();
+      var mine = []; // the units this word reaches: best[u] = its best alternative's score
       ts.forEach(function (t) {
-        altScores(t, qw.alts[t]).forEach(function (s, u) {
-          var b = best.get(u);
-          if (b === undefined || s > b) best.set(u, s);
-        });
+        var list = [];
+        altScores(t, qw.alts[t], alt, list);
+        for (var k = 0; k < list.length; k++) {
+          var x = list[k], s = alt[x];
+          alt[x] = 0;
+          if (best[x] === 0) mine.push(x);
+          if (s > best[x]) best[x] = s;
+        }
       });
-      best.forEach(function (s, u) {
-        sums.set(u, (sums.get(u) || 0) + s);
-        counts.set(u, (counts.get(u) || 0) + qw.weight);
-      });
+      for (i = 0; i < mine.length; i++) {
+        u = mine[i];
+        if (!seen[u]) { seen[u] = 1; units.push(u); }
+        acc[u] += best[u]; cnt[u] += qw.weight; best[u] = 0;
+      }
       ts.forEach(function (t) { matched[t] = 1; });
     });
     var cat = -1;
     if (category) S.meta.categories.forEach(function (c, i) { if (c[0] === category) cat = i; });
-    var out = [];
-    sums.forEach(function (s, u) {
-      var a = S.unitArticle[u];
-      if (category && unitCat(u, a) !== cat) return;
-      var c = counts.get(u), coord = c >= n ? 1 : Math.pow(c / n, S.rk.coordPower);
-      out.push([s * coord * prior(a), u, a]);
+    var pages = new Map(), top = []; // pages: article → its best unit; top: the `limit` best, sorted
+    var worse = function (x, y) { return fin[x] < fin[y] || (fin[x] === fin[y] && x > y); };
+    for (i = 0; i < units.length; i++) {
+      u = units[i];
+      var a = S.unitArticle[u], c = cnt[u], s = acc[u];
+      acc[u] = 0; cnt[u] = 0; seen[u] = 0;
+      if (category && unitCat(u, a) !== cat) { fin[u] = -1; continue; }
+      fin[u] = s * (c >= n ? 1 : Math.pow(c / n, S.rk.coordPower)) * prior(a);
+      var b = pages.get(a);
+      if (b === undefined || worse(b, u)) pages.set(a, u);
+    }
+    pages.forEach(function (u) {
+      if (top.length >= limit && !worse(top[top.length - 1], u)) return;
+      var lo = 0, hi = top.length;
+      while (lo < hi) { var m = (lo + hi) >> 1; if (worse(top[m], u)) hi = m; else lo = m + 1; }
+      top.splice(lo, 0, u);
+      if (top.length > limit) top.pop();
     });
-    out.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
-    return { ranked: out, terms: matched };
+    var groups = [], byArt = new Map();
+    top.forEach(function (u) { var g = { a: S.unitArticle[u], units: [] }; byArt.set(g.a, g); groups.push(g); });
+    for (i = 0; i < units.length; i++) {
+      u = units[i];
+      var g = fin[u] >= 0 && byArt.get(S.unitArticle[u]);
+      if (g) g.units.push([fin[u], u, g.a]);
+    }
+    groups.forEach(function (g) {
+      g.units.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
+      if (g.units.length > 5) g.units.length = 5;
+    });
+    return { groups: groups, total: pages.size, terms: matched };
   }
   function unitCat(u, a) {
     if (S.articles) return S.articles[a][2];
@@ -404,25 +460,44 @@
   function articleRec(a) { return S.sharded ? S.arts[a] : S.articles[a]; }
 
   // ---- snippets: plain text + [start, end) offsets of the words whose term matched ---------------
-  function termsOf(word) { var i = find(word); return i >= 0 ? termsOfIndex(i) : []; }
-  function highlights(text, terms, memo) { // memo: token → matched? (shared by one answer's snippets)
-    var out = [], m;
-    memo = memo || new Map();
+  function tokens(text) { // [start, end, lower-cased token] of a text, kept (texts come from the index)
+    var toks = S.tokens.get(text), m;
+    if (toks) return toks;
+    toks = [];
     TOKEN.lastIndex = 0;
-    while ((m = TOKEN.exec(text))) {
-      var tok = m[0].toLowerCase(), hit = memo.get(tok);
+    while ((m = TOKEN.exec(text))) toks.push([m.index, m.index + m[0].length, m[0].toLowerCase()]);
+    TOKEN.lastIndex = 0;
+    if (S.tokens.size > 5000) S.tokens.clear();
+    S.tokens.set(text, toks);
+    return toks;
+  }
+  function tokenTerms(tok) { // the term ids of a text token (its hyphen-less form and its parts)
+    var ts = S.tokTerms.get(tok);
+    if (ts) return ts;
+    var forms = [tok.replace(/-/g, "")].concat(/[.\-]/.test(tok) ? tok.split(/[.\-]/) : []), stable = true;
+    ts = [];
+    for (var i = 0; i < forms.length; i++) {
+      var f = fold(forms[i]), k = find(f);
+      if (k < 0) continue;
+      if (S.sharded && !S.shardData[shardOf(f)]) stable = false; // its terms are not known yet
+      ts = ts.concat(termsOfIndex(k));
+    }
+    if (stable) S.tokTerms.set(tok, ts);
+    return ts;
+  }
+  function highlights(text, terms, memo) { // memo: token → matched? (shared by one answer's snippets)
+    var out = [], toks = tokens(text);
+    memo = memo || new Map();
+    for (var j = 0; j < toks.length; j++) {
+      var tok = toks[j][2], hit = memo.get(tok);
       if (hit === undefined) {
-        var forms = [tok.replace(/-/g, "")].concat(/[.\-]/.test(tok) ? tok.split(/[.\-]/) : []);
+        var ts = tokenTerms(tok);
         hit = false;
-        for (var i = 0; i < forms.length && !hit; i++) {
-          var ts = termsOf(fold(forms[i]));
-          for (var k = 0; k < ts.length; k++) if (terms[ts[k]]) { hit = true; break; }
-        }
+        for (var k = 0; k < ts.length; k++) if (terms[ts[k]]) { hit = true; break; }
         memo.set(tok, hit);
       }
-      if (hit) out.push([m.index, m.index + m[0].length]);
+      if (hit) out.push([toks[j][0], toks[j][1]]);
     }
-    TOKEN.lastIndex = 0;
     return out;
   }
   function snippet(text, terms, memo) {
@@ -471,14 +546,7 @@
     return load(opts.metaHref).then(function () {
       var plans = plan(text, opts.prefix !== false);
       return need(plans).then(function () {
-        var words = expand(plans), r = rank(words, opts.category);
-        var groups = [], byArt = new Map();
-        for (var i = 0; i < r.ranked.length; i++) {
-          var x = r.ranked[i], g = byArt.get(x[2]);
-          if (!g) { if (groups.length >= limit) continue; g = { a: x[2], units: [] }; byArt.set(x[2], g); groups.push(g); }
-          if (g.units.length < 5) g.units.push(x);
-        }
-        var total = new Set(r.ranked.map(function (x) { return x[2]; })).size;
+        var words = expand(plans), r = rank(words, opts.category, limit), groups = r.groups, total = r.total;
         return display(groups).then(function () {
           return answer(text, words, r, groups, total, limit);
         });
