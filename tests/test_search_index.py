@@ -164,6 +164,20 @@ def test_language_change_rebuilds_with_french_stemming(tmp_path: Path) -> None:
         assert top and top[0].best.source == "cat/art-0.md"
 
 
+def test_problem_intent() -> None:
+    """A query describing a problem favours troubleshooting titles (× Ranking.problem_boost)."""
+    from kbgen.search.schema import is_problem_query, is_problem_title
+
+    for q in ("my board isnt showing up", "emails never arrive", "it won't connect", "upload failed"):
+        assert is_problem_query(q), q
+    for q in ("how do i reset my password", "notifications settings", "wifi connection"):
+        assert not is_problem_query(q), q
+    for t in ("If your board is not detected", "Bluetooth speaker won’t connect", "Error: upload failed"):
+        assert is_problem_title(t), t
+    assert not is_problem_title("How to reset your board") and not is_problem_title("Notes on iffy things")
+    assert not is_problem_query("my board isnt showing up", "fr")  # English patterns only
+
+
 def test_query_expansion_rules(tmp_path: Path) -> None:
     body = "Donations keep the project going. Reset your password from the login page. Wi-Fi setup."
     units = [make_unit(i) for i in range(20)]
@@ -186,6 +200,8 @@ def test_query_expansion_rules(tmp_path: Path) -> None:
         assert kinds("wifi") == [("wifi", "exact")]  # "Wi-Fi" is indexed joined too
         assert kinds("donate") == [("donate", "root")]  # no stemmer in the browser: the root finds it
         assert kinds("cant log in")[-1] == ("log in", "phrase")  # two-word expressions → login
+        assert kinds("log me in")[-1] == ("log me in", "phrase")  # …with the object of a separable verb
+        assert [w for w, _ in kinds("it never opens")] == ["opens"]  # negations: problem intent, not words
         delete = expand_query("wipe", lex, rk)[0]
         assert delete.kind in ("synonym", "none")
         assert [p.best.source for p in s.search("donate", 1).pages] == ["cat/art-0.md"]

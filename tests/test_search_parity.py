@@ -45,8 +45,11 @@ EXACT_QUERIES = [
     "my parcel says delivered but i have not received it",
     "how do i change my email address",
 ]
-# As-you-type prefixes, typos and a natural question: same expansion rules on both sides.
-FUZZY_QUERIES = ["retur", "refnd", "delivry adress", "how long does a refund take", "klarn"]
+# As-you-type prefixes, typos and natural questions (problems, phrases): same expansion rules on both sides.
+FUZZY_QUERIES = [
+    "retur", "refnd", "delivry adress", "how long does a refund take", "klarn",
+    "my refund never arrived", "the speaker wont turn it on", "i cant sign myself in",
+]  # fmt: skip
 
 pytestmark = pytest.mark.browser
 

@@ -49,7 +49,7 @@ from typing import Any
 from .index import SearchSettings
 from .inverted import TF_BITS, TF_MASK, InvertedIndex, export_order
 from .lexicon import Lexicon
-from .schema import SCORED_FIELDS, fillers, stop_words
+from .schema import SCORED_FIELDS, fillers, is_problem_title, stop_words
 from .synonyms import phrases
 from .units import Unit
 from .writer import Analysis
@@ -491,26 +491,39 @@ def _export_sharded(
     # words loads both words' shards), the pairs found in most articles first, at most MAX_PAIR_RECS a term.
     pair_count = {p: len(arts) for p, arts in pair_arts.items()}
 
-    by_impact: dict[int, list[int]] = {}
+    # A word's side of a pair, as the browser scores it: the term's kept impact or, better, a synonym's
+    # (× the synonym weight; the synonyms of any of the term's surface words).
+    syn_ids = {form: [term_ids[t] for t in ts if t in term_ids] for form, ts in lexicon.synonyms.items()}
+    sides: dict[int, tuple[dict[int, float], list[int]]] = {}
 
-    def ranked_units(t: int) -> list[int]:
-        """The units kept for term t, best impact first (ties: lower unit first)."""
-        out = by_impact.get(t)
+    def side(t: int) -> tuple[dict[int, float], list[int]]:
+        """(unit → score, units best first (ties: lower unit first)) of term t's word."""
+        out = sides.get(t)
         if out is None:
-            imp = kept_impacts[t]
-            out = by_impact[t] = sorted(imp, key=lambda u: (-imp[u], u))
+            score = kept_impacts[t]
+            syns = {x for w in surfaces_of.get(sorted_terms[t], []) for x in syn_ids.get(w, ()) if x != t}
+            if syns:
+                score = dict(score)
+                for x in sorted(syns):
+                    if term_entry(x) is None:
+                        continue
+                    for u, v in kept_impacts[x].items():
+                        v *= ranking.synonym_weight
+                        if v > score.get(u, 0.0):
+                            score[u] = v
+            out = sides[t] = (score, sorted(score, key=lambda u: (-score[u], u)))
         return out
 
     def pair_best(t1: int, t2: int) -> list[int]:
         if term_entry(t1) is None or term_entry(t2) is None:
             return []
-        a, b = kept_impacts[t1], kept_impacts[t2]
-        # Units under both terms score a + b, under one only half its impact. Of the one-term units only
+        (a, a_ranked), (b, b_ranked) = side(t1), side(t2)
+        # Units under both words score a + b, under one only half its score. Of the one-word units only
         # the best up to the EMBED_PAIR-th distinct article can make the cut: no need to score the rest.
         scored = [(-(a[u] + b[u]), u) for u in a.keys() & b.keys()]
-        for t, mine, other in ((t1, a, b), (t2, b, a)):
+        for ranked, mine, other in ((a_ranked, a, b), (b_ranked, b, a)):
             seen_alone: set[int] = set()
-            for u in ranked_units(t):
+            for u in ranked:
                 if u in other:
                     continue
                 scored.append((-mine[u] * 0.5, u))
@@ -669,6 +682,14 @@ def _export_sharded(
         else:
             cat_runs += [c + 1, 1]
     meta["categoryRuns"] = pack(cat_runs)
+    # Troubleshooting titles (schema.is_problem_title): runs of articles alternately without and with one.
+    flag_runs: list[int] = [0]
+    for art in articles:
+        flag = 1 if is_problem_title(art.title, lexicon.language) else 0
+        if (len(flag_runs) - 1) % 2 != flag:
+            flag_runs.append(0)
+        flag_runs[-1] += 1
+    meta["problemRuns"] = pack(flag_runs)
 
 
 def _lcp(a: str, b: str) -> int:

@@ -257,16 +257,17 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
 
 
 def phrase_targets(text: str, language: str) -> list[tuple[str, str]]:
-    """The two-word expressions of `text` that `synonyms.PHRASES` knows, with their target word."""
+    """The expressions of `text` that `synonyms.phrases()` knows (two consecutive words, or three), with
+    their target word, in order of their first word."""
     table = phrases(language)
     if not table:
         return []
     toks = [fold(t.replace("-", "")) for t in _TOKENS.findall(text)]
     found: list[tuple[str, str]] = []
-    for a, b in zip(toks, toks[1:], strict=False):
-        key = f"{a} {b}"
-        if key in table and all(key != f for f, _ in found):
-            found.append((key, table[key]))
+    for i in range(len(toks) - 1):
+        for key in (f"{toks[i]} {toks[i + 1]}", " ".join(toks[i : i + 3]) if i + 2 < len(toks) else ""):
+            if key in table and all(key != f for f, _ in found):
+                found.append((key, table[key]))
     return found
 
 

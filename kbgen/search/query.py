@@ -19,7 +19,7 @@ from whoosh.scoring import BM25F
 
 from .index import MANIFEST, open_index
 from .lexicon import Lexicon, QueryWord, did_you_mean, expand_query
-from .schema import SCORED_FIELDS, Ranking
+from .schema import SCORED_FIELDS, Ranking, is_problem_query, is_problem_title
 
 
 def weighting(ranking: Ranking) -> BM25F:
@@ -100,6 +100,7 @@ class SearchIndex:
         self.lexicon = Lexicon.load(self.index_dir)
         self.searcher = self.ix.searcher(weighting=weighting(self.ranking))
         self._priors: dict[int, float] = {}
+        self._problem: dict[int, float] = {}
         self._positions: dict[int, int] = {}
         self._order = {src: i for i, src in enumerate(manifest.get("order", []))}
 
@@ -128,6 +129,17 @@ class SearchIndex:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def problem(self, docnum: int, trouble: bool) -> float:
+        """The problem boost of the unit's article when the query describes a problem, else 1."""
+        if not trouble:
+            return 1.0
+        p = self._problem.get(docnum)
+        if p is None:
+            title = self.searcher.stored_fields(docnum).get("title", "")
+            problem = is_problem_title(title, self.lexicon.language)
+            p = self._problem[docnum] = self.ranking.problem_boost if problem else 1.0
+        return p
+
     def search(self, text: str, limit: int = 10, category: str = "", prefix: bool = True) -> Answer:
         """Pages (with their matching units, best first) for `text`; at most `limit` pages."""
         words = [w for w in expand_query(text, self.lexicon, self.ranking, prefix=prefix) if w.alternatives]
@@ -148,8 +160,18 @@ class SearchIndex:
                 sums[d] = sums.get(d, 0.0) + sc
                 counts[d] = counts.get(d, 0.0) + qw.weight
         n = sum(qw.weight for qw in words)
+        trouble = is_problem_query(text, self.lexicon.language)
         scored = sorted(
-            ((sums[d] * coordination(counts[d], n, self.ranking) * self.prior(d), d) for d in sums),
+            (
+                (
+                    sums[d]
+                    * coordination(counts[d], n, self.ranking)
+                    * self.prior(d)
+                    * self.problem(d, trouble),
+                    d,
+                )
+                for d in sums
+            ),
             key=lambda x: (-x[0], self.position(x[1]), x[1]),
         )
         pages: dict[str, Page] = {}

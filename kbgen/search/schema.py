@@ -27,7 +27,7 @@ from whoosh.analysis import Composable, Filter, RegexTokenizer, Token
 from whoosh.lang import has_stemmer, stemmer_for_language, stopwords_for_language
 
 # Bump when the analysis, the schema or the unit model changes: an index of another version is rebuilt.
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 
 TOKEN_PATTERN = r"\w+(?:[.\-]\w+)*"
 MIN_TOKEN, MAX_TOKEN = 2, 40
@@ -121,6 +121,11 @@ EXTRA_STOPS: dict[str, tuple[str, ...]] = {
         "really",
         "still",
         "anymore",
+        # negations: what they say (a problem) is read from the whole query (is_problem_query)
+        "never",
+        "nothing",
+        "nobody",
+        "none",
     ),
     "fr": ("les", "qu", "puis", "peux", "faire", "fait", "comment", "quoi", "mon", "ma", "mes", "est", "ai"),
     "de": ("kann", "wie", "ich", "mein", "meine", "geht", "nicht"),
@@ -134,7 +139,6 @@ FILLERS: dict[str, tuple[str, ...]] = {
     "en": (
         "right",
         "now",
-        "never",
         "ever",
         "keep",
         "keeps",
@@ -145,7 +149,6 @@ FILLERS: dict[str, tuple[str, ...]] = {
         "something",
         "anything",
         "everything",
-        "nothing",
         "besides",
         "try",
         "trying",
@@ -222,6 +225,9 @@ FILLERS: dict[str, tuple[str, ...]] = {
 }
 FILLER_WEIGHT = 0.5
 ROOT_WEIGHT = 0.75  # a word sharing the root of an unknown typed word (lexicon.stem_root)
+# A query that describes a problem ("my board isn't showing up", "emails never arrive") wants the
+# troubleshooting articles: units whose article title reads as one (is_problem_title) score × this.
+PROBLEM_BOOST = 1.3
 
 
 def fillers(lang: str) -> frozenset[str]:
@@ -398,6 +404,7 @@ class Ranking:
     synonym_weight: float = SYNONYM_WEIGHT
     filler_weight: float = FILLER_WEIGHT
     root_weight: float = ROOT_WEIGHT
+    problem_boost: float = PROBLEM_BOOST
 
     def prior(self, views: int, max_views: int, promoted: bool) -> float:
         """Document prior multiplied into the score: log-damped popularity, small promoted boost."""
@@ -419,6 +426,8 @@ class Ranking:
             "synonymWeight": self.synonym_weight,
             "fillerWeight": self.filler_weight,
             "rootWeight": self.root_weight,
+            "problemBoost": self.problem_boost,
+            "problem": {lang: list(p) for lang, p in PROBLEM_PATTERNS.items()},
         }
 
 
@@ -426,3 +435,38 @@ def typo_budget(word: str) -> int:
     """Edit distance tolerated for a typed word: 1 from 4 letters, 2 from 8."""
     n = len(word)
     return 2 if n >= 8 else 1 if n >= 4 else 0
+
+
+# Problem intent (English): negations and failure words in the query; in titles also "If …", "error",
+# "problem", "missing", …. Patterns shared with the browser (meta.ranking.problem, compiled
+# case-insensitive with ASCII word boundaries on both sides).
+_NEG = (
+    r"not|no|never|nothing|nobody|none|cannot|cant|wont|dont|doesnt|didnt|isnt|arent|wasnt|werent|couldnt|"
+    r"wouldnt|hasnt|havent|unable|fails?|failed|failing|failure|stopped|stops|broken|stuck"
+)
+PROBLEM_PATTERNS: dict[str, tuple[str, str]] = {
+    "en": (
+        r"\b(?:" + _NEG + r")\b|n['’]t\b",
+        r"^if\b|n['’]t\b|\b(?:"
+        + _NEG
+        + r"|errors?|problems?|issues?|troubleshoot\w*|missing|wrong|unexpected|unresponsive)\b",
+    ),
+}
+
+
+@lru_cache(maxsize=8)
+def _problem_res(lang: str) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    pats = PROBLEM_PATTERNS.get(normalize_language(lang))
+    return (re.compile(pats[0], re.I | re.A), re.compile(pats[1], re.I | re.A)) if pats else None
+
+
+def is_problem_query(text: str, lang: str = "en") -> bool:
+    """Does the query describe a problem ("isn't showing up", "never arrived")?"""
+    res = _problem_res(lang)
+    return res is not None and res[0].search(text) is not None
+
+
+def is_problem_title(title: str, lang: str = "en") -> bool:
+    """Does the title read as a troubleshooting article ("If your board is not detected")?"""
+    res = _problem_res(lang)
+    return res is not None and res[1].search(title) is not None

@@ -72,6 +72,12 @@ GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("weird", "strange", "unexpected", "odd"),
         ("start", "launch", "open", "boot"),
         ("retry", "retake", "reattempt", "resit"),
+        ("recover", "recovery", "regain"),
+        ("restart", "reboot"),
+        ("tutorial", "guide", "instructions", "manual", "documentation"),
+        ("cable", "cord"),
+        ("arrive", "arrived", "receive", "received"),
+        ("appear", "appears", "visible"),
     ),
     "fr": (
         ("supprimer", "effacer", "enlever", "retirer"),
@@ -142,12 +148,36 @@ PHRASES: dict[str, dict[str, str]] = {
         "hooked up": "connect",
         "plug in": "connect",
         "plugged in": "connect",
+        "show up": "appear",
+        "shows up": "appear",
+        "showing up": "appear",
+        "showed up": "appear",
+        "get back": "recover",
     },
 }
 
 
+# Phrasal verbs that take their object in the middle ("kick someone out", "turn it off"), and the objects.
+SEPARABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "en": (
+        ("send back", "kick out", "log in", "log out", "sign in", "sign out", "sign up", "set up", "turn on",
+         "turn off", "switch on", "switch off", "hook up", "plug in", "mix up", "get back"),
+        ("it", "them", "me", "him", "her", "us", "you", "someone", "somebody", "everyone", "everything",
+         "this", "that"),
+    ),
+}  # fmt: skip
+
+
 def phrases(lang: str) -> dict[str, str]:
-    return PHRASES.get(lang, {})
+    """Typed expressions (two words, or three for a separable verb with its object) → the word articles use."""
+    table = dict(PHRASES.get(lang, {}))
+    verbs, objects = SEPARABLE.get(lang, ((), ()))
+    for key in verbs:
+        if key in table:
+            a, b = key.split(" ")
+            for o in objects:
+                table[f"{a} {o} {b}"] = table[key]
+    return table
 
 
 def _forms(word: str, lang: str) -> set[str]:

@@ -211,9 +211,11 @@
   }
   function plan(text, prefix) { // which words each query word may match: decided from the lexicon alone
     var rk = S.rk, qw = queryWords(text), phrases = S.lex.phrases || {}, found = [];
-    for (var i = 0; i + 1 < qw.toks.length; i++) {
-      var key = qw.toks[i] + " " + qw.toks[i + 1];
-      if (Object.prototype.hasOwnProperty.call(phrases, key) && found.indexOf(key) < 0) found.push(key);
+    for (var i = 0; i + 1 < qw.toks.length; i++) { // two consecutive words, or three (lexicon.phrase_targets)
+      var two = qw.toks[i] + " " + qw.toks[i + 1], keys = i + 2 < qw.toks.length ? [two, two + " " + qw.toks[i + 2]] : [two];
+      keys.forEach(function (key) {
+        if (Object.prototype.hasOwnProperty.call(phrases, key) && found.indexOf(key) < 0) found.push(key);
+      });
     }
     var extra = found.map(function (key) {
       var target = phrases[key];
@@ -328,6 +330,28 @@
       }
     });
   }
+  function problemRe(k) { // kbgen/search/schema.py PROBLEM_PATTERNS: 0 query, 1 title
+    var p = (S.rk.problem || {})[S.meta.language];
+    return p ? new RegExp(p[k], "i") : null;
+  }
+  function isProblemQuery(text) {
+    if (S.pq === undefined) S.pq = problemRe(0);
+    return !!S.pq && S.pq.test(text);
+  }
+  function problem(a) { // the article's problem boost (for a query that describes a problem)
+    if (!S.problemArt) {
+      var n = S.sharded ? unpack(S.meta.articleRuns).length : S.articles.length, flags = new Uint8Array(n);
+      if (S.sharded) { // runs of articles alternately without and with a troubleshooting title
+        var runs = unpack(S.meta.problemRuns || ""), k = 0;
+        for (var r = 0; r < runs.length; r++) for (var j = 0; j < runs[r]; j++) flags[k++] = r % 2;
+      } else {
+        var re = problemRe(1);
+        if (re) for (var i = 0; i < n; i++) flags[i] = re.test(S.articles[i][0]) ? 1 : 0;
+      }
+      S.problemArt = flags;
+    }
+    return S.problemArt[a] ? S.rk.problemBoost : 1;
+  }
   function prior(a) {
     if (S.sharded) return 1; // folded into the shard impacts
     var art = S.articles[a], rk = S.rk, mv = S.meta.maxViews, views = art[4];
@@ -336,7 +360,7 @@
   }
   // → {groups: the `limit` best pages [{a, units: [[score, unit, article]] (≤ 5, best first)}], total: the
   // number of matching pages, terms}. Units rank by score, then unit number; pages by their best unit.
-  function rank(words, category, limit) {
+  function rank(words, category, limit, trouble) {
     scratch();
     var acc = S.acc, cnt = S.cnt, best = S.best, alt = S.alt, fin = S.fin, seen = S.seen;
     var n = 0, matched = {}, units = [], i, u;
@@ -371,7 +395,7 @@
       var a = S.unitArticle[u], c = cnt[u], s = acc[u];
       acc[u] = 0; cnt[u] = 0; seen[u] = 0;
       if (category && unitCat(u, a) !== cat) { fin[u] = -1; continue; }
-      fin[u] = s * (c >= n ? 1 : Math.pow(c / n, S.rk.coordPower)) * prior(a);
+      fin[u] = s * (c >= n ? 1 : Math.pow(c / n, S.rk.coordPower)) * prior(a) * (trouble ? problem(a) : 1);
       var b = pages.get(a);
       if (b === undefined || worse(b, u)) pages.set(a, u);
     }
@@ -546,7 +570,7 @@
     return load(opts.metaHref).then(function () {
       var plans = plan(text, opts.prefix !== false);
       return need(plans).then(function () {
-        var words = expand(plans), r = rank(words, opts.category, limit), groups = r.groups, total = r.total;
+        var words = expand(plans), r = rank(words, opts.category, limit, isProblemQuery(text)), groups = r.groups, total = r.total;
         return display(groups).then(function () {
           return answer(text, words, r, groups, total, limit);
         });
