@@ -79,6 +79,10 @@ def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, bro
             ["refund", "klarna instalments", "descale kettle"],
         )
         filtered = page.evaluate("kbSearchCore.query('order', {limit: 5, category: 'returns-refunds'})")
+        # Two words found together in a title: their best results' display data is in the words' shards.
+        page.goto(url + "/?fresh")
+        page.evaluate("kbSearchCore.query('partial refund', {limit: 6})")
+        fetched = page.evaluate("performance.getEntriesByType('resource').map(e => e.name)")
     finally:
         page.close()
         server.shutdown()
@@ -89,6 +93,9 @@ def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, bro
             assert a["grouped"][0]["url"] == py[0].best.url  # quantised impacts: the best page agrees
             assert all(r["snippet"] and r["title"] for r in a["results"])
     assert filtered["grouped"] and all(g["categorySlug"] == "returns-refunds" for g in filtered["grouped"])
+    names = [n.rsplit("/", 1)[-1] for n in fetched if "/_search/" in n]
+    assert names[0] == "meta.json" and names[1:] and all(n.startswith("shard.") for n in names[1:]), names
+    assert len(names) <= 3, names
 
 
 @pytest.mark.browser
