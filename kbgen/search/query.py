@@ -3,8 +3,10 @@
 A query is an OR over its words (natural-language questions must find answers: no AND), each word a
 disjunction-max over its alternatives (the exact word, completions of the word being typed, typo
 candidates: `lexicon.expand_query`), each alternative a sum over the scored fields of Whoosh's BM25F
-term score times the field boost and the alternative's weight. The document prior (popularity, promoted)
-multiplies the sum in `KbWeighting.final`. Units are then grouped per article, in order of their best unit.
+term score times the field boost and the alternative's weight. The sum times the coordination factor is
+multiplied by the document prior (popularity, promoted) and, when the query describes a problem, by the
+problem boost of troubleshooting titles (`schema.is_problem_query`). Units are then grouped per article, in
+order of their best unit.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@
  *
  * Ranking = kbgen/search/query.py, step for step (the parity test holds them to it): each query word's
  * alternatives (exact, synonyms, phrase, completions, root, typos; lexicon.py) scored by Whoosh's BM25F
- * over the fields, best alternative per word, summed, × (matched word share)^coordPower, × prior.
+ * over the fields, best alternative per word, summed, × (matched word share)^coordPower, × prior, × the
+ * problem boost of troubleshooting titles when the query describes a problem (schema.PROBLEM_PATTERNS).
  */
 (function () {
   "use strict";
