@@ -7,6 +7,7 @@ create (it marks its own with `.kbgen-site`).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import shutil
@@ -104,10 +105,20 @@ def render_pages(
         pages = list(renderer.pages())
     total = len(pages)
     if workers > 1 and total >= PARALLEL_PAGES and "fork" in multiprocessing.get_all_start_methods():
-        _STATE.update(renderer=renderer, pages=pages, staging=staging)
-        step = max(100, total // (workers * 8))
-        slices = [(i, min(i + step, total)) for i in range(0, total, step)]
-        done = 0
+        # One page of each template first, here: the workers inherit the compiled templates (and the
+        # fragments cached) instead of each compiling them again.
+        first: dict[str, Page] = {}
+        for page in pages:
+            first.setdefault(page.template, page)
+        for page in first.values():
+            _write(staging / page.output, renderer.render(page))
+        warm = {id(page) for page in first.values()}
+        rest = [page for page in pages if id(page) not in warm]
+        _STATE.update(renderer=renderer, pages=rest, staging=staging)
+        step = max(100, len(rest) // (workers * 8))
+        slices = [(i, min(i + step, len(rest))) for i in range(0, len(rest), step)]
+        done = len(first)
+        gc.freeze()  # the workers' garbage collections skip the parent's objects (no copy-on-write of them)
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 for n in pool.imap_unordered(_render_slice, slices):
@@ -115,6 +126,7 @@ def render_pages(
                     if progress:
                         progress("render", done, total)
         finally:
+            gc.unfreeze()
             _STATE.clear()
         return total
     for i, page in enumerate(pages, 1):

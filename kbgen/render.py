@@ -19,6 +19,8 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 import jinja2
+from jinja2 import nodes
+from jinja2.ext import Extension
 
 from . import __version__
 from .config import Config
@@ -85,6 +87,72 @@ class Theme:
         return h.hexdigest()[:16]
 
 
+class _Environment(jinja2.Environment):
+    """Templates share the environment's globals dict itself (Jinja wraps it in a per-template ChainMap).
+
+    No template here has globals of its own, and every page render, include and import copies or compares
+    the globals: with a plain dict that is a C-level copy instead of a Python loop over the ChainMap.
+    Updates to `env.globals` (incremental rebuilds) still reach every template.
+    """
+
+    def make_globals(self, d: Any) -> Any:
+        return super().make_globals(d) if d else self.globals
+
+
+class FragmentCache(Extension):
+    """`{% cache key, … %}…{% endcache %}`: a fragment rendered once per site build and key, then reused.
+
+    For the parts of a page that show only site-wide data (config, translations, theme files, the category
+    navigation): the header, the footer, the contact and feedback blocks. Anything else the fragment shows
+    must be in its key (`{% cache page.kind %}`, `{% cache crumbs, current %}`; lists are compared by value).
+    The cache is keyed too by the template being rendered and the tag's place, so each page template's block
+    overrides apply. Put the tag inside a block or partial, never around a `{% block %}` or an `{% include %}`
+    a theme may override with page data.
+    """
+
+    tags = {"cache"}
+
+    def __init__(self, environment: jinja2.Environment) -> None:
+        super().__init__(environment)
+        environment.extend(fragment_cache={})
+
+    def parse(self, parser: Any) -> nodes.Node:
+        lineno = next(parser.stream).lineno
+        keys: list[nodes.Expr] = []
+        while parser.stream.current.type != "block_end":
+            if keys:
+                parser.stream.expect("comma")
+            keys.append(parser.parse_expression())
+        body = parser.parse_statements(("name:endcache",), drop_needle=True)
+        where = nodes.Const(f"{parser.name}:{lineno}")
+        args = [nodes.ContextReference(), where, nodes.Tuple(keys, "load")]
+        return nodes.CallBlock(self.call_method("_cached", args), [], [], body).set_lineno(lineno)
+
+    def _cached(self, context: jinja2.runtime.Context, where: str, keys: tuple[Any, ...], caller: Any) -> str:
+        cache: dict[Any, str] = self.environment.fragment_cache  # type: ignore[attr-defined]
+        try:
+            html = cache.get(key := (context.name, where, keys))
+        except TypeError:  # a list or dict in the key
+            html = cache.get(key := (context.name, where, _frozen(keys)))
+        if html is None:
+            html = cache[key] = caller()
+        return html
+
+
+def _frozen(value: Any) -> Any:
+    """`value` as a dictionary key: lists → tuples, dicts → sorted item tuples (recursively)."""
+    if isinstance(value, (list, tuple)):
+        value = tuple(value)
+        try:
+            hash(value)
+            return value
+        except TypeError:
+            return tuple(_frozen(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    return value
+
+
 def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
@@ -116,7 +184,7 @@ class SiteRenderer:
         loaders: list[jinja2.BaseLoader] = [
             jinja2.FileSystemLoader([str(d / "templates") for d in self.theme.dirs])
         ]
-        self.env = jinja2.Environment(
+        self.env = _Environment(
             loader=jinja2.ChoiceLoader(
                 [
                     jinja2.PrefixLoader(
@@ -130,6 +198,7 @@ class SiteRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
             auto_reload=False,
+            extensions=[FragmentCache],
         )
         self.env.globals.update(
             site=config,
@@ -148,6 +217,7 @@ class SiteRenderer:
         )
         self.env.filters["date"] = self.format_date
         self.env.filters["isodate"] = _iso
+        self.env.filters["others"] = _others
 
     # -- helpers exposed to templates --------------------------------------------------------
 
@@ -457,6 +527,17 @@ class SiteRenderer:
             ]
         out.append("</feed>")
         return ("\n".join(out) + "\n").encode()
+
+
+def _others(articles: list[Article], article: Article, limit: int = 5) -> list[Article]:
+    """The first `limit` of `articles` other than `article` (by URL): "more in this section"."""
+    out = []
+    for a in articles:
+        if a.url != article.url:
+            out.append(a)
+            if len(out) == limit:
+                break
+    return out
 
 
 def _alias_output(alias: str) -> str:
