@@ -581,20 +581,30 @@ def _export_sharded(
                 recs += pair_recs.get(tid, [])
         return terms, recs
 
+    normalized: dict[int, tuple[str, str]] = {}  # unit → (text with single spaces, lower-cased)
+
     def rec_text(uid: int, how: Any) -> str:
         text = texts.get((uid, how))
         if text is None:
             ts = how if isinstance(how, tuple) else (how,)
-            text = _window(unit_list[uid].text, [w for t in ts for w in surfaces_of.get(sorted_terms[t], [])])
+            norm = normalized.get(uid)
+            if norm is None:
+                flat = " ".join(unit_list[uid].text.split())
+                norm = normalized[uid] = (flat, flat.lower())
+            text = _window(norm[0], [w for t in ts for w in surfaces_of.get(sorted_terms[t], [])], norm[1])
             texts[(uid, how)] = text
         return text
 
-    def row_size(a: int) -> int:
-        return sum(len(str(x)) for x in article_rows[a]) + 8
+    row_sizes = [sum(len(str(x)) for x in row) + 8 for row in article_rows]
+    row_size = row_sizes.__getitem__
+    rec_sizes: dict[tuple[int, Any], int] = {}
 
     def rec_size(uid: int, how: Any) -> int:
-        u = unit_list[uid]
-        return len(rec_text(uid, how)) + len(u.anchor) + len(u.heading) + 16
+        n = rec_sizes.get((uid, how))
+        if n is None:
+            u = unit_list[uid]
+            n = rec_sizes[(uid, how)] = len(rec_text(uid, how)) + len(u.anchor) + len(u.heading) + 16
+        return n
 
     # Shard boundaries: a shard closes after about SHARD_BYTES, at the point of its last 40 % where
     # neighbouring words share the shortest prefix, so that the completions of a typed prefix are rarely
@@ -701,10 +711,13 @@ def _lcp(a: str, b: str) -> int:
     return n
 
 
-def _window(text: str, surfaces: list[str]) -> str:
-    """~WINDOW_CHARS of `text` around the first of the `surfaces` words (the start if none)."""
-    text = " ".join(text.split())
-    lower = text.lower()
+def _window(text: str, surfaces: list[str], lower: str | None = None) -> str:
+    """~WINDOW_CHARS of `text` around the first of the `surfaces` words (the start if none).
+
+    `lower`: `text` already normalised (single spaces) and lower-cased, when the caller has it."""
+    if lower is None:
+        text = " ".join(text.split())
+        lower = text.lower()
     pos = -1
     for w in surfaces:
         p = lower.find(w)
