@@ -277,6 +277,9 @@ class SearchJob:
             child.close()
 
     def _child(self, conn: Any) -> None:
+        # Keep the inherited heap (the whole library) out of this process's garbage collections: traversing
+        # it costs time and touches every page, which a fork would otherwise share with the parent.
+        gc.freeze()
         try:
             start = time.perf_counter()
             info = _build_search(*self._args)

@@ -153,12 +153,14 @@ class DevServer:
             self.root = self.session.output
             self.base_path = self.session.config.base_path
             self.build_id += 1
-        self.status = self.make_status(outcome)
-        outcome.follow_up()  # queue the search index update (a worker process does it; cheap here)
+        # Tell the open tabs first, then show the build as done in /__kbgen/status: a client that saw it
+        # done and subscribed afterwards must not receive this build's event as if it were the next one's.
         if wrote:
             self.hub.publish("reload", {"build": self.build_id, "paths": outcome.paths})
         else:
             self.hub.publish("status", {"build": self.build_id, "ok": outcome.ok})
+        self.status = self.make_status(outcome)
+        outcome.follow_up()  # queue the search index update (a worker process does it; cheap here)
         if wrote or not outcome.ok:
             self.report(outcome, what, started, initial)
         if outcome.ok and outcome.kind.startswith(("full", "pages")):

@@ -209,6 +209,7 @@ def test_edit_article_updates_page_and_sends_reload(served: Served) -> None:
     served.drain()
     save(path, path.read_text() + "\nA paragraph added while serving: PARCEL-EDIT-1.\n")
     data = served.wait_event("reload")
+    assert data["paths"] is not None, served.output()
     assert "/orders/tracking/late-parcel/" in data["paths"]
     status, page = served.get("/orders/tracking/late-parcel/")
     assert status == 200 and "PARCEL-EDIT-1" in page

@@ -19,6 +19,7 @@ Entry point for the build: `build_index(units, index_dir, settings, workers)`.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -198,6 +199,7 @@ def _finish_segment(writer: FastSegmentWriter) -> Any:
 
 def _worker(buckets: list[int], conn: Any) -> None:
     """A bucket worker: first every analysis (sent at once: the export waits for them), then the segments."""
+    gc.freeze()  # the inherited heap is never garbage: don't traverse it (nor copy its pages)
     try:
         writers: dict[int, FastSegmentWriter] = {}
         for b in buckets:
