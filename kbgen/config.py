@@ -269,7 +269,9 @@ def _check_analytics(an: Analytics, where: str) -> None:
     if an.umami is not None and not an.umami.website_id:
         raise ConfigError(f"{where}: `analytics.umami.website_id` is required")
     if an.beacon is not None and not (re.match(r"https?://", an.beacon.url) or an.beacon.url.startswith("/")):
-        raise ConfigError(f"{where}: `analytics.beacon.url` must be an http(s):// URL or a path starting with /")
+        raise ConfigError(
+            f"{where}: `analytics.beacon.url` must be an http(s):// URL or a path starting with /"
+        )
     if an.plausible is not None and not an.plausible.domain and "/pa-" not in an.plausible.src:
         raise ConfigError(f"{where}: `analytics.plausible.domain` is required")
 

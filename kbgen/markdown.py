@@ -385,7 +385,9 @@ class MarkdownRenderer:
 
     def render(self, body: str, source: str, line_offset: int = 0, article_type: str = "article") -> Rendered:
         """Render one article body. `source` is its content-relative path; `line_offset` the lines above."""
-        env = _Env(dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[], deps={}, files={})
+        env = _Env(
+            dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[], deps={}, files={}
+        )
         tokens = self.md.parse(body, env)
         if article_type == "howto":
             steps_tokens = _mark_steps(tokens)

@@ -153,13 +153,14 @@ class DevServer:
             self.root = self.session.output
             self.base_path = self.session.config.base_path
             self.build_id += 1
-        # Tell the open tabs first, then show the build as done in /__kbgen/status: a client that saw it
-        # done and subscribed afterwards must not receive this build's event as if it were the next one's.
+        # The status first (a tab fetches it when the event arrives, to show errors), then the event; events
+        # carry the build number, so a client that subscribed after seeing this build done can tell this
+        # build's event from the next one's.
+        self.status = self.make_status(outcome)
         if wrote:
             self.hub.publish("reload", {"build": self.build_id, "paths": outcome.paths})
         else:
             self.hub.publish("status", {"build": self.build_id, "ok": outcome.ok})
-        self.status = self.make_status(outcome)
         outcome.follow_up()  # queue the search index update (a worker process does it; cheap here)
         if wrote or not outcome.ok:
             self.report(outcome, what, started, initial)

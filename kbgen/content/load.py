@@ -359,7 +359,9 @@ class _Loader:
         anchors = {a.source: _source_anchors(p.body) for a, p in pending}
         links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts)
         items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
-        rendered = render_all(items, links, self.options.labels, self.options.workers, self.options.render_cache)
+        rendered = render_all(
+            items, links, self.options.labels, self.options.workers, self.options.render_cache
+        )
 
         library.assets = {asset_site_path(rel): rel for rel in asset_paths}
         for (article, _parsed), result in zip(pending, rendered, strict=True):
