@@ -95,8 +95,9 @@ def test_type_in_header_box_shows_grouped_results(page, site_url):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     panel = page.locator("[data-kb-search-results]:not([hidden])").bounding_box()
     assert panel["x"] >= 0 and panel["x"] + panel["width"] <= PHONE["width"]
-    # Analytics: one `search` event after a 1 s pause, none per keystroke.
-    assert events(page, "search") == []
+    # Analytics: one `search` event after a 1 s pause, none per keystroke (the checks above may take
+    # longer than that pause on a loaded machine: the event may be there already, but only the whole word).
+    assert [e[1]["query"] for e in events(page, "search")] in ([], ["refund"])
     page.wait_for_timeout(1300)
     assert [e[1]["query"] for e in events(page, "search")] == ["refund"]
 
