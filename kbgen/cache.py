@@ -178,13 +178,26 @@ def inputs_fingerprint(
     return h.hexdigest()
 
 
-def output_identity(output: Path, marker: str) -> tuple[int, int] | None:
-    """Which output folder this is (the inode and time of its marker file): None when there is none."""
+def output_identity(output: Path, marker: str) -> tuple[int, int, int] | None:
+    """Which output folder this is and whether it is still whole: the inode and time of its marker file and
+    the number of its files (a deleted page shows; counting needs no `stat` per file). None without one."""
     try:
         st = (output / marker).stat()
     except OSError:
         return None
-    return (st.st_ino, st.st_mtime_ns)
+    count = 0
+    stack = [str(output)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            else:
+                count += 1
+    return (st.st_ino, st.st_mtime_ns, count)
 
 
 @dataclass
@@ -194,7 +207,7 @@ class BuildCache:
     pages: dict[str, str] = field(default_factory=dict)  # output path → page signature
     output: str = ""  # the output folder those pages were written to
     inputs: str = ""  # `inputs_fingerprint()` of the build that wrote `output`
-    output_id: tuple[int, int] | None = None  # `output_identity()` of that output
+    output_id: tuple[int, ...] | None = None  # `output_identity()` of that output
     summary: dict[str, Any] = field(default_factory=dict)  # its page and file counts and warnings
 
     @classmethod

@@ -443,6 +443,10 @@ def test_warm_build_is_byte_identical_to_a_cold_build(tmp_path: Path) -> None:
     assert _tree(warm / "site") == before
     article.touch()  # a newer date, the same bytes: still up to date
     assert run_kbgen("build", cwd=warm).stdout.startswith("Up to date")
+    page = next((warm / "site").rglob("index.html"))
+    page.unlink()  # a published file lost: built again, not "up to date"
+    assert run_kbgen("build", cwd=warm).stdout.startswith("Built")
+    assert page.is_file()
     cold = tmp_path / "cold"
     shutil.copytree(warm / "content", cold / "content")
     shutil.copytree(warm / "themes", cold / "themes")
