@@ -543,6 +543,8 @@ def _export_sharded(
 
     pair_recs: dict[int, list[tuple[int, tuple[int, int]]]] = {}  # term → [(unit, (t1, t2))]
     for (t1, t2), _n in sorted(pair_count.items(), key=lambda x: (-x[1], x[0])):
+        if min(len(pair_recs.get(t1, ())), len(pair_recs.get(t2, ()))) >= MAX_PAIR_RECS:
+            continue  # no room for even one more record (the test below): don't rank the pair at all
         best = pair_best(t1, t2)
         if not best:
             continue
