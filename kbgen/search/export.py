@@ -396,9 +396,14 @@ def _export_sharded(
     label_units: dict[int, set[int]] = {}  # term → units it labels
     pair_arts: dict[tuple[int, int], list[int]] = {}
 
+    label_cache: dict[str, list[int]] = {}  # headings repeat across articles ("Steps", "Overview", …)
+
     def label_terms(text: str) -> list[int]:
-        counts, _ = analysis.terms(text)
-        return sorted({term_ids[t] for t in counts if t in term_ids})
+        out = label_cache.get(text)
+        if out is None:
+            counts, _ = analysis.terms(text)
+            out = label_cache[text] = sorted({term_ids[t] for t in counts if t in term_ids})
+        return out
 
     for a, art in enumerate(articles):
         lines = [label_terms(art.title)]
