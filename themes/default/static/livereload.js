@@ -157,6 +157,10 @@
     });
     source.addEventListener("reload", function (e) {
       var data = JSON.parse(e.data || "{}");
+      if (typeof data.build === "number" && data.build <= pageBuild) {
+        refreshStatus(); // the event of the build this page came from, arriving late: nothing to reload
+        return;
+      }
       if (showsPage(data.paths)) {
         reload();
         return;
