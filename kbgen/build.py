@@ -245,17 +245,15 @@ def _apply_analytics(library: Library, config: Config) -> list[Problem]:
 
 
 def _build_search(library: Library, config: Config, staging: Path, workers: int = 1) -> dict[str, Any]:
+    """Index and export search; returns its figures, with `wall`: the seconds it took."""
+    start = time.perf_counter()
     try:
-        from .search import SearchSettings, collect_units, index_and_export
+        from .search import build_search
     except ImportError:
-        return {}
-    return index_and_export(
-        collect_units(library),
-        config.cache_path / "index",
-        staging / "_search",
-        SearchSettings.from_config(config),
-        workers=workers,
-    )
+        return {"wall": 0.0}
+    info = build_search(library, config, staging / "_search", workers=workers)
+    info["wall"] = time.perf_counter() - start
+    return info
 
 
 class SearchJob:
@@ -281,10 +279,7 @@ class SearchJob:
         # it costs time and touches every page, which a fork would otherwise share with the parent.
         gc.freeze()
         try:
-            start = time.perf_counter()
-            info = _build_search(*self._args)
-            info["wall"] = time.perf_counter() - start
-            conn.send(("ok", info))
+            conn.send(("ok", _build_search(*self._args)))
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
             import traceback
 
@@ -297,10 +292,7 @@ class SearchJob:
 
     def result(self) -> dict[str, Any]:
         if self._process is None:
-            start = time.perf_counter()
-            info = _build_search(*self._args)
-            info["wall"] = time.perf_counter() - start
-            return info
+            return _build_search(*self._args)
         try:
             try:
                 status, value = self._conn.recv()

@@ -16,6 +16,7 @@ import dataclasses
 import hashlib
 import os
 import pickle
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,27 +110,33 @@ def page_signature(site_sig: str, page: Page) -> str:
     return _digest(site_sig, page.output, page.template, own)
 
 
+def _files_under(root: Path | str, *, skip_hidden: bool, follow_symlinks: bool) -> Iterator[os.DirEntry[str]]:
+    """Every file under `root` (unreadable folders skipped), in no particular order."""
+    stack = [str(root)]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if skip_hidden and entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=follow_symlinks):
+                stack.append(entry.path)
+            elif not follow_symlinks or entry.is_file():
+                yield entry
+
+
 def _hash_tree(h: Any, root: Path) -> None:
     """Every file under `root` (names and bytes, sorted; hidden files and folders skipped) into `h`."""
     if not root.is_dir():
         h.update(b"-\0")
         return
-    stack = [root]
-    files: list[tuple[str, str]] = []
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=True):
-                stack.append(Path(entry.path))
-            elif entry.is_file(follow_symlinks=True):
-                files.append((os.path.relpath(entry.path, root), entry.path))
-    for rel, full in sorted(files):
+    files = sorted(
+        (os.path.relpath(e.path, root), e.path)
+        for e in _files_under(root, skip_hidden=True, follow_symlinks=True)
+    )
+    for rel, full in files:
         h.update(rel.encode("utf-8", "surrogateescape"))
         h.update(b"\0")
         try:
@@ -185,18 +192,7 @@ def output_identity(output: Path, marker: str) -> tuple[int, int, int] | None:
         st = (output / marker).stat()
     except OSError:
         return None
-    count = 0
-    stack = [str(output)]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-            else:
-                count += 1
+    count = sum(1 for _ in _files_under(output, skip_hidden=False, follow_symlinks=False))
     return (st.st_ino, st.st_mtime_ns, count)
 
 

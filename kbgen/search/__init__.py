@@ -80,8 +80,8 @@ def index_and_export(
     }
 
 
-def build_search(library: Any, config: Any, out_dir: Path) -> dict[str, Any]:
+def build_search(library: Any, config: Any, out_dir: Path, workers: int | None = None) -> dict[str, Any]:
     """Index `library` into `<project>/.kbgen/index/` and export it for the browser into `out_dir`."""
     settings = SearchSettings.from_config(config)
     index_dir = Path(getattr(config, "cache_path", Path(".kbgen"))) / "index"
-    return index_and_export(collect_units(library), index_dir, Path(out_dir), settings)
+    return index_and_export(collect_units(library), index_dir, Path(out_dir), settings, workers=workers)

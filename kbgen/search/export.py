@@ -243,15 +243,13 @@ def export_index(
     avgfl = inverted.avgfl()
     lengths = inverted.lengths
     term_ids = {t: i for i, t in enumerate(sorted(lexicon.term_pop))}
-    # postings[term id] = [(field index, df, [(unit id, tf)])]
+    # postings[term id] = [(field index, df, [(unit id, tf)])], in field order (fields are read in order)
     postings: list[list[tuple[int, int, list[tuple[int, int]]]]] = [[] for _ in term_ids]
     for fi, table in enumerate(inverted.postings):
         for term, packed in table.items():
             tid = term_ids.get(term)
             if tid is not None:
                 postings[tid].append((fi, len(packed), [(v >> TF_BITS, v & TF_MASK) for v in packed]))
-    for entry in postings:
-        entry.sort(key=lambda x: x[0])
 
     # Articles in unit order; a unit's article is the last article start at or before it.
     articles: list[Unit] = []

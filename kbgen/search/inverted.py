@@ -17,15 +17,14 @@ from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from whoosh.util.numeric import byte_to_length, length_to_byte
+from whoosh.util.numeric import length_to_byte
 
 from .schema import SCORED_FIELDS
 from .units import Unit
-from .writer import Analysis
+from .writer import BYTE_TO_LENGTH, Analysis
 
 TF_BITS = 16
 TF_MASK = (1 << TF_BITS) - 1
-_B2L = [byte_to_length(i) for i in range(256)]
 
 
 def whoosh_length(length: int) -> int:
@@ -33,7 +32,7 @@ def whoosh_length(length: int) -> int:
     if not length:
         return 0
     lb = length_to_byte(length)
-    return _B2L[lb] if lb else 0
+    return BYTE_TO_LENGTH[lb] if lb else 0
 
 
 @dataclass

@@ -92,7 +92,7 @@ class Analysis:
 
 
 _VBYTES = [pack_uint(i) for i in range(256)]
-_B2L = [byte_to_length(i) for i in range(256)]
+BYTE_TO_LENGTH = [byte_to_length(i) for i in range(256)]  # Whoosh's one-byte field lengths, decoded
 
 
 def _vbytes(tf: int) -> bytes:
@@ -100,7 +100,7 @@ def _vbytes(tf: int) -> bytes:
 
 
 class FastSegmentWriter(SegmentWriter):
-    """A `SegmentWriter` fed with pre-analysed documents through `add_unit()`."""
+    """A `SegmentWriter` fed with pre-analysed documents through `add_analyzed()`."""
 
     def __init__(self, ix: Any, analysis: Analysis, text_fields: tuple[str, ...], **kwargs: Any) -> None:
         super().__init__(ix, **kwargs)
@@ -109,12 +109,6 @@ class FastSegmentWriter(SegmentWriter):
         # field → term → postings packed as docnum << 24 | min(tf, 65535) << 8 | length byte
         self._postings: dict[str, dict[str, array[int]]] = {f: {} for f in text_fields}
         self._ids: dict[str, dict[str, list[int]]] = {}
-
-    def add_unit(self, texts: dict[str, str], ids: dict[str, str], stored: dict[str, Any]) -> None:
-        """One document: `texts` for the analysed text fields, `ids` for indexed ID fields (one term each),
-        `stored` for stored-only values (text fields listed in `stored` are stored as well)."""
-        terms = self.analysis.terms
-        self.add_analyzed([terms(texts.get(name, "")) for name in self.text_fields], ids, stored)
 
     def add_analyzed(
         self, analyzed: list[tuple[Counter[str | None], int]], ids: dict[str, str], stored: dict[str, Any]
@@ -216,21 +210,6 @@ class FastSegmentWriter(SegmentWriter):
         fw.close()
 
 
-def merge_small_segments(writer: SegmentWriter, segments: list[Any]) -> list[Any]:
-    """Merge policy: keep the largest segment, merge the others into the new one once there are > 4."""
-    from whoosh.reading import SegmentReader
-
-    if len(segments) <= 4:
-        return list(segments)
-    biggest = max(segments, key=lambda s: s.doc_count_all())
-    for seg in segments:
-        if seg is not biggest:
-            reader = SegmentReader(writer.storage, writer.schema, seg)
-            writer.add_reader(reader)
-            reader.close()
-    return [biggest]
-
-
 INLINE_POSTINGS = 8  # posting lists this short live inside their term info: most terms of a segment
 
 
@@ -238,7 +217,7 @@ def _inline_terminfo(packed: array[int]) -> W3TermInfo:
     """The term info `W3PostingsWriter.finish_postings()` computes for one block, with the postings inline."""
     ids = tuple(v >> 24 for v in packed)
     tfs = [v >> 8 & 0xFFFF for v in packed]
-    positive = [x for x in (_B2L[v & 0xFF] for v in packed) if x]
+    positive = [x for x in (BYTE_TO_LENGTH[v & 0xFF] for v in packed) if x]
     ti = W3TermInfo()
     ti._weight = float(sum(tfs))
     ti._df = len(ids)
@@ -262,7 +241,7 @@ def _add_block_postings(pw: W3PostingsWriter, packed: array[int]) -> None:
         j = min(n, i + limit - len(pw._ids))
         chunk = packed[i:j]
         tfs = [v >> 8 & 0xFFFF for v in chunk]
-        lens = [_B2L[v & 0xFF] for v in chunk]
+        lens = [BYTE_TO_LENGTH[v & 0xFF] for v in chunk]
         pw._ids.extend(v >> 24 for v in chunk)
         pw._weights.extend(map(float, tfs))
         pw._values.extend(map(_vbytes, tfs))
