@@ -49,6 +49,7 @@ EXACT_QUERIES = [
 FUZZY_QUERIES = [
     "retur", "refnd", "delivry adress", "how long does a refund take", "klarn",
     "my refund never arrived", "the speaker wont turn it on", "i cant sign myself in",
+    "your shop thinks im in the wrong country", "how do i get rid of my account",
 ]  # fmt: skip
 
 pytestmark = pytest.mark.browser
