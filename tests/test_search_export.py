@@ -49,6 +49,31 @@ def test_cli_json_queries_and_missing_index(sample_site: Path, tmp_path: Path) -
     assert missing.returncode == 1 and "kbgen build" in missing.stderr
 
 
+def test_sharded_export_in_parallel_is_identical(
+    sample_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large site's export is made by forked workers: its files must not depend on how many."""
+    from kbgen.config import load_config
+    from kbgen.content import LoadOptions, load_library
+    from kbgen.search import export
+
+    config = load_config(sample_project / "kbgen.toml")
+    units = collect_units(load_library(config.content_path, LoadOptions()).library)
+    settings = SearchSettings(language="en", shard_threshold=10)
+    monkeypatch.setattr(export, "PARALLEL_UNITS", 1)
+    monkeypatch.setattr(export, "SHARD_BYTES", 3_000)  # several shards even on the sample
+    files = {}
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        stats = export.export_index(units, out, settings, workers=workers)
+        assert stats.layout == "sharded"
+        files[workers] = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert sum(n.startswith("shard.") for n in files[1]) >= 3 and not any(
+        n.endswith(".tmp") for n in files[2]
+    )
+    assert files[1] == files[2]
+
+
 @pytest.mark.browser
 def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, browser: object) -> None:
     """Force the large-site layout on the sample: meta + term shards + doc fragments, loaded on demand."""

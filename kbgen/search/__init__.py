@@ -16,6 +16,7 @@ or, step by step:
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -37,6 +38,13 @@ __all__ = [
 EXPORT_CACHE = "export"  # beside the index: the last export, reused when the index did not change
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def index_and_export(
     units: list[Unit], index_dir: Path, out_dir: Path, settings: SearchSettings, workers: int | None = None
 ) -> dict[str, Any]:
@@ -55,7 +63,14 @@ def index_and_export(
         nonlocal export_seconds
         t = time.perf_counter()
         marker.unlink(missing_ok=True)
-        export_index(units, cache, settings, inverted=stats.inverted, lexicon=stats.lexicon)
+        export_index(
+            units,
+            cache,
+            settings,
+            inverted=stats.inverted,
+            lexicon=stats.lexicon,
+            workers=workers or os.cpu_count() or 1,
+        )
         marker.write_text(fingerprint, encoding="utf-8")
         export_seconds = time.perf_counter() - t
 
@@ -66,7 +81,10 @@ def index_and_export(
         export(stats)
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    shutil.copytree(cache, out_dir, ignore=shutil.ignore_patterns(".kbgen-export"))
+    # Hard links where possible: the export in the cache is only ever replaced, never written in place.
+    shutil.copytree(
+        cache, out_dir, ignore=shutil.ignore_patterns(".kbgen-export"), copy_function=_link_or_copy
+    )
     return {
         "units": stats.units,
         "articles": stats.articles,

@@ -35,13 +35,17 @@ promoted boost), maxViews, stop words and filler words (folded), categories [[sl
 
 from __future__ import annotations
 
+import gc
 import gzip
 import hashlib
 import heapq
 import json
 import math
+import multiprocessing
+import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,23 +185,63 @@ class _Writer:
             self.stats.sizes[name] = gz
         return name
 
-    def write_set(self, kind: str, items: list[Any]) -> str:
-        """Files `<kind>.<hash of them all>.<i>.json`: one hash in meta.json instead of one name per file."""
-        raws = [json.dumps(d, ensure_ascii=False, separators=(",", ":")).encode("utf-8") for d in items]
-        h = hashlib.sha256()
-        for raw in raws:
-            h.update(hashlib.sha256(raw).digest())
-        digest = h.hexdigest()[:12]
-        for i, raw in enumerate(raws):
+    def write_set(self, kind: str, count: int, make: Callable[[int], Any], workers: int = 1) -> str:
+        """Files `<kind>.<hash of them all>.<i>.json` holding make(0) … make(count − 1): one hash in
+        meta.json instead of one name per file. Made and written in `workers` forked processes."""
+        parts = max(1, min(workers, count))
+
+        def part(p: int) -> list[tuple[bytes, int, int]]:
+            out = []
+            for i in range(p, count, parts):
+                raw = json.dumps(make(i), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+                (self.out_dir / f".{kind}.{i}.tmp").write_bytes(raw)
+                out.append(
+                    (
+                        hashlib.sha256(raw).digest(),
+                        len(raw),
+                        len(gzip.compress(raw, 9)) if self.measure else 0,
+                    )
+                )
+            return out
+
+        done = fork_map(part, parts, workers)
+        files = [done[i % parts][i // parts] for i in range(count)]
+        digest = hashlib.sha256(b"".join(f[0] for f in files)).hexdigest()[:12]
+        for i, (_, size, gz) in enumerate(files):
             name = f"{kind}.{digest}.{i}.json"
-            (self.out_dir / name).write_bytes(raw)
+            os.replace(self.out_dir / f".{kind}.{i}.tmp", self.out_dir / name)
             self.stats.files += 1
-            self.stats.bytes += len(raw)
+            self.stats.bytes += size
             if self.measure:
-                gz = len(gzip.compress(raw, 9))
                 self.stats.gzip_bytes += gz
                 self.stats.sizes[name] = gz
         return digest
+
+
+# Set in the parent just before a pool forks; the workers run it on their share of the work.
+_TASK: Callable[[int], Any] | None = None
+PARALLEL_UNITS = 4_000  # below this many units the export runs in one process (forking costs more)
+
+
+def _run_task(part: int) -> Any:
+    assert _TASK is not None
+    return _TASK(part)
+
+
+def fork_map(task: Callable[[int], Any], parts: int, workers: int) -> list[Any]:
+    """[task(0), …, task(parts − 1)], in `workers` forked processes (which see this process's state as it
+    is now) when there are several workers and `fork` exists, else here. Results come back pickled."""
+    global _TASK
+    if workers <= 1 or parts <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [task(i) for i in range(parts)]
+    _TASK = task
+    gc.freeze()  # the workers' collections then leave the shared heap alone (no copy-on-write faults)
+    try:
+        with multiprocessing.get_context("fork").Pool(min(workers, parts)) as pool:
+            return pool.map(_run_task, range(parts), chunksize=1)
+    finally:
+        _TASK = None
+        gc.unfreeze()
 
 
 def _clean_text(text: str, limit: int) -> str:
@@ -216,12 +260,14 @@ def export_index(
     inverted: InvertedIndex | None = None,
     lexicon: Lexicon | None = None,
     measure: bool = False,
+    workers: int = 1,
 ) -> ExportStats:
     """Write the browser index of `units` into `out_dir` (created or emptied).
 
     `inverted` and `lexicon` are those `build_index()` computed for the same units (computed here when
     not given: the same numbers the Whoosh index holds). `measure` also sums the gzip -9 size of every
-    file (slow: for benchmarks).
+    file (slow: for benchmarks). `workers`: processes for a large site's export (the output does not
+    depend on it).
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -243,13 +289,13 @@ def export_index(
     avgfl = inverted.avgfl()
     lengths = inverted.lengths
     term_ids = {t: i for i, t in enumerate(sorted(lexicon.term_pop))}
-    # postings[term id] = [(field index, df, [(unit id, tf)])], in field order (fields are read in order)
-    postings: list[list[tuple[int, int, list[tuple[int, int]]]]] = [[] for _ in term_ids]
+    # postings[term id] = [(field index, df, packed postings: unit << TF_BITS | tf)], in field order
+    postings: list[list[tuple[int, int, Any]]] = [[] for _ in term_ids]
     for fi, table in enumerate(inverted.postings):
         for term, packed in table.items():
             tid = term_ids.get(term)
             if tid is not None:
-                postings[tid].append((fi, len(packed), [(v >> TF_BITS, v & TF_MASK) for v in packed]))
+                postings[tid].append((fi, len(packed), packed))
 
     # Articles in unit order; a unit's article is the last article start at or before it.
     articles: list[Unit] = []
@@ -295,7 +341,14 @@ def export_index(
         stats.layout = "bundle"
         bundle = {
             "lexicon": lexicon_json(lexicon, tid_list, sorted(term_ids)),
-            "post": [[x for fi, df, pl in entry for x in (fi, df, pack(_deltas(pl)))] for entry in postings],
+            "post": [
+                [
+                    x
+                    for fi, df, pl in entry
+                    for x in (fi, df, pack(_deltas([(v >> TF_BITS, v & TF_MASK) for v in pl])))
+                ]
+                for entry in postings
+            ],
             "lens": [pack(col) for col in lengths],
             "articles": article_rows,
             "units": [
@@ -309,6 +362,7 @@ def export_index(
         _export_sharded(
             writer, meta, lexicon, tid_list, term_ids, postings, lengths, avgfl, n_all, unit_list,
             article_of, article_rows, articles, max_views, settings,
+            workers if len(unit_list) >= PARALLEL_UNITS else 1,
         )  # fmt: skip
     writer.write("meta", meta, fixed=True)
     stats.seconds = time.perf_counter() - start
@@ -342,6 +396,7 @@ def _export_sharded(
     articles: list[Unit],
     max_views: int,
     settings: SearchSettings,
+    workers: int = 1,
 ) -> None:
     ranking = settings.ranking
     boosts = dict(ranking.field_boosts)
@@ -356,26 +411,26 @@ def _export_sharded(
         for r in article_rows
     ]  # fmt: skip
     meta["urlParents"] = parents
+
     # Display fragments (every unit), by unit id range: for results whose display data no shard embeds.
-    docs_items = []
-    for lo in range(0, len(unit_list), DOCS_PER_FRAGMENT):
+    def make_docs(i: int) -> dict[str, Any]:
+        lo = i * DOCS_PER_FRAGMENT
         chunk = range(lo, min(lo + DOCS_PER_FRAGMENT, len(unit_list)))
         arts = sorted({article_of[i] for i in chunk})
-        docs_items.append(
-            {
-                "lo": lo,
-                "units": [
-                    [
-                        article_of[i],
-                        unit_list[i].anchor,
-                        unit_list[i].heading,
-                        _clean_text(unit_list[i].text, TEXT_CHARS),
-                    ]
-                    for i in chunk
-                ],  # fmt: skip
-                "articles": {str(a): article_rows[a] for a in arts},
-            }
-        )
+        return {
+            "lo": lo,
+            "units": [
+                [
+                    article_of[i],
+                    unit_list[i].anchor,
+                    unit_list[i].heading,
+                    _clean_text(unit_list[i].text, TEXT_CHARS),
+                ]
+                for i in chunk
+            ],  # fmt: skip
+            "articles": {str(a): article_rows[a] for a in arts},
+        }
+
     sorted_terms = sorted(term_ids)
     surfaces_of: dict[str, list[str]] = {}
     for word, ts in zip(lexicon.words, lexicon.word_terms, strict=True):
@@ -423,12 +478,10 @@ def _export_sharded(
     # units for display; and the exact impacts of the units it labels.
     term_data: dict[int, tuple[float, list[int]]] = {}  # term → (scale, shown units)
     kept_q: dict[int, dict[int, int]] = {}  # term → unit → quantised impact
-    kept_impacts: dict[int, dict[int, float]] = {}  # the same, as the browser sees it (q × scale)
     label_impacts: dict[int, dict[int, float]] = {}
+    parts = max(1, workers)
 
-    def term_entry(tid: int) -> tuple[float, list[int]] | None:
-        if tid in term_data:
-            return term_data[tid]
+    def compute_entry(tid: int) -> tuple[float, list[int], dict[int, int], dict[int, float]] | None:
         scores: dict[int, float] = {}
         for fi, df, plist in postings[tid]:
             f = SCORED_FIELDS[fi]
@@ -436,7 +489,8 @@ def _export_sharded(
             b, boost, col, avg = field_b[f], boosts[f], lengths[fi], avgfl[fi]
             get = scores.get
             k1p, nb, bavg = k1 + 1, 1 - b, b / avg
-            for uid, tf in plist:  # Whoosh's bm25(), inlined
+            for v in plist:  # Whoosh's bm25(), inlined
+                uid, tf = v >> TF_BITS, v & TF_MASK
                 scores[uid] = get(uid, 0.0) + idf * ((tf * k1p) / (tf + k1 * (nb + bavg * col[uid]))) * boost
         if not scores:
             return None
@@ -444,9 +498,8 @@ def _export_sharded(
         ranked = heapq.nsmallest(MAX_POSTINGS, impacts) if len(impacts) > MAX_POSTINGS else sorted(impacts)
         top = -ranked[0][0]
         scale = top / 255 if top > 0 else 1.0
-        kept_q[tid] = {u: max(1, round(-neg / scale)) for neg, u in ranked}
-        kept_impacts[tid] = {u: q * scale for u, q in kept_q[tid].items()}
-        label_impacts[tid] = {u: scores[u] * unit_prior[u] for u in label_units.get(tid, ()) if u in scores}
+        q = {u: max(1, round(-neg / scale)) for neg, u in ranked}
+        labels = {u: scores[u] * unit_prior[u] for u in label_units.get(tid, ()) if u in scores}
         shown: list[int] = []  # the best unit of each of the EMBED_TOP best articles
         seen_articles: set[int] = set()
         for _, u in ranked:
@@ -455,28 +508,48 @@ def _export_sharded(
                 shown.append(u)
                 if len(shown) >= EMBED_TOP:
                     break
-        term_data[tid] = (scale, shown)
-        return term_data[tid]
+        return scale, shown, q, labels
+
+    def entries_part(p: int) -> list[tuple[int, Any]]:
+        return [(tid, compute_entry(tid)) for tid in range(p, len(postings), parts)]
+
+    for done in fork_map(entries_part, parts, workers):
+        for tid, entry in done:
+            if entry is not None:
+                scale, shown, q, labels = entry
+                term_data[tid] = (scale, shown)
+                kept_q[tid] = q
+                label_impacts[tid] = labels
+
+    def term_entry(tid: int) -> tuple[float, list[int]] | None:
+        return term_data.get(tid)
 
     # A pair: the best EMBED_PAIR units the two terms label together (by the exact sum of both impacts,
     # one per article) join both terms' kept units, so that a query of both words finds them as `kbgen
     # search` does even when neither term alone keeps them (common words on large sites).
-    for (t1, t2), arts in sorted(pair_arts.items()):
-        if term_entry(t1) is None or term_entry(t2) is None:
-            continue
-        a_imp, b_imp = label_impacts[t1], label_impacts[t2]
-        best_of = []
-        for a in arts:
-            cand = [(-(a_imp[u] + b_imp[u]), u) for u in units_of[a] if u in a_imp and u in b_imp]
-            if cand:
-                best_of.append(min(cand))
-        for _, u in heapq.nsmallest(EMBED_PAIR, best_of):
-            for t, imp in ((t1, a_imp), (t2, b_imp)):
-                if u not in kept_q[t]:
-                    scale = term_data[t][0]
-                    q = max(1, min(255, round(imp[u] / scale)))
-                    kept_q[t][u] = q
-                    kept_impacts[t][u] = q * scale
+    label_pairs = sorted(pair_arts.items())
+
+    def label_pairs_part(p: int) -> list[tuple[int, int, int]]:
+        added: list[tuple[int, int, int]] = []  # (term, unit, quantised impact)
+        for (t1, t2), arts in label_pairs[p::parts]:
+            if t1 not in term_data or t2 not in term_data:
+                continue
+            a_imp, b_imp = label_impacts[t1], label_impacts[t2]
+            best_of = []
+            for a in arts:
+                cand = [(-(a_imp[u] + b_imp[u]), u) for u in units_of[a] if u in a_imp and u in b_imp]
+                if cand:
+                    best_of.append(min(cand))
+            for _, u in heapq.nsmallest(EMBED_PAIR, best_of):
+                for t, imp in ((t1, a_imp), (t2, b_imp)):
+                    if u not in kept_q[t]:
+                        added.append((t, u, max(1, min(255, round(imp[u] / term_data[t][0])))))
+        return added
+
+    for added in fork_map(label_pairs_part, parts, workers):
+        for t, u, q in added:  # the same (term, unit) always has the same q: the order does not matter
+            if u not in kept_q[t]:
+                kept_q[t][u] = q
 
     packed_entry: dict[int, list[Any]] = {}
 
@@ -503,14 +576,16 @@ def _export_sharded(
         """(unit → score, units best first (ties: lower unit first)) of term t's word."""
         out = sides.get(t)
         if out is None:
-            score = kept_impacts[t]
+            scale = term_data[t][0]
+            score = {u: q * scale for u, q in kept_q[t].items()}  # the kept impacts as the browser reads them
             syns = {x for w in surfaces_of.get(sorted_terms[t], []) for x in syn_ids.get(w, ()) if x != t}
             if syns:
-                score = dict(score)
                 for x in sorted(syns):
                     if term_entry(x) is None:
                         continue
-                    for u, v in kept_impacts[x].items():
+                    sx = term_data[x][0]
+                    for u, q in kept_q[x].items():
+                        v = q * sx
                         v *= ranking.synonym_weight
                         if v > score.get(u, 0.0):
                             score[u] = v
@@ -544,11 +619,27 @@ def _export_sharded(
                     break
         return out
 
+    # The pairs' best units and the terms' packed entries are computed in parallel; the pairs are then
+    # assigned in order (most articles first).
+    pair_order = [pair for pair, _n in sorted(pair_count.items(), key=lambda x: (-x[1], x[0]))]
+    entry_tids = sorted(term_data)
+
+    def pairs_part(p: int) -> tuple[list[list[int]], list[list[Any]]]:
+        return (
+            [pair_best(t1, t2) for t1, t2 in pair_order[p::parts]],
+            [entry_json(tid) for tid in entry_tids[p::parts]],
+        )
+
+    bests: list[list[int]] = [[] for _ in pair_order]
+    for p, (part_bests, part_entries) in enumerate(fork_map(pairs_part, parts, workers)):
+        bests[p::parts] = part_bests
+        for tid, e in zip(entry_tids[p::parts], part_entries, strict=True):
+            packed_entry[tid] = e
+
     pair_recs: dict[int, list[tuple[int, tuple[int, int]]]] = {}  # term → [(unit, (t1, t2))]
-    for (t1, t2), _n in sorted(pair_count.items(), key=lambda x: (-x[1], x[0])):
+    for (t1, t2), best in zip(pair_order, bests, strict=True):
         if min(len(pair_recs.get(t1, ())), len(pair_recs.get(t2, ()))) >= MAX_PAIR_RECS:
-            continue  # no room for even one more record (the test below): don't rank the pair at all
-        best = pair_best(t1, t2)
+            continue  # no room for even one more record (the test below)
         if not best:
             continue
         own = set(term_data[t1][1]) | set(term_data[t2][1])
@@ -602,13 +693,16 @@ def _export_sharded(
 
     row_sizes = [sum(len(str(x)) for x in row) + 8 for row in article_rows]
     row_size = row_sizes.__getitem__
-    rec_sizes: dict[tuple[int, Any], int] = {}
+    rec_sizes: dict[int, int] = {}
 
-    def rec_size(uid: int, how: Any) -> int:
-        n = rec_sizes.get((uid, how))
+    def rec_size(uid: int) -> int:
+        """A unit's display record's size in a shard, near enough for the layout (its text window is
+        made later, in parallel: at most WINDOW_CHARS and the ellipses)."""
+        n = rec_sizes.get(uid)
         if n is None:
             u = unit_list[uid]
-            n = rec_sizes[(uid, how)] = len(rec_text(uid, how)) + len(u.anchor) + len(u.heading) + 16
+            flat = len(" ".join(u.text.split()))
+            n = rec_sizes[uid] = min(flat, WINDOW_CHARS + 4) + len(u.anchor) + len(u.heading) + 16
         return n
 
     # Shard boundaries: a shard closes after about SHARD_BYTES, at the point of its last 40 % where
@@ -637,21 +731,20 @@ def _export_sharded(
             if tid not in seen_terms:
                 seen_terms.add(tid)
                 size += len(entry_json(tid)[1]) + 12
-        for uid, how in recs:
+        for uid, _how in recs:
             if uid not in seen_units:
                 seen_units.add(uid)
-                size += rec_size(uid, how)
+                size += rec_size(uid)
                 if article_of[uid] not in seen_arts:
                     seen_arts.add(article_of[uid])
                     size += row_size(article_of[uid])
         k += 1
     cuts.append(len(items))
 
-    shards: list[dict[str, Any]] = []
-    shard_firsts: list[str] = []
-    for lo_k, hi_k in zip(cuts, cuts[1:], strict=False):
-        if hi_k <= lo_k:
-            continue
+    ranges = [(lo_k, hi_k) for lo_k, hi_k in zip(cuts, cuts[1:], strict=False) if hi_k > lo_k]
+
+    def make_shard(i: int) -> dict[str, Any]:
+        lo_k, hi_k = ranges[i]
         widxs = [items[k][1] for k in range(lo_k, hi_k) if items[k][1] >= 0]
         shard: dict[str, Any] = {"terms": {}, "recs": {}, "articles": {}}
         for k in range(lo_k, hi_k):
@@ -666,8 +759,9 @@ def _export_sharded(
         lo, hi = (widxs[0], widxs[-1] + 1) if widxs else (0, 0)
         shard["words"] = [lo, hi]
         shard["wt"] = pack_word_terms(tid_list[lo:hi])
-        shard_firsts.append(items[lo_k][0])
-        shards.append(shard)
+        return shard
+
+    shard_firsts = [items[lo_k][0] for lo_k, _ in ranges]
     meta["layout"] = "sharded"
     word_pop = [lexicon.word_pop(i) for i in range(len(lexicon.words))]
     meta["lexicon"] = {
@@ -677,8 +771,10 @@ def _export_sharded(
         "phrases": phrases(lexicon.language),
     }
     meta["shards"] = shard_firsts  # first word of each shard's range
-    meta["shardSet"] = writer.write_set("shard", shards)  # shard i: shard.<shardSet>.<i>.json
-    meta["docsSet"] = writer.write_set("docs", docs_items)  # docs.<docsSet>.<i>.json: units i·docsPer…
+    # shard i: shard.<shardSet>.<i>.json; docs.<docsSet>.<i>.json: units i·docsPer…
+    meta["shardSet"] = writer.write_set("shard", len(ranges), make_shard, workers)
+    n_docs = (len(unit_list) + DOCS_PER_FRAGMENT - 1) // DOCS_PER_FRAGMENT
+    meta["docsSet"] = writer.write_set("docs", n_docs, make_docs, workers)
     meta["docsPer"] = DOCS_PER_FRAGMENT
     # Article of each unit: units of an article are consecutive; store the run lengths.
     runs: list[int] = []
