@@ -159,16 +159,27 @@ def _git_head(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else ""
 
 
+def code_fingerprint() -> str:
+    """kbgen's own code: its version and every module's size and modification time, so that a changed
+    kbgen (an upgrade, or an edit in a development checkout) never reuses what an older one built."""
+    package = Path(__file__).resolve().parent
+    h = hashlib.sha256(__version__.encode())
+    for path in sorted(package.rglob("*.py")):
+        st = path.stat()
+        h.update(f"{path.relative_to(package)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
 def inputs_fingerprint(
     config: Config, theme_fingerprint: str, options: tuple[Any, ...], build_day: str
 ) -> str:
-    """A hash of everything a build reads: kbgen, the theme, the config and build options, the build day,
+    """A hash of everything a build reads: kbgen's code, the theme, the config and build options, the build day,
     every file of the content and static folders (by content, not date), the analytics inputs and the git
     commit. Equal fingerprints → the previous output is exactly what this build would write."""
     from .analytics.popularity import popularity_inputs
 
     h = hashlib.sha256()
-    h.update(repr((__version__, theme_fingerprint, _config_repr(config), options, build_day)).encode())
+    h.update(repr((code_fingerprint(), theme_fingerprint, _config_repr(config), options, build_day)).encode())
     _hash_tree(h, config.content_path)
     _hash_tree(h, config.root / config.static_dir)
     for path in popularity_inputs(config, config.root):
@@ -212,7 +223,7 @@ class BuildCache:
         try:
             with path.open("rb") as fh:
                 data = pickle.load(fh)  # noqa: S301 - our own file in the project's .kbgen/
-            if data.get("version") != __version__:
+            if data.get("version") != code_fingerprint():
                 return cls(path)
             return cls(
                 path,
@@ -232,7 +243,7 @@ class BuildCache:
         with tmp.open("wb") as fh:
             pickle.dump(
                 {
-                    "version": __version__,
+                    "version": code_fingerprint(),
                     "render": self.render,
                     "pages": self.pages,
                     "output": self.output,

@@ -457,3 +457,25 @@ def test_warm_build_is_byte_identical_to_a_cold_build(tmp_path: Path) -> None:
     assert [k for k in warm_tree if warm_tree[k] != cold_tree[k]] == []
     assert re.search(r"\(\d+ unchanged\)", second.stdout), "an edited article re-renders only what it affects"
     assert sum(b"v2" in v for k, v in warm_tree.items() if k.endswith("index.html")) >= 10
+
+
+def test_a_changed_kbgen_reuses_nothing_an_older_one_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An upgrade (or an edit to kbgen in a checkout) rebuilds: neither "up to date" nor cached renders."""
+    from kbgen import cache
+    from kbgen.build import BuildOptions, build
+    from kbgen.config import load_config
+
+    project = small_site(tmp_path / "p")
+    config = (
+        load_config(project / "kbgen.toml")
+        if (project / "kbgen.toml").exists()
+        else load_config(None, root=project)
+    )
+    first = build(config, BuildOptions(workers=1))
+    assert not first.up_to_date
+    assert build(config, BuildOptions(workers=1)).up_to_date
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: "another kbgen")
+    again = build(config, BuildOptions(workers=1))
+    assert not again.up_to_date and again.reused == 0 and again.pages == first.pages

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .index import IndexStats, SearchSettings, build_index
+from .index import ANALYSIS_MODULES, IndexStats, SearchSettings, build_index, code_hash
 from .units import Unit, collect_units
 
 __all__ = [
@@ -55,7 +55,9 @@ def index_and_export(
     index_dir, out_dir = Path(index_dir), Path(out_dir)
     cache = index_dir.parent / EXPORT_CACHE
     marker = cache / ".kbgen-export"
-    fingerprint = repr((settings, len(units), FORMAT))
+    fingerprint = repr(
+        (settings, len(units), FORMAT, code_hash(*ANALYSIS_MODULES, "export.py", "lexicon.py"))
+    )
     have_export = marker.exists() and marker.read_text(encoding="utf-8") == fingerprint
     export_seconds = 0.0
 

@@ -69,7 +69,20 @@ class SearchSettings:
         )
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"version": INDEX_VERSION, "language": self.language}
+        return {"version": INDEX_VERSION, "language": self.language, "code": code_hash(*ANALYSIS_MODULES)}
+
+
+# The modules whose code decides what the index holds: a change to any of them rebuilds it.
+ANALYSIS_MODULES = ("schema.py", "synonyms.py", "writer.py", "inverted.py", "units.py", "index.py")
+
+
+def code_hash(*modules: str) -> str:
+    """A hash of these modules of kbgen.search (by content): an edited kbgen never reuses stale data."""
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in modules:
+        h.update(name.encode() + b"\0" + (here / name).read_bytes())
+    return h.hexdigest()[:16]
 
 
 @dataclass
