@@ -244,42 +244,51 @@ def _apply_analytics(library: Library, config: Config) -> list[Problem]:
     return list(getattr(report, "problems", []) or [])
 
 
-def _build_search(library: Library, config: Config, staging: Path, workers: int = 1) -> dict[str, Any]:
+def _build_search(units: list[Any], config: Config, staging: Path, workers: int = 1) -> dict[str, Any]:
     """Index and export search; returns its figures, with `wall`: the seconds it took."""
     start = time.perf_counter()
-    try:
-        from .search import build_search
-    except ImportError:
-        return {"wall": 0.0}
-    info = build_search(library, config, staging / "_search", workers=workers)
+    from .search import SearchSettings, index_and_export
+
+    settings = SearchSettings.from_config(config)
+    index_dir = config.cache_path / "index"
+    info = index_and_export(units, index_dir, staging / "_search", settings, workers=workers)
     info["wall"] = time.perf_counter() - start
     return info
 
 
 class SearchJob:
-    """The search index and its export, built in a forked process while the parent renders pages.
+    """The search index and its export, built in a separate process while the parent renders pages.
 
-    `result()` waits for it and returns its figures, or raises what it raised. Where `fork` is not
-    available (or `workers` is 1) the work is done in `result()`, in this process.
+    The process is forked when the job is created — before the content is loaded, so that it does not
+    inherit the whole library (only the search units are sent to it, by `submit()`): the memory of the
+    largest process stays about the units', not the site's. `result()` waits for it and returns its
+    figures, or raises what it raised. Where `fork` is not available (or `workers` is 1) the work is done
+    in `result()`, in this process.
     """
 
-    def __init__(self, library: Library, config: Config, staging: Path, workers: int) -> None:
-        self._args = (library, config, staging, workers)
+    def __init__(self, config: Config, workers: int) -> None:
+        self._config = config
+        self._workers = workers
+        self._args: tuple[list[Any], Path] | None = None
         self._process: Any = None
         self._conn: Any = None
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
-            self._conn, child = ctx.Pipe(duplex=False)
+            self._conn, child = ctx.Pipe(duplex=True)
             self._process = ctx.Process(target=self._child, args=(child,), name="kbgen-search")
             self._process.start()
             child.close()
 
     def _child(self, conn: Any) -> None:
-        # Keep the inherited heap (the whole library) out of this process's garbage collections: traversing
-        # it costs time and touches every page, which a fork would otherwise share with the parent.
-        gc.freeze()
         try:
-            conn.send(("ok", _build_search(*self._args)))
+            try:
+                job = conn.recv()
+            except EOFError:
+                return
+            if job is None:  # cancelled before any work was sent
+                return
+            units, staging = job
+            conn.send(("ok", _build_search(units, self._config, staging, self._workers)))
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
             import traceback
 
@@ -290,9 +299,21 @@ class SearchJob:
         finally:
             conn.close()
 
+    def submit(self, library: Library, staging: Path) -> None:
+        """Start indexing `library`'s search units; the export goes into `staging/_search`."""
+        from .search import collect_units
+
+        units = collect_units(library)
+        if self._process is None:
+            self._args = (units, staging)
+        else:
+            self._conn.send((units, staging))
+
     def result(self) -> dict[str, Any]:
         if self._process is None:
-            return _build_search(*self._args)
+            assert self._args is not None, "submit() first"
+            units, staging = self._args
+            return _build_search(units, self._config, staging, self._workers)
         try:
             try:
                 status, value = self._conn.recv()
@@ -306,9 +327,12 @@ class SearchJob:
         return value
 
     def cancel(self) -> None:
+        """Stop the process (if it still runs: a no-op after `result()`)."""
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
             self._process.join()
+        if self._conn is not None:
+            self._conn.close()
 
 
 def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
@@ -321,7 +345,24 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
     workers = options.workers or config.build.workers or (os.cpu_count() or 1)
     check_output_dir(output, config.root)
     theme = Theme.for_config(config)
+    # The search index and export are built in a forked process while this one renders the pages. It is
+    # forked first, while this process is small (before the cache and the content are loaded).
+    search = SearchJob(config, workers)
+    try:
+        return _build(config, options, output, workers, theme, search, timings)
+    finally:
+        search.cancel()  # a no-op once its result was read
 
+
+def _build(
+    config: Config,
+    options: BuildOptions,
+    output: Path,
+    workers: int,
+    theme: Theme,
+    search: SearchJob,
+    timings: dict[str, float],
+) -> BuildResult:
     cache = (
         BuildCache.open(config.cache_path) if options.cache else BuildCache(config.cache_path / CACHE_FILE)
     )
@@ -350,35 +391,34 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
                 output, summary["pages"], summary["files"], list(summary["warnings"]), timings, None,
                 reused=summary["pages"], up_to_date=True,
             )  # fmt: skip
-    with _timed(timings, "load"):
-        loaded = load_library(
-            config.content_path,
-            LoadOptions(
-                drafts=options.drafts,
-                base_path=config.base_path,
-                labels=_load_labels(theme, config.language),
-                workers=workers,
-                strict=options.strict,
-                render_cache=cache.render,
-            ),
-        )
-    problems = list(loaded.problems)
-    if options.progress:
-        options.progress("load", 1, 1)
-    if loaded.errors:
-        raise BuildError(problems)
-    library = loaded.library
-    if not library.articles:
-        raise BuildError([*problems, Problem(str(config.content_path), 0, "no articles found", "error")])
-    with _timed(timings, "analytics"):
-        problems += _apply_analytics(library, config)
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
-    search: SearchJob | None = None
+    staging: Path | None = None
     try:
-        # The search index and export are built in a forked process while this one renders the pages.
-        search = SearchJob(library, config, staging, workers)
+        with _timed(timings, "load"):
+            loaded = load_library(
+                config.content_path,
+                LoadOptions(
+                    drafts=options.drafts,
+                    base_path=config.base_path,
+                    labels=_load_labels(theme, config.language),
+                    workers=workers,
+                    strict=options.strict,
+                    render_cache=cache.render,
+                ),
+            )
+        problems = list(loaded.problems)
+        if options.progress:
+            options.progress("load", 1, 1)
+        if loaded.errors:
+            raise BuildError(problems)
+        library = loaded.library
+        if not library.articles:
+            raise BuildError([*problems, Problem(str(config.content_path), 0, "no articles found", "error")])
+        with _timed(timings, "analytics"):
+            problems += _apply_analytics(library, config)
+
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+        search.submit(library, staging)
         renderer = SiteRenderer(config, library, build_date_from_env(), theme)
         with _timed(timings, "render"):
             todo, reused = reuse_pages(renderer, library, config, cache, output, staging)
@@ -388,7 +428,6 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
             _write(staging / "feed.xml", renderer.feed())
         with _timed(timings, "index_wait"):  # the part of the index stage not hidden behind rendering
             info = search.result()
-            search = None
             timings["index"] = info.get("wall", 0.0)
         if options.progress:
             options.progress("index", 1, 1)
@@ -421,9 +460,8 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
                 }
                 cache.save()
     except BaseException:
-        if search is not None:
-            search.cancel()
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     warnings = [p for p in problems if p.level == "warning"]
     return BuildResult(output, pages, files, warnings, timings, library, reused)
@@ -515,7 +553,8 @@ class BuildSession:
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.out_root))
         search: SearchJob | None = None
         try:
-            search = SearchJob(library, config, staging, self.workers)
+            search = SearchJob(config, self.workers)
+            search.submit(library, staging)
             renderer = SiteRenderer(config, library, build_date_from_env(), theme)
             with _timed(timings, "render"):
                 todo, _reused = reuse_pages(renderer, library, config, cache, config.output_path, staging)
