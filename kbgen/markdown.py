@@ -1,7 +1,7 @@
 """Markdown → HTML, plus what the index and templates need, all from one token stream.
 
 Built on markdown-it-py (CommonMark + GFM tables, strikethrough, task lists and alerts) and mdit-py-plugins
-(footnotes, definition lists, `:::` containers). kbgen's own rules, each a markdown-it core rule:
+(footnotes, definition lists, `:::` containers). kbgen's own rules, one markdown-it core rule (`_rule_tree`):
 
 - `{#id}` at the end of a heading sets its id; other headings get a slug id, unique in the page;
 - relative links to `.md` files become the target article's URL (unresolved ones are reported with a line);
@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import imagesize
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
@@ -34,7 +35,6 @@ from slugify import slugify
 
 HEADING_ID = re.compile(r"\s*\{#([A-Za-z][\w\-:.]*)\}\s*$")
 TAG = re.compile(r"<[^>]+>")
-SPACE = re.compile(r"\s+")
 CALLOUTS = ("note", "tip", "important", "warning", "caution")
 DEFAULT_LABELS = {
     "note": "Note",
@@ -121,16 +121,25 @@ def _inline_text(token: Token) -> str:
     return "".join(out)
 
 
+def _token_text(tok: Token) -> str:
+    """The plain text one block-level token adds to the search text, whitespace runs made one space."""
+    kind = tok.type
+    if kind == "inline":
+        raw = _inline_text(tok)
+    elif kind in ("fence", "code_block"):
+        raw = tok.content
+    elif kind == "html_block":
+        raw = html.unescape(TAG.sub(" ", tok.content))
+    else:
+        return ""
+    # `str.split()` and the regex `\s` use the same whitespace set, so this is `SPACE.sub(" ", raw).strip()`.
+    return " ".join(raw.split())
+
+
 def _block_text(tokens: list[Token]) -> str:
-    parts: list[str] = []
-    for tok in tokens:
-        if tok.type == "inline":
-            parts.append(_inline_text(tok))
-        elif tok.type in ("fence", "code_block"):
-            parts.append(tok.content)
-        elif tok.type == "html_block":
-            parts.append(html.unescape(TAG.sub(" ", tok.content)))
-    return SPACE.sub(" ", " ".join(parts)).strip()
+    """The plain text of block tokens: their texts joined by one space (the same as normalising the whitespace
+    of the texts joined, since a run of whitespace never spans two tokens' words)."""
+    return " ".join([t for t in map(_token_text, tokens) if t])
 
 
 def _video_embed(src: str) -> tuple[str, str, str] | None:
@@ -154,6 +163,73 @@ def _video_embed(src: str) -> tuple[str, str, str] | None:
     if parts.path.lower().endswith((".mp4", ".webm", ".m4v")):
         return ("file", src, "")
     return None
+
+
+# The only characters a line can start with (after its indent) for each block rule to match: every rule listed
+# returns False, with no side effect, on any other first character. Rules not listed are tried on every line.
+_BLOCK_RULE_STARTS = {
+    "container_callout": ":",
+    "fence": "`~",
+    "blockquote": ">",
+    "hr": "*-_",
+    "list": "*-+0123456789",
+    "footnote_def": "[",
+    "reference": "[",
+    "html_block": "<",
+    "heading": "#",
+}
+
+
+def _dispatch_block_rules(md: MarkdownIt) -> None:
+    """Make the block parser try, on each line, only the rules that can match its first character.
+
+    markdown-it tries every block rule in turn on each line until one matches; most lines start with a letter,
+    which only 5 of the 14 rules can match. This is `ParserBlock.tokenize` with the same rules in the same
+    order, minus those that would return False anyway: the tokens are the same.
+    """
+    block = md.block
+    ruler = block.ruler
+    enabled = [r for r in ruler.__rules__ if r.enabled]
+    every = [r.fn for r in enabled]
+    if every != ruler.getRules(""):  # pragma: no cover - a markdown-it whose Ruler works differently
+        return
+    chars = set("".join(_BLOCK_RULE_STARTS[r.name] for r in enabled if r.name in _BLOCK_RULE_STARTS))
+    by_char = {ch: tuple(r.fn for r in enabled if ch in _BLOCK_RULE_STARTS.get(r.name, ch)) for ch in chars}
+    other = tuple(r.fn for r in enabled if r.name not in _BLOCK_RULE_STARTS)
+
+    def tokenize(state: StateBlock, startLine: int, endLine: int) -> None:
+        line = startLine
+        maxNesting = state.md.options.maxNesting
+        hasEmptyLines = False
+        src = state.src
+        while line < endLine:
+            state.line = line = state.skipEmptyLines(line)
+            if line >= endLine:
+                break
+            if state.sCount[line] < state.blkIndent:
+                break
+            if state.level >= maxNesting:
+                state.line = endLine
+                break
+            ok = False
+            for rule in by_char.get(src[state.bMarks[line] + state.tShift[line]], other):
+                ok = rule(state, line, endLine, False)
+                if ok:
+                    if state.line <= line:
+                        raise RuntimeError("block rule didn't increment state.line")
+                    break
+            if not ok:
+                raise RuntimeError("none of the block rules matched")
+            state.tight = not hasEmptyLines
+            line = state.line
+            if (line - 1) < endLine and state.isEmpty(line - 1):
+                hasEmptyLines = True
+            if line < endLine and state.isEmpty(line):
+                hasEmptyLines = True
+                line += 1
+                state.line = line
+
+    block.tokenize = tokenize  # type: ignore[method-assign]
 
 
 class MarkdownRenderer:
@@ -180,12 +256,11 @@ class MarkdownRenderer:
             validate=lambda params, *_: params.strip().split(" ", 1)[0] in CALLOUTS,
             render=render_container,
         )
-        md.core.ruler.push("kb_headings", self._rule_headings)
-        md.core.ruler.push("kb_media", self._rule_media)
-        md.core.ruler.push("kb_links", self._rule_links)
+        md.core.ruler.push("kb_tree", self._rule_tree)
         md.add_render_rule("table_open", self._render_table_open)
         md.add_render_rule("table_close", self._render_table_close)
         md.add_render_rule("image", self._render_image)
+        _dispatch_block_rules(md)
         self.md = md
 
     # -- container / table / image rendering -------------------------------------------------
@@ -219,30 +294,78 @@ class MarkdownRenderer:
 
     # -- core rules ---------------------------------------------------------------------------
 
-    def _rule_headings(self, state: StateCore) -> None:
-        used: set[str] = set()
+    def _rule_tree(self, state: StateCore) -> None:
+        """kbgen's core rule, one walk over the tokens (the same effects, in the same order, as one walk each):
+
+        - heading ids: `{#id}` removed from the text and set, then slugs for the other headings, unique in the
+          page (explicit ids anywhere in the page come first);
+        - media: a paragraph holding only a video "image" becomes a block-level figure; images are resolved;
+        - links: resolved after every image (so that issues keep the images-then-links order).
+
+        Leaves `env["kb_heads"]`: (index in the final tokens, heading_open, heading text) for `render`.
+        """
+        env: _Env = state.env
         tokens = state.tokens
+        count = len(tokens)
+        out: list[Token] = []
+        heads: list[tuple[int, Token, str]] = []
+        used: set[str] = set()
         pending: list[tuple[Token, str]] = []
-        for i, tok in enumerate(tokens):
-            if tok.type != "heading_open":
-                continue
-            inline = tokens[i + 1]
-            explicit = ""
-            m = HEADING_ID.search(inline.content)
-            if m:
-                explicit = m.group(1)
-                inline.content = inline.content[: m.start()]
-                children = inline.children or []
-                if children and children[-1].type == "text":
-                    last = children[-1]
-                    m2 = HEADING_ID.search(last.content)
-                    if m2:
-                        last.content = last.content[: m2.start()]
-            if explicit:
-                used.add(explicit)
-                tok.attrSet("id", explicit)
-            else:
-                pending.append((tok, _inline_text(inline)))
+        links: list[tuple[Token, int]] = []
+        i = 0
+        while i < count:
+            tok = tokens[i]
+            kind = tok.type
+            if kind == "inline":
+                children = tok.children
+                if children:
+                    line = tok.map[0] + 1 if tok.map else 0
+                    for child in children:
+                        ckind = child.type
+                        if ckind == "image":
+                            self._resolve_image(child, line, env)
+                        elif ckind == "link_open":
+                            links.append((child, line))
+            elif kind == "heading_open":
+                inline = tokens[i + 1]
+                explicit = ""
+                m = HEADING_ID.search(inline.content)
+                if m:
+                    explicit = m.group(1)
+                    inline.content = inline.content[: m.start()]
+                    children = inline.children or []
+                    if children and children[-1].type == "text":
+                        last = children[-1]
+                        m2 = HEADING_ID.search(last.content)
+                        if m2:
+                            last.content = last.content[: m2.start()]
+                text = _inline_text(inline)
+                if explicit:
+                    used.add(explicit)
+                    tok.attrSet("id", explicit)
+                else:
+                    pending.append((tok, text))
+                heads.append((len(out), tok, text))
+            elif kind == "paragraph_open" and i + 2 < count:
+                # A paragraph holding only a video "image" becomes a block-level figure.
+                children = tokens[i + 1].children
+                if (
+                    tokens[i + 1].type == "inline"
+                    and children
+                    and len(children) == 1
+                    and children[0].type == "image"
+                ):
+                    img = children[0]
+                    embed = _video_embed(str(img.attrGet("src") or ""))
+                    if embed:
+                        block = Token("html_block", "", 0)
+                        block.content = self._video_html(img, embed, tok.map[0] if tok.map else 0, env)
+                        block.map = tok.map
+                        out.append(block)
+                        i += 3
+                        continue
+            out.append(tok)
+            i += 1
         for tok, text in pending:
             base = heading_slug(text)
             anchor, n = base, 2
@@ -250,39 +373,10 @@ class MarkdownRenderer:
                 anchor, n = f"{base}-{n}", n + 1
             used.add(anchor)
             tok.attrSet("id", anchor)
-
-    def _rule_media(self, state: StateCore) -> None:
-        env: _Env = state.env
-        tokens = state.tokens
-        out: list[Token] = []
-        i = 0
-        while i < len(tokens):
-            tok = tokens[i]
-            # A paragraph holding only a video "image" becomes a block-level figure.
-            if (
-                tok.type == "paragraph_open"
-                and i + 2 < len(tokens)
-                and tokens[i + 1].type == "inline"
-                and len(tokens[i + 1].children or []) == 1
-                and (tokens[i + 1].children or [])[0].type == "image"
-            ):
-                img = (tokens[i + 1].children or [])[0]
-                embed = _video_embed(str(img.attrGet("src") or ""))
-                if embed:
-                    block = Token("html_block", "", 0)
-                    block.content = self._video_html(img, embed, tok.map[0] if tok.map else 0, env)
-                    block.map = tok.map
-                    out.append(block)
-                    i += 3
-                    continue
-            if tok.type == "inline":
-                line = tok.map[0] + 1 if tok.map else 0
-                for child in tok.children or []:
-                    if child.type == "image":
-                        self._resolve_image(child, line, env)
-            out.append(tok)
-            i += 1
+        for child, line in links:
+            child.attrSet("href", self._resolve_link(str(child.attrGet("href") or ""), line, env))
         state.tokens = out
+        env["kb_heads"] = heads
 
     def _video_html(self, img: Token, embed: tuple[str, str, str], line0: int, env: _Env) -> str:
         kind, src, _thumb = embed
@@ -341,16 +435,6 @@ class MarkdownRenderer:
                 tok.attrSet("width", str(size[0]))
                 tok.attrSet("height", str(size[1]))
 
-    def _rule_links(self, state: StateCore) -> None:
-        env: _Env = state.env
-        for tok in state.tokens:
-            if tok.type != "inline":
-                continue
-            line = tok.map[0] + 1 if tok.map else 0
-            for child in tok.children or []:
-                if child.type == "link_open":
-                    child.attrSet("href", self._resolve_link(str(child.attrGet("href") or ""), line, env))
-
     def _resolve_link(self, href: str, line: int, env: _Env) -> str:
         parts = urlsplit(href)
         if parts.scheme or href.startswith(("#", "//")) or not href:
@@ -389,53 +473,66 @@ class MarkdownRenderer:
             dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[], deps={}, files={}
         )
         tokens = self.md.parse(body, env)
-        if article_type == "howto":
-            steps_tokens = _mark_steps(tokens)
-        else:
-            steps_tokens = []
-        renderer = self.md.renderer
+        heads: list[tuple[int, Token, str]] = env.pop("kb_heads", [])
+        steps_spans = _mark_steps(tokens, heads) if article_type == "howto" else []
+        render = self.md.renderer.render
         options = self.md.options
-        full_html = renderer.render(tokens, options, env)
+        # Each token's text once (see `_token_text`); the text of a slice joins the non-empty ones.
+        norm = [""] * len(tokens)
+        for i, tok in enumerate(tokens):
+            if tok.type in _TEXT_TOKENS:
+                norm[i] = _token_text(tok)
 
-        h2_positions = [
-            i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2" and t.level == 0
-        ]
+        def text_of(start: int, end: int) -> str:
+            return " ".join([t for t in norm[start:end] if t])
+
+        h2_positions = [k for k, t, _ in heads if t.tag == "h2" and t.level == 0]
         toc = [
-            (int(t.tag[1]), str(t.attrGet("id")), _inline_text(tokens[i + 1]))
-            for i, t in enumerate(tokens)
-            if t.type == "heading_open" and t.tag in ("h2", "h3") and t.level == 0
+            (int(t.tag[1]), str(t.attrGet("id")), text)
+            for _, t, text in heads
+            if t.tag in ("h2", "h3") and t.level == 0
         ]
-        headings = [_inline_text(tokens[i + 1]) for i, t in enumerate(tokens) if t.type == "heading_open"]
+        headings = [text for _, _, text in heads]
+        head_text = {k: text for k, _, text in heads}
         first_h2 = h2_positions[0] if h2_positions else len(tokens)
-        intro_tokens = tokens[:first_h2]
         # Footnote definitions render at the very end; keep them with the last slice.
         bounds = h2_positions + [len(tokens)]
         sections: list[tuple[str, str, str]] = []
         faq: list[tuple[str, str, str, str, int]] = []
+        pieces: list[str] = []
+        if article_type == "faq":
+            # Rendering is a concatenation over tokens whose only look-ahead (an opening tag's newline) never
+            # crosses a slice boundary here, so the page is the intro, then each question and its answer.
+            intro_html = render(tokens[:first_h2], options, env)
+            pieces.append(intro_html)
+        else:
+            intro_html = ""
         for start, end in zip(bounds, bounds[1:], strict=False):
             head = tokens[start]
             anchor = str(head.attrGet("id"))
-            question = _inline_text(tokens[start + 1])
-            body_tokens = tokens[start + 3 : end]
-            text = _block_text(body_tokens)
+            question = head_text[start]
+            text = text_of(start + 3, end)
             sections.append((anchor, question, text))
             if article_type == "faq":
-                answer_html = renderer.render(body_tokens, options, env)
+                answer_html = render(tokens[start + 3 : end], options, env)
+                pieces.append(render(tokens[start : start + 3], options, env))
+                pieces.append(answer_html)
                 line = (head.map[0] + 1 + line_offset) if head.map else 0
                 faq.append((question, anchor, answer_html, text, line))
-        intro_html = renderer.render(intro_tokens, options, env) if article_type == "faq" else ""
+        full_html = "".join(pieces) if article_type == "faq" else render(tokens, options, env)
         steps = [
-            (renderer.render(item, options, env), _block_text(item), f"step-{n}")
-            for n, item in enumerate(steps_tokens, 1)
+            (render(tokens[a:b], options, env), text_of(a, b), f"step-{n}")
+            for n, (a, b) in enumerate(steps_spans, 1)
         ]
-        text = _block_text(tokens)
+        text = text_of(0, len(tokens))
+        intro_text = text_of(0, first_h2)
         for issue in env["issues"]:
             issue.line += line_offset
         return Rendered(
             html=full_html,
             intro_html=intro_html,
             text=text,
-            intro_text=_block_text(intro_tokens),
+            intro_text=intro_text,
             headings=headings,
             toc=toc,
             faq=faq,
@@ -464,23 +561,14 @@ def _container_html(tok: Token, labels: dict[str, str]) -> str:
     )
 
 
-def _mark_steps(tokens: list[Token]) -> list[list[Token]]:
-    """Find a how-to's steps (the list under `## Steps`, else the first ordered list); mark and return them."""
-    start = None
-    for i, t in enumerate(tokens):
-        if (
-            t.type == "heading_open"
-            and t.level == 0
-            and _inline_text(tokens[i + 1]).strip().lower()
-            in (
-                "steps",
-                "étapes",
-                "pasos",
-                "schritte",
-            )
-        ):
-            start = i
-            break
+STEP_HEADINGS = ("steps", "étapes", "pasos", "schritte")
+_TEXT_TOKENS = frozenset(("inline", "fence", "code_block", "html_block"))
+
+
+def _mark_steps(tokens: list[Token], heads: list[tuple[int, Token, str]]) -> list[tuple[int, int]]:
+    """Find a how-to's steps (the list under `## Steps`, else the first ordered list); mark them and return
+    each step's tokens as a (start, end) slice of `tokens`. `heads` are `_rule_tree`'s headings."""
+    start = next((k for k, t, text in heads if t.level == 0 and text.strip().lower() in STEP_HEADINGS), None)
     search_from = start if start is not None else 0
     open_idx = next(
         (
@@ -494,24 +582,19 @@ def _mark_steps(tokens: list[Token]) -> list[list[Token]]:
         return []
     list_tok = tokens[open_idx]
     list_tok.attrJoin("class", "kb-steps")
-    items: list[list[Token]] = []
-    depth = 0
-    current: list[Token] = []
+    items: list[tuple[int, int]] = []
+    item_start = -1
     for j in range(open_idx + 1, len(tokens)):
         t = tokens[j]
         if t.type == "ordered_list_close" and t.level == list_tok.level:
             break
         if t.type == "list_item_open" and t.level == list_tok.level + 1:
-            depth = 1
-            current = []
+            item_start = j + 1
             t.attrSet("id", f"step-{len(items) + 1}")
             continue
         if t.type == "list_item_close" and t.level == list_tok.level + 1:
-            depth = 0
-            items.append(current)
-            continue
-        if depth:
-            current.append(t)
+            items.append((item_start, j))
+            item_start = -1
     return items
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import posixpath
 import re
@@ -163,6 +164,24 @@ def _render_batch(
     return [renderer.render(body, source, offset, kind) for body, source, offset, kind in items]
 
 
+# A load worker's renderer (made once per worker, not once per batch) and, when the worker was forked, the
+# items to render: the link context and the bodies are then inherited, not pickled into every batch.
+_WORKER: tuple[MarkdownRenderer, list[tuple[str, str, int, str]]] | None = None
+
+
+def _init_worker(links: LinkContext, labels: dict[str, str], items: list[tuple[str, str, int, str]]) -> None:
+    global _WORKER
+    _WORKER = (MarkdownRenderer(links, labels), items)
+
+
+def _render_part(part: tuple[int, int] | list[tuple[str, str, int, str]]) -> list[Rendered]:
+    """Render a batch in a worker: a (start, end) span of the inherited items, or the items themselves."""
+    assert _WORKER is not None
+    renderer, inherited = _WORKER
+    items = inherited[part[0] : part[1]] if isinstance(part, tuple) else part
+    return [renderer.render(body, source, offset, kind) for body, source, offset, kind in items]
+
+
 def render_key(item: tuple[str, str, int, str], links: LinkContext, labels: dict[str, str]) -> str:
     """What a rendered body depends on besides its links: text, place, type, labels, base path, kbgen."""
     h = hashlib.sha1(usedforsecurity=False)
@@ -199,10 +218,18 @@ def render_all(
         fresh = _render_batch((links, labels, work))
     else:
         chunk = max(50, len(work) // (workers * 4))
-        batches = [(links, labels, work[i : i + chunk]) for i in range(0, len(work), chunk)]
+        spans = [(i, min(i + chunk, len(work))) for i in range(0, len(work), chunk)]
+        forked = "fork" in multiprocessing.get_all_start_methods()
+        # Forked workers inherit the initializer's arguments; others get them pickled once per worker, and
+        # their items batch by batch.
+        context = multiprocessing.get_context("fork") if forked else None
+        parts: list[Any] = spans if forked else [work[a:b] for a, b in spans]
+        initargs = (links, labels, work if forked else [])
         fresh = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for part in pool.map(_render_batch, batches):
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker, initargs=initargs
+        ) as pool:
+            for part in pool.map(_render_part, parts):
                 fresh.extend(part)
     for i, rendered in zip(todo, fresh, strict=True):
         results[i] = rendered
