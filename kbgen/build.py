@@ -281,6 +281,11 @@ class SearchJob:
 
     def _child(self, conn: Any) -> None:
         try:
+            try:  # while the parent loads the content: the imports the search needs (Whoosh, …)
+                import kbgen.search.export  # noqa: F401
+                import kbgen.search.index  # noqa: F401
+            except ImportError:
+                pass
             try:
                 job = conn.recv()
             except EOFError:

@@ -20,10 +20,12 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .index import ANALYSIS_MODULES, IndexStats, SearchSettings, build_index, code_hash
 from .units import Unit, collect_units
+
+if TYPE_CHECKING:
+    from .index import IndexStats, SearchSettings, build_index
 
 __all__ = [
     "IndexStats",
@@ -34,6 +36,17 @@ __all__ = [
     "collect_units",
     "index_and_export",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Whoosh is imported only where the index is built or read: `collect_units` (the build's parent
+    # process) does not need it.
+    if name in ("IndexStats", "SearchSettings", "build_index"):
+        from . import index
+
+        return getattr(index, name)
+    raise AttributeError(name)
+
 
 EXPORT_CACHE = "export"  # beside the index: the last export, reused when the index did not change
 
@@ -50,6 +63,7 @@ def index_and_export(
 ) -> dict[str, Any]:
     """Update the index in `index_dir` (incrementally) and write the browser export into `out_dir`."""
     from .export import FORMAT, export_index
+    from .index import ANALYSIS_MODULES, build_index, code_hash
 
     start = time.perf_counter()
     index_dir, out_dir = Path(index_dir), Path(out_dir)
@@ -102,6 +116,8 @@ def index_and_export(
 
 def build_search(library: Any, config: Any, out_dir: Path, workers: int | None = None) -> dict[str, Any]:
     """Index `library` into `<project>/.kbgen/index/` and export it for the browser into `out_dir`."""
+    from .index import SearchSettings
+
     settings = SearchSettings.from_config(config)
     index_dir = Path(getattr(config, "cache_path", Path(".kbgen"))) / "index"
     return index_and_export(collect_units(library), index_dir, Path(out_dir), settings, workers=workers)
