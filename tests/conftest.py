@@ -28,9 +28,11 @@ CHROMIUM_ARGS = [
 ]
 
 
-def run_kbgen(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real `kbgen` command line in a subprocess, as a user would."""
-    env = dict(os.environ, SOURCE_DATE_EPOCH="1790000000", NO_COLOR="1", COLUMNS="200")
+def run_kbgen(
+    *args: str, cwd: Path | None = None, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `kbgen` command line in a subprocess, as a user would (`env`: extra variables)."""
+    env = dict(os.environ, SOURCE_DATE_EPOCH="1790000000", NO_COLOR="1", COLUMNS="200", **(env or {}))
     proc = subprocess.run(
         [sys.executable, "-m", "kbgen", *args],
         cwd=cwd,

@@ -479,3 +479,18 @@ def test_a_changed_kbgen_reuses_nothing_an_older_one_built(
     monkeypatch.setattr(cache, "code_fingerprint", lambda: "another kbgen")
     again = build(config, BuildOptions(workers=1))
     assert not again.up_to_date and again.reused == 0 and again.pages == first.pages
+
+
+def test_compiled_templates_are_cached_between_builds(tmp_path: Path) -> None:
+    """The theme's compiled templates live in the user's cache (KBGEN_TEMPLATE_CACHE): same pages either way."""
+    project = small_site(tmp_path / "p")
+    cache = tmp_path / "template-cache"
+    run_kbgen("build", "-o", str(tmp_path / "off"), cwd=project, env={"KBGEN_TEMPLATE_CACHE": "off"})
+    assert not cache.exists()
+    run_kbgen("build", "-o", str(tmp_path / "first"), cwd=project, env={"KBGEN_TEMPLATE_CACHE": str(cache)})
+    compiled = sorted(p.name for p in cache.rglob("*") if p.is_file())
+    assert compiled, "no compiled template was kept"
+    run_kbgen("build", "-o", str(tmp_path / "second"), cwd=project, env={"KBGEN_TEMPLATE_CACHE": str(cache)})
+    assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == compiled
+    pages = {k: v for k, v in _tree(tmp_path / "off").items() if k.endswith(".html")}
+    assert pages and all(_tree(tmp_path / d)[k] == v for d in ("first", "second") for k, v in pages.items())

@@ -362,7 +362,7 @@ def export_index(
         _export_sharded(
             writer, meta, lexicon, tid_list, term_ids, postings, lengths, avgfl, n_all, unit_list,
             article_of, article_rows, articles, max_views, settings,
-            workers if len(unit_list) >= PARALLEL_UNITS else 1,
+            workers if len(unit_list) >= PARALLEL_UNITS else 1, inverted.surface,
         )  # fmt: skip
     writer.write("meta", meta, fixed=True)
     stats.seconds = time.perf_counter() - start
@@ -397,6 +397,7 @@ def _export_sharded(
     max_views: int,
     settings: SearchSettings,
     workers: int = 1,
+    surface: dict[str, str | None] | None = None,
 ) -> None:
     ranking = settings.ranking
     boosts = dict(ranking.field_boosts)
@@ -443,6 +444,8 @@ def _export_sharded(
     # unit (label of that unit). Two terms in one label form a pair: customers type such pairs ("serial
     # monitor", "reset password"), and `pair_arts` lists the articles where they label a unit together.
     analysis = Analysis(lexicon.language)
+    if surface:
+        analysis.seed(surface)  # every word was analysed already (by the index workers): no stemming again
     units_of: dict[int, list[int]] = {}
     for uid, a in enumerate(article_of):
         units_of.setdefault(a, []).append(uid)

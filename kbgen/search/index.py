@@ -154,7 +154,9 @@ def bucket_of(source: str, buckets: int = MAX_BUCKETS) -> int:
     return int.from_bytes(hashlib.blake2b(source.encode("utf-8"), digest_size=4).digest(), "big") % buckets
 
 
-CODEC = W3Codec()  # (inline posting lists, `inlinelimit` > 1, are broken in whoosh-reloaded 2.7.5)
+# Posting blocks uncompressed: zlib cost ~5 % of indexing, and the index is a build cache, never published.
+# (Inline posting lists, `inlinelimit` > 1, are broken in whoosh-reloaded 2.7.5: writer.py inlines its own.)
+CODEC = W3Codec(compression=0)
 PARALLEL_UNITS = 400  # below this many units, analyse in this process (forking costs more)
 
 # Set in the parent before the bucket pool forks; read by `_bucket_job` in the workers.
@@ -397,7 +399,8 @@ def build_index(
         )
 
         def analysed(parts: dict[int, Partial]) -> None:
-            inverted = InvertedIndex.merge(order, (parts[b] for b in sorted(parts)))
+            sort = len(units) <= settings.shard_threshold  # only the bundle layout lists postings in order
+            inverted = InvertedIndex.merge(order, (parts[b] for b in sorted(parts)), sort=sort)
             stats.inverted = inverted
             stats.lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
             stats.rewritten_units = sum(len(parts[b].units) for b in changed)

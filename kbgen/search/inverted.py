@@ -98,12 +98,15 @@ class InvertedIndex:
     order: list[int]
     totals: list[int]  # per scored field: Σ of the units' field lengths (Whoosh's field_length)
     lengths: list[list[int]]  # per scored field: each unit's length as Whoosh reads it back
-    postings: list[dict[str, array[int]]]  # per scored field: term → packed postings, sorted by unit
+    postings: list[dict[str, array[int]]]  # per scored field: term → packed postings (see `merge`)
     surface: dict[str, str | None]  # lower-cased surface word → term (None: stop word)
 
     @classmethod
-    def merge(cls, order: list[int], parts: Iterable[Partial]) -> InvertedIndex:
-        """Merge analyses covering units 0..n-1 of `order` (each unit exactly once, in any split)."""
+    def merge(cls, order: list[int], parts: Iterable[Partial], sort: bool = True) -> InvertedIndex:
+        """Merge analyses covering units 0..n-1 of `order` (each unit exactly once, in any split).
+
+        `sort=False` leaves a term's postings in the order of the parts (the sharded export does not need
+        them sorted — it ranks them — and sorting millions of them costs ~1.5 s at 10,000 articles)."""
         n = len(order)
         exact = [[0] * n for _ in SCORED_FIELDS]
         postings: list[dict[str, array[int]]] = [{} for _ in SCORED_FIELDS]
@@ -127,7 +130,7 @@ class InvertedIndex:
             surface.update(part.surface)
         if covered != n:
             raise ValueError(f"analysis covers {covered} units, expected {n}")
-        for fi, terms in enumerate(unsorted):
+        for fi, terms in enumerate(unsorted if sort else ()):
             table = postings[fi]
             for t in terms:
                 table[t] = array("Q", sorted(table[t]))

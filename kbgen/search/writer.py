@@ -44,6 +44,12 @@ class Analysis:
         # short/long tokens): the vocabulary of what it analysed.
         self.surface: dict[str, str | None] = {}
 
+    def seed(self, surface: dict[str, str | None]) -> None:
+        """Tokens already analysed (the `surface` of an `Analysis` of the same language, e.g. merged from the
+        index workers): `term()` then finds them without stemming again."""
+        if self._cache is not surface:
+            self._cache.update(surface)
+
     def term(self, low: str) -> str | None:
         cache = self._cache
         if low in cache:
