@@ -115,8 +115,16 @@ def test_incremental_updates_replace_and_delete(tmp_path: Path, monkeypatch: pyt
     again = build_index(units, idx, settings)
     assert not again.changed and again.unchanged_articles == 300
 
+    # Edit one article's text: its bucket is analysed again, the others' analyses are read back.
+    typo = [replace(u, body=u.body + " typo") if u.source == "cat/art-7.md" else u for u in units]
+    one = build_index(typo, idx, settings)
+    assert one.added_articles == 1 and one.cached_buckets == 15, one
+    from kbgen.search.inverted import InvertedIndex
+
+    assert one.inverted == InvertedIndex.of_units(typo, "en", settings.shard_threshold)
+
     # Edit one article, remove another: only their buckets' segments are rewritten.
-    edited = [replace(u, body=u.body + " zanzibar") if u.source == "cat/art-5.md" else u for u in units]
+    edited = [replace(u, body=u.body + " zanzibar") if u.source == "cat/art-5.md" else u for u in typo]
     edited = [u for u in edited if u.source != "cat/art-9.md"]
     inc = build_index(edited, idx, settings)
     assert (inc.added_articles, inc.deleted_articles, inc.unchanged_articles) == (1, 1, 298)

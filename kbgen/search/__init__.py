@@ -107,6 +107,7 @@ def index_and_export(
         "reindexed_articles": stats.added_articles,
         "deleted_articles": stats.deleted_articles,
         "index_rebuilt": stats.rebuilt,
+        "analyses_reused": stats.cached_buckets,
         "index_seconds": round(stats.seconds, 3),
         "export_seconds": round(export_seconds, 3),
         "export_reused": reused,

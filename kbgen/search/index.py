@@ -25,6 +25,7 @@ import json
 import multiprocessing
 import multiprocessing.connection
 import os
+import pickle
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -95,6 +96,7 @@ class IndexStats:
     rebuilt: bool = False
     changed: bool = False
     rewritten_units: int = 0
+    cached_buckets: int = 0  # buckets whose analysis was read back instead of computed
     max_views: int = 0
     seconds: float = 0.0
     # What the export needs when something changed (None when the index was already up to date).
@@ -204,6 +206,42 @@ def _analyse_bucket(b: int) -> tuple[Partial, FastSegmentWriter | None]:
     return part, writer
 
 
+# Each bucket's analysis is kept (`<project>/.kbgen/index-analysis/<bucket>.pickle`) under a key of its articles'
+# units, their export positions and the index fingerprint: a build where one article changed analyses that
+# article's bucket only, and reads the others' analyses back for the export.
+ANALYSIS_DIR = "analysis"
+
+
+def _part_key(bucket_hash: str, positions: list[int], fingerprint: dict[str, Any]) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{bucket_hash}\n{json.dumps(fingerprint, sort_keys=True)}\n".encode())
+    h.update(",".join(map(str, positions)).encode())
+    return h.hexdigest()
+
+
+def _save_part(b: int, part: Partial) -> None:
+    directory = _JOB.get("analysis_dir")
+    if not directory:
+        return
+    path = Path(directory) / f"{b}.pickle"
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    try:
+        with tmp.open("wb") as fh:
+            pickle.dump((_JOB["part_keys"][b], part), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _load_part(directory: Path, b: int, key: str) -> Partial | None:
+    try:
+        with (directory / f"{b}.pickle").open("rb") as fh:
+            stored_key, part = pickle.load(fh)  # noqa: S301 - our own cache in the project's .kbgen/
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError):
+        return None
+    return part if stored_key == key and isinstance(part, Partial) else None
+
+
 def _finish_segment(writer: FastSegmentWriter) -> Any:
     try:
         return writer._finalize_segment()
@@ -217,13 +255,17 @@ def _worker(buckets: list[int], conn: Any) -> None:
     gc.freeze()  # the inherited heap is never garbage: don't traverse it (nor copy its pages)
     try:
         writers: dict[int, FastSegmentWriter] = {}
+        parts: dict[int, Partial] = {}
         for b in buckets:
             part, writer = _analyse_bucket(b)
             conn.send(("part", b, part))
+            parts[b] = part
             if writer is not None:
                 writers[b] = writer
         for b, writer in writers.items():
             conn.send(("segment", b, _finish_segment(writer)))
+        for b, part in parts.items():  # while the export runs in the parent
+            _save_part(b, part)
         conn.send(("done", None, None))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         try:
@@ -251,6 +293,8 @@ def _run_buckets(
         on_analysed(parts)
         for b, writer in writers.items():
             segments[b] = _finish_segment(writer)
+        for b, part in parts.items():
+            _save_part(b, part)
         return segments
     ctx = multiprocessing.get_context("fork")
     n = min(workers, len(tasks))
@@ -389,16 +433,38 @@ def build_index(
         export_id = [0] * len(units)
         for i, pos in enumerate(order):
             export_id[pos] = i
+        bucket_positions = {b: [p for src in srcs for p in positions[src]] for b, srcs in buckets.items()}
+        fingerprint = settings.fingerprint()
+        part_keys = {
+            b: _part_key(bucket_hash[b], [export_id[p] for p in ps], fingerprint)
+            for b, ps in bucket_positions.items()
+        }
+        analysis_dir = index_dir.parent / f"{index_dir.name}-{ANALYSIS_DIR}"
+        if fresh:
+            shutil.rmtree(analysis_dir, ignore_errors=True)
+        analysis_dir.mkdir(parents=True, exist_ok=True)
+        for b in removed:
+            (analysis_dir / f"{b}.pickle").unlink(missing_ok=True)
+        cached: dict[int, Partial] = {}
+        for b in sorted(buckets):
+            if b not in set(changed):
+                part = _load_part(analysis_dir, b, part_keys[b])
+                if part is not None:
+                    cached[b] = part
         _JOB.update(
             units=units,
             export_id=export_id,
-            buckets={b: [p for src in srcs for p in positions[src]] for b, srcs in buckets.items()},
+            buckets=bucket_positions,
             write=set(changed),
             index_dir=str(index_dir),
             language=settings.language,
+            analysis_dir=str(analysis_dir),
+            part_keys=part_keys,
         )
+        stats.cached_buckets = len(cached)
 
-        def analysed(parts: dict[int, Partial]) -> None:
+        def analysed(new_parts: dict[int, Partial]) -> None:
+            parts = {**cached, **new_parts}
             sort = len(units) <= settings.shard_threshold  # only the bundle layout lists postings in order
             inverted = InvertedIndex.merge(order, (parts[b] for b in sorted(parts)), sort=sort)
             stats.inverted = inverted
@@ -409,7 +475,7 @@ def build_index(
 
         try:
             # Changed buckets first: they cost more (they also write a segment).
-            tasks = changed + [b for b in sorted(buckets) if b not in set(changed)]
+            tasks = changed + [b for b in sorted(buckets) if b not in set(changed) and b not in cached]
             segments = _run_buckets(tasks, workers, len(units) >= PARALLEL_UNITS, analysed)
         finally:
             _JOB.clear()
