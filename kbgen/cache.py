@@ -17,7 +17,6 @@ import hashlib
 import os
 import pickle
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from .markdown import Rendered
 from .render import Page, SiteRenderer
 
 CACHE_FILE = "build-cache.pickle"
+RENDER_FILE = "render-cache.pickle"
 SKIP_FIELDS = {"category", "section", "related", "tag_links"}
 
 
@@ -207,15 +207,80 @@ def output_identity(output: Path, marker: str) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_mtime_ns, count)
 
 
-@dataclass
 class BuildCache:
-    path: Path
-    render: dict[str, tuple[str, Rendered]] = field(default_factory=dict)
-    pages: dict[str, str] = field(default_factory=dict)  # output path → page signature
-    output: str = ""  # the output folder those pages were written to
-    inputs: str = ""  # `inputs_fingerprint()` of the build that wrote `output`
-    output_id: tuple[int, ...] | None = None  # `output_identity()` of that output
-    summary: dict[str, Any] = field(default_factory=dict)  # its page and file counts and warnings
+    """What a build keeps for the next one, in two files of `.kbgen/`: `build-cache.pickle` (small: which
+    output the last build wrote, its inputs fingerprint and summary — all the up-to-date check reads) and
+    `render-cache.pickle` (rendered Markdown and page signatures: large, read only when something must be
+    built). Both carry kbgen's code fingerprint, and a token that ties the page signatures to the state
+    they describe (a build interrupted between the two writes reuses no page)."""
+
+    def __init__(
+        self,
+        path: Path,
+        render: dict[str, tuple[str, Rendered]] | None = None,
+        pages: dict[str, str] | None = None,
+        output: str = "",
+        inputs: str = "",
+        output_id: tuple[int, ...] | None = None,
+        summary: dict[str, Any] | None = None,
+        token: str = "",
+    ) -> None:
+        self.path = path
+        self.output = output  # the output folder those pages were written to
+        self.inputs = inputs  # `inputs_fingerprint()` of the build that wrote `output`
+        self.output_id = output_id  # `output_identity()` of that output
+        self.summary = summary if summary is not None else {}  # its page and file counts and warnings
+        self._token = token
+        self._render = render
+        self._pages = pages
+
+    @property
+    def render_path(self) -> Path:
+        return self.path.with_name(RENDER_FILE)
+
+    def _load_render(self) -> None:
+        render: dict[str, tuple[str, Rendered]] = {}
+        pages: dict[str, str] = {}
+        if self._token:
+            try:
+                with self.render_path.open("rb") as fh:
+                    data = pickle.load(fh)  # noqa: S301 - our own file in the project's .kbgen/
+                if data.get("version") == code_fingerprint():
+                    render = data["render"]
+                    if data.get("token") == self._token:
+                        pages = data["pages"]
+            except (
+                OSError,
+                EOFError,
+                pickle.UnpicklingError,
+                KeyError,
+                AttributeError,
+                TypeError,
+                ValueError,
+            ):
+                pass
+        self._render = render if self._render is None else self._render
+        self._pages = pages if self._pages is None else self._pages
+
+    @property
+    def render(self) -> dict[str, tuple[str, Rendered]]:
+        """source path → (render key, Rendered) of the last build (read on first use)."""
+        if self._render is None:
+            self._load_render()
+        assert self._render is not None
+        return self._render
+
+    @property
+    def pages(self) -> dict[str, str]:
+        """output path → page signature of the pages in `output` (read on first use)."""
+        if self._pages is None:
+            self._load_render()
+        assert self._pages is not None
+        return self._pages
+
+    @pages.setter
+    def pages(self, value: dict[str, str]) -> None:
+        self._pages = value
 
     @classmethod
     def open(cls, cache_dir: Path) -> BuildCache:
@@ -224,34 +289,40 @@ class BuildCache:
             with path.open("rb") as fh:
                 data = pickle.load(fh)  # noqa: S301 - our own file in the project's .kbgen/
             if data.get("version") != code_fingerprint():
-                return cls(path)
+                return cls(path, {}, {})
             return cls(
                 path,
-                data["render"],
-                data["pages"],
+                None,
+                None,
                 data["output"],
                 data.get("inputs", ""),
                 data.get("output_id"),
                 data.get("summary", {}),
+                data.get("token", ""),
             )
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, AttributeError, TypeError, ValueError):
-            return cls(path)
+            return cls(path, {}, {})
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp-{os.getpid()}")
-        with tmp.open("wb") as fh:
-            pickle.dump(
-                {
-                    "version": code_fingerprint(),
-                    "render": self.render,
-                    "pages": self.pages,
-                    "output": self.output,
-                    "inputs": self.inputs,
-                    "output_id": self.output_id,
-                    "summary": self.summary,
-                },
-                fh,
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-        os.replace(tmp, self.path)
+        token = os.urandom(8).hex()
+        version = code_fingerprint()
+        state = {"version": version, "render": self.render, "pages": self.pages, "token": token}
+        _dump_atomic(self.render_path, state)
+        state = {
+            "version": version,
+            "output": self.output,
+            "inputs": self.inputs,
+            "output_id": self.output_id,
+            "summary": self.summary,
+            "token": token,
+        }
+        _dump_atomic(self.path, state)
+        self._token = token
+
+
+def _dump_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    with tmp.open("wb") as fh:
+        pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)

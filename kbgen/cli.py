@@ -10,10 +10,10 @@ import sys
 import time
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from . import __version__
 from .build import BuildOptions, build
@@ -39,13 +39,15 @@ class _Bar:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.start = time.monotonic()
-        self.progress: Progress | None = None
-        self.tasks: dict[str, TaskID] = {}
+        self.progress: Any = None  # rich.progress.Progress, imported when first shown
+        self.tasks: dict[str, Any] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled or time.monotonic() - self.start < 1.0:
             return
         if self.progress is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
             self.progress = Progress(
                 TextColumn("{task.description:>8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                 TimeElapsedColumn(), console=err, transient=True,

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
-import imagesize
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_block import StateBlock
@@ -427,6 +426,8 @@ class MarkdownRenderer:
         href = self._local_href(src, line, env)
         tok.attrSet("src", href)
         if len(env["assets"]) > before:
+            import imagesize  # only sites with images pay for its import (it pulls in urllib)
+
             try:
                 size = imagesize.get(self.links.content_dir / env["assets"][-1])
             except (OSError, ValueError):
