@@ -213,3 +213,22 @@ def test_query_expansion_rules(tmp_path: Path) -> None:
         delete = expand_query("wipe", lex, rk)[0]
         assert delete.kind in ("synonym", "none")
         assert [p.best.source for p in s.search("donate", 1).pages] == ["cat/art-0.md"]
+
+
+def test_analysis_cache_of_a_serial_build_is_not_mixed_with_other_buckets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one worker the buckets are analysed in this process: the analyses it keeps must be its own
+    (merging them into the export's index must not extend the first bucket's postings in place)."""
+    import kbgen.search.index as index_module
+    from kbgen.search.inverted import InvertedIndex
+
+    monkeypatch.setattr(index_module, "ARTICLES_PER_BUCKET", 15)
+    settings = SearchSettings()
+    units = corpus(300)
+    idx = tmp_path / "index"
+    build_index(units, idx, settings, workers=1)
+    typo = [replace(u, body=u.body + " typo") if u.source == "cat/art-7.md" else u for u in units]
+    one = build_index(typo, idx, settings, workers=1)
+    assert one.cached_buckets == 15, one
+    assert one.inverted == InvertedIndex.of_units(typo, "en", settings.shard_threshold)

@@ -124,8 +124,10 @@ class InvertedIndex:
                     cur = table.get(t)
                     if cur is None:
                         table[t] = arr
-                    else:
+                    elif t in unsorted[fi]:
                         cur.extend(arr)
+                    else:  # a new array: `cur` is a part's own (kept in the analysis cache), never extended
+                        table[t] = cur + arr
                         unsorted[fi].add(t)
             surface.update(part.surface)
         if covered != n:
