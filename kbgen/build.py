@@ -465,6 +465,7 @@ def _build(
                 }
                 cache.save()
     except BaseException:
+        search.cancel()  # first: while it runs, the search process may still write into the staging folder
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise

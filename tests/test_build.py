@@ -494,3 +494,41 @@ def test_compiled_templates_are_cached_between_builds(tmp_path: Path) -> None:
     assert sorted(p.name for p in cache.rglob("*") if p.is_file()) == compiled
     pages = {k: v for k, v in _tree(tmp_path / "off").items() if k.endswith(".html")}
     assert pages and all(_tree(tmp_path / d)[k] == v for d in ("first", "second") for k, v in pages.items())
+
+
+def test_a_failed_build_stops_the_search_process_before_removing_its_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search process writes into the staging folder: removed while it still runs, it comes back."""
+    import os
+    import signal
+    import time
+
+    from kbgen import build as build_module
+    from kbgen.build import BuildOptions, build
+    from kbgen.config import load_config
+
+    project = small_site(tmp_path / "p")
+    config = load_config(None, root=project)
+
+    def busy_search(units: object, config: object, staging: Path, workers: int = 1) -> dict:
+        def stopped(*args: object) -> None:  # the file it was writing when it is stopped
+            (staging / "_search").mkdir(parents=True, exist_ok=True)
+            (staging / "_search" / "terms.json").write_text("x")
+            os._exit(1)
+
+        signal.signal(signal.SIGTERM, stopped)
+        time.sleep(30)
+        return {}
+
+    def failing_render(*args: object, **kwargs: object) -> int:
+        time.sleep(0.3)
+        raise RuntimeError("a template failed")
+
+    monkeypatch.setattr(build_module, "_build_search", busy_search)
+    monkeypatch.setattr(build_module, "render_pages", failing_render)
+    out = tmp_path / "out" / "site"
+    with pytest.raises(RuntimeError, match="a template failed"):
+        build(config, BuildOptions(output=out, workers=2, cache=False))
+    time.sleep(0.2)
+    assert [p.name for p in out.parent.iterdir()] == []
