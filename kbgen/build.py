@@ -142,7 +142,7 @@ def reuse_pages(
     """Hard-link the pages whose signature is unchanged from the previous output; return the rest to render."""
     site_sig = site_signature(renderer, library, config)
     pages = list(renderer.pages())
-    previous = cache.pages if cache.output == str(output) and (output / MARKER).exists() else {}
+    previous = cache.pages if cache.output == str(output) and _same_output(cache, output) else {}
     todo: list[Page] = []
     reused = 0
     signatures: dict[str, str] = {}
@@ -165,6 +165,16 @@ def reuse_pages(
     cache.pages = signatures
     cache.output = str(output)
     return todo, reused
+
+
+def _same_output(cache: BuildCache, output: Path) -> bool:
+    """Is `output` the folder the cache's page signatures describe (its marker the one that build wrote)?
+    Not after a build that replaced it without saving the cache (interrupted, or `cache=False`)."""
+    try:
+        st = (output / MARKER).stat()
+    except OSError:
+        return False
+    return cache.output_id is not None and tuple(cache.output_id[:2]) == (st.st_ino, st.st_mtime_ns)
 
 
 def _copy_tree_files(files: dict[str, Path], dest: Path) -> int:

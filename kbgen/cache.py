@@ -323,6 +323,10 @@ class BuildCache:
 
 def _dump_atomic(path: Path, data: Any) -> None:
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    with tmp.open("wb") as fh:
-        pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as fh:
+            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except BaseException:  # interrupted, or the disk full: no half-written copy left (440 MB at 50k)
+        tmp.unlink(missing_ok=True)
+        raise

@@ -532,3 +532,33 @@ def test_a_failed_build_stops_the_search_process_before_removing_its_staging_fol
         build(config, BuildOptions(output=out, workers=2, cache=False))
     time.sleep(0.2)
     assert [p.name for p in out.parent.iterdir()] == []
+
+
+def test_pages_are_not_reused_from_an_output_the_cache_does_not_describe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build stopped after it replaced the output but before it saved the cache: the page signatures kept
+    describe the output before it, so a page whose signature is that old one again must not be linked."""
+    from kbgen.build import BuildOptions, build
+    from kbgen.cache import BuildCache
+    from kbgen.config import load_config
+
+    project = small_site(tmp_path / "p")
+    article = project / "content/orders/tracking/track-an-order.md"
+    original = article.read_text()
+    config = load_config(None, root=project)
+    out = project / "site"
+    build(config, BuildOptions(workers=1))
+    article.write_text(original.replace("first.", "first. Version two."))
+
+    def interrupted(self: BuildCache) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(BuildCache, "save", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            build(config, BuildOptions(workers=1))
+    assert any(b"Version two" in v for v in _tree(out).values())
+    article.write_text(original)
+    build(config, BuildOptions(workers=1))
+    assert not any(b"Version two" in v for k, v in _tree(out).items() if k.endswith(".html"))
