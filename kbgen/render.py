@@ -96,19 +96,27 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
     if setting == "off":
         return None
     key = hashlib.sha256(Path(__file__).read_bytes() + jinja2.__version__.encode()).hexdigest()[:16]
-    base = (
-        Path(setting)
-        if setting
-        else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kbgen"
-    )
-    directory = base / f"templates-{key}"
     try:
+        base = (
+            Path(setting)
+            if setting
+            else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kbgen"
+        )
+        directory = base / f"templates-{key}"
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not os.access(directory, os.W_OK) or directory.stat().st_uid != os.getuid():
             return None
     except (OSError, RuntimeError):
         return None
-    return jinja2.FileSystemBytecodeCache(str(directory))
+    return _BytecodeCache(str(directory))
+
+
+class _BytecodeCache(jinja2.FileSystemBytecodeCache):
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:  # only a cache: its folder gone or the disk full is no reason to fail the build
+            pass
 
 
 class _Environment(jinja2.Environment):

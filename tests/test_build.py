@@ -562,3 +562,39 @@ def test_pages_are_not_reused_from_an_output_the_cache_does_not_describe(
     article.write_text(original)
     build(config, BuildOptions(workers=1))
     assert not any(b"Version two" in v for k, v in _tree(out).items() if k.endswith(".html"))
+
+
+def test_no_home_folder_builds_without_a_template_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A container user with no home folder (no HOME, no passwd entry): no compiled-template cache, no crash."""
+    from kbgen import render
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.delenv("KBGEN_TEMPLATE_CACHE", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setattr(Path, "home", no_home)
+    assert render._bytecode_cache() is None
+
+
+def test_a_template_cache_that_cannot_be_written_does_not_fail_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled-template cache is only a cache: its folder gone (or the disk full) mid-build is no error."""
+    from kbgen import render
+    from kbgen.build import BuildOptions, build
+    from kbgen.config import load_config
+
+    monkeypatch.setenv("KBGEN_TEMPLATE_CACHE", str(tmp_path / "template-cache"))
+    original = render._bytecode_cache
+
+    def vanishing() -> object:
+        cache = original()
+        assert cache is not None
+        shutil.rmtree(tmp_path / "template-cache")
+        return cache
+
+    monkeypatch.setattr(render, "_bytecode_cache", vanishing)
+    project = small_site(tmp_path / "p")
+    result = build(load_config(None, root=project), BuildOptions(workers=1, cache=False))
+    assert result.pages and (project / "site" / "index.html").is_file()
