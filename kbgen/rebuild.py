@@ -1001,8 +1001,13 @@ class SearchUpdater:
 
 def search_worker(conn: Any) -> None:
     """The search worker process: keeps every unit; folds the updates waiting into one index + export run."""
+    import multiprocessing
+
     from .search import index_and_export
 
+    # Started daemonic (it must not outlive `kbgen serve`), but a large site's index and export fork their
+    # own workers, which a daemonic process may not: this process joins or stops them itself.
+    multiprocessing.current_process().daemon = False
     try:
         os.nice(10)
     except OSError:

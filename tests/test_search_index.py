@@ -232,3 +232,34 @@ def test_analysis_cache_of_a_serial_build_is_not_mixed_with_other_buckets(
     one = build_index(typo, idx, settings, workers=1)
     assert one.cached_buckets == 15, one
     assert one.inverted == InvertedIndex.of_units(typo, "en", settings.shard_threshold)
+
+
+def test_the_serve_search_process_can_fork_its_workers(tmp_path: Path) -> None:
+    """`kbgen serve` updates search in a daemonic process (it must not outlive the server): a large site's
+    index and export fork their own workers there, which a daemonic process may not do by default."""
+    import multiprocessing
+
+    from kbgen.rebuild import search_worker
+
+    by_source: dict[str, list[Unit]] = {}
+    for u in corpus(300):  # 600 units: the index analyses them in forked workers
+        by_source.setdefault(u.source, []).append(u)
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=search_worker, args=(child,), daemon=True)
+    proc.start()
+    child.close()
+    try:
+        parent.send(("units", (by_source, [])))
+        job = (list(by_source), tmp_path / "index", tmp_path / "out", SearchSettings(), True)
+        parent.send(("job", job))
+        assert parent.poll(120)
+        _count, _seconds, error = parent.recv()
+        assert error == ""
+        assert (tmp_path / "out" / "_search" / "meta.json").is_file()
+    finally:
+        parent.send(None)
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
