@@ -11,7 +11,9 @@ import gc
 import multiprocessing
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -290,6 +292,9 @@ class SearchJob:
             child.close()
 
     def _child(self, conn: Any) -> None:
+        # cancel() terminates this process: exit through Python, so that multiprocessing stops the index
+        # workers it started (daemonic children) instead of leaving them to finish on their own.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
         try:
             try:  # while the parent loads the content: the imports the search needs (Whoosh, …)
                 import kbgen.search.export  # noqa: F401
@@ -304,6 +309,8 @@ class SearchJob:
                 return
             units, staging = job
             conn.send(("ok", _build_search(units, self._config, staging, self._workers)))
+        except SystemExit:  # cancelled: nobody is listening any more
+            raise
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
             import traceback
 

@@ -220,7 +220,10 @@ def main() -> None:
         if state.get("fast_exit") and not exc.code:
             # A finished build: every file is written and closed and every worker joined. Skip tearing
             # down the interpreter's heap (tens of ms on a large site's build, up to ~0.2 s).
-            sys.stdout.flush()
-            sys.stderr.flush()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # a closed pipe (`kbgen build | head -1`): nothing to lose
+                    pass
             os._exit(0)
         raise

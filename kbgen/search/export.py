@@ -44,6 +44,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -225,6 +226,7 @@ PARALLEL_UNITS = 4_000  # below this many units the export runs in one process (
 
 def _run_task(part: int) -> Any:
     assert _TASK is not None
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped with its parent: no Python-level clean-up
     return _TASK(part)
 
 

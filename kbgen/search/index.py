@@ -27,6 +27,7 @@ import multiprocessing.connection
 import os
 import pickle
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -252,6 +253,7 @@ def _finish_segment(writer: FastSegmentWriter) -> Any:
 
 def _worker(buckets: list[int], conn: Any) -> None:
     """A bucket worker: first every analysis (sent at once: the export waits for them), then the segments."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped with its parent: no Python-level clean-up
     gc.freeze()  # the inherited heap is never garbage: don't traverse it (nor copy its pages)
     try:
         writers: dict[int, FastSegmentWriter] = {}
