@@ -526,9 +526,6 @@ def _export_sharded(
                 kept_q[tid] = q
                 label_impacts[tid] = labels
 
-    def term_entry(tid: int) -> tuple[float, list[int]] | None:
-        return term_data.get(tid)
-
     # A pair: the best EMBED_PAIR units the two terms label together (by the exact sum of both impacts,
     # one per article) join both terms' kept units, so that a query of both words finds them as `kbgen
     # search` does even when neither term alone keeps them (common words on large sites).
@@ -564,17 +561,15 @@ def _export_sharded(
             e = packed_entry[tid] = [term_data[tid][0], pack(_deltas(sorted(kept_q[tid].items())))]
         return e
 
-    # Display records, per term: the best unit of each of its EMBED_TOP best articles (term_entry), and
+    # Display records, per term: the best unit of each of its EMBED_TOP best articles (compute_entry), and
     # the EMBED_PAIR best articles (as the browser ranks them from the kept impacts) of the label pairs
     # assigned to it. The best articles for two words together are rarely either word's best alone (on
     # the 10k synthetic corpus, half the two-word queries needed display fragments without these); each
     # pair's records go with the term of the two holding fewer pair records so far (a query of both
     # words loads both words' shards), the pairs found in most articles first, at most MAX_PAIR_RECS a term.
-    pair_count = {p: len(arts) for p, arts in pair_arts.items()}
-
     # A word's side of a pair, as the browser scores it: the term's kept impact or, better, a synonym's
     # (× the synonym weight; the synonyms of any of the term's surface words).
-    syn_ids = {form: [term_ids[t] for t in ts if t in term_ids] for form, ts in lexicon.synonyms.items()}
+    syn = {form: [term_ids[t] for t in ts if t in term_ids] for form, ts in lexicon.synonyms.items()}
     sides: dict[int, tuple[dict[int, float], list[int]]] = {}
 
     def side(t: int) -> tuple[dict[int, float], list[int]]:
@@ -583,22 +578,21 @@ def _export_sharded(
         if out is None:
             scale = term_data[t][0]
             score = {u: q * scale for u, q in kept_q[t].items()}  # the kept impacts as the browser reads them
-            syns = {x for w in surfaces_of.get(sorted_terms[t], []) for x in syn_ids.get(w, ()) if x != t}
+            syns = {x for w in surfaces_of.get(sorted_terms[t], []) for x in syn.get(w, ()) if x != t}
             if syns:
                 for x in sorted(syns):
-                    if term_entry(x) is None:
+                    if x not in term_data:
                         continue
                     sx = term_data[x][0]
                     for u, q in kept_q[x].items():
-                        v = q * sx
-                        v *= ranking.synonym_weight
+                        v = q * sx * ranking.synonym_weight
                         if v > score.get(u, 0.0):
                             score[u] = v
             out = sides[t] = (score, sorted(score, key=lambda u: (-score[u], u)))
         return out
 
     def pair_best(t1: int, t2: int) -> list[int]:
-        if term_entry(t1) is None or term_entry(t2) is None:
+        if t1 not in term_data or t2 not in term_data:
             return []
         (a, a_ranked), (b, b_ranked) = side(t1), side(t2)
         # Units under both words score a + b, under one only half its score. Of the one-word units only
@@ -626,7 +620,7 @@ def _export_sharded(
 
     # The pairs' best units and the terms' packed entries are computed in parallel; the pairs are then
     # assigned in order (most articles first).
-    pair_order = [pair for pair, _n in sorted(pair_count.items(), key=lambda x: (-x[1], x[0]))]
+    pair_order = sorted(pair_arts, key=lambda pair: (-len(pair_arts[pair]), pair))
     entry_tids = sorted(term_data)
 
     def pairs_part(p: int) -> tuple[list[list[int]], list[list[Any]]]:
@@ -661,7 +655,6 @@ def _export_sharded(
     # range, which holds its words' term ids, the impacts of every term they and their synonyms reach, and
     # those terms' display records.
     items: list[tuple[str, int, list[int]]] = [(w, i, tid_list[i]) for i, w in enumerate(lexicon.words)]
-    syn = {form: [term_ids[t] for t in ts if t in term_ids] for form, ts in lexicon.synonyms.items()}
     items += [(form, -1, tids) for form, tids in syn.items()]
     items.sort(key=lambda x: (x[0], x[1]))
 
@@ -674,7 +667,7 @@ def _export_sharded(
         terms: list[int] = []
         recs: list[tuple[int, Any]] = []
         for tid in tids:
-            if term_entry(tid) is None:
+            if tid not in term_data:
                 continue
             terms.append(tid)
             recs += [(u, tid) for u in term_data[tid][1]]
