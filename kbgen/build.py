@@ -493,18 +493,6 @@ def _build(
 # -- Editor workflow: a build kept in memory, for `kbgen serve` and its incremental rebuilds ---------------
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename: a reader sees the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.kbgen-tmp-{os.getpid()}-{time.monotonic_ns()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 class BuildSession:
     """A whole build held in memory: the `Library`, the `SiteRenderer` and what incremental rebuilds need.
 

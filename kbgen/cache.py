@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .atomic import pickle_atomic
 from .config import Config
 from .content.model import Article, Library
 from .markdown import Rendered
@@ -308,7 +309,7 @@ class BuildCache:
         token = os.urandom(8).hex()
         version = code_fingerprint()
         state = {"version": version, "render": self.render, "pages": self.pages, "token": token}
-        _dump_atomic(self.render_path, state)
+        pickle_atomic(self.render_path, state)
         state = {
             "version": version,
             "output": self.output,
@@ -317,16 +318,5 @@ class BuildCache:
             "summary": self.summary,
             "token": token,
         }
-        _dump_atomic(self.path, state)
+        pickle_atomic(self.path, state)
         self._token = token
-
-
-def _dump_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as fh:
-            pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except BaseException:  # interrupted, or the disk full: no half-written copy left (440 MB at 50k)
-        tmp.unlink(missing_ok=True)
-        raise

@@ -44,7 +44,8 @@ from typing import Any
 import jinja2
 from slugify import slugify
 
-from .build import BuildSession, write_atomic
+from .atomic import write_atomic
+from .build import BuildSession
 from .config import Config, load_config
 from .content.load import LoadOptions, OneArticle, read_one_article, related_line, render_one_article
 from .content.model import Article, Category, Library, Section, Tag

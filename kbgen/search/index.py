@@ -39,6 +39,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import TOC, LockError, clean_files
 from whoosh.util.filelock import try_for
 
+from ..atomic import pickle_atomic
 from .inverted import InvertedIndex, Partial, export_order, unit_terms
 from .lexicon import LEXICON, Lexicon
 from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language
@@ -224,14 +225,10 @@ def _save_part(b: int, part: Partial) -> None:
     directory = _JOB.get("analysis_dir")
     if not directory:
         return
-    path = Path(directory) / f"{b}.pickle"
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
     try:
-        with tmp.open("wb") as fh:
-            pickle.dump((_JOB["part_keys"][b], part), fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+        pickle_atomic(Path(directory) / f"{b}.pickle", (_JOB["part_keys"][b], part))
+    except OSError:  # a cache: the next build analyses the bucket again
+        pass
 
 
 def _load_part(directory: Path, b: int, key: str) -> Partial | None:
