@@ -26,6 +26,7 @@ from .cache import (
     CACHE_FILE,
     BuildCache,
     inputs_fingerprint,
+    marker_identity,
     output_identity,
     page_signature,
     site_signature,
@@ -172,11 +173,8 @@ def reuse_pages(
 def _same_output(cache: BuildCache, output: Path) -> bool:
     """Is `output` the folder the cache's page signatures describe (its marker the one that build wrote)?
     Not after a build that replaced it without saving the cache (interrupted, or `cache=False`)."""
-    try:
-        st = (output / MARKER).stat()
-    except OSError:
-        return False
-    return cache.output_id is not None and tuple(cache.output_id[:2]) == (st.st_ino, st.st_mtime_ns)
+    built_by = marker_identity(output, MARKER)
+    return built_by is not None and cache.output_id is not None and tuple(cache.output_id[:2]) == built_by
 
 
 def _copy_tree_files(files: dict[str, Path], dest: Path) -> int:

@@ -197,15 +197,22 @@ def inputs_fingerprint(
     return h.hexdigest()
 
 
-def output_identity(output: Path, marker: str) -> tuple[int, int, int] | None:
-    """Which output folder this is and whether it is still whole: the inode and time of its marker file and
-    the number of its files (a deleted page shows; counting needs no `stat` per file). None without one."""
+def marker_identity(output: Path, marker: str) -> tuple[int, int] | None:
+    """Which build wrote this output folder: the inode and time of its marker file. None without one."""
     try:
         st = (output / marker).stat()
     except OSError:
         return None
-    count = sum(1 for _ in _files_under(output, skip_hidden=False, follow_symlinks=False))
-    return (st.st_ino, st.st_mtime_ns, count)
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def output_identity(output: Path, marker: str) -> tuple[int, int, int] | None:
+    """Which output folder this is and whether it is still whole: `marker_identity()` and the number of its
+    files (a deleted page shows; counting needs no `stat` per file). None without a marker."""
+    built_by = marker_identity(output, marker)
+    if built_by is None:
+        return None
+    return (*built_by, sum(1 for _ in _files_under(output, skip_hidden=False, follow_symlinks=False)))
 
 
 class BuildCache:
