@@ -39,7 +39,7 @@ from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import TOC, LockError, clean_files
 from whoosh.util.filelock import try_for
 
-from ..atomic import pickle_atomic
+from ..atomic import pickle_atomic, write_atomic
 from .inverted import InvertedIndex, Partial, export_order, unit_terms
 from .lexicon import LEXICON, Lexicon
 from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language
@@ -122,9 +122,7 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, sort_keys=True, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8"))
 
 
 def _write_manifest(index_dir: Path, data: dict[str, Any]) -> None:

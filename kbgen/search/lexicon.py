@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import pickle_atomic
 from .schema import (
     MAX_TOKEN,
     MIN_TOKEN,
@@ -96,9 +97,7 @@ class Lexicon:
         )
 
     def save(self, index_dir: Path) -> None:
-        tmp = index_dir / (LEXICON + ".tmp")
-        tmp.write_bytes(pickle.dumps(self.to_json(), protocol=pickle.HIGHEST_PROTOCOL))
-        tmp.replace(index_dir / LEXICON)
+        pickle_atomic(index_dir / LEXICON, self.to_json())
 
     @classmethod
     def load(cls, index_dir: Path) -> Lexicon:
