@@ -7,6 +7,7 @@ create (it marks its own with `.kbgen-site`).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -266,6 +267,13 @@ def _build_search(units: list[Any], config: Config, staging: Path, workers: int 
     return info
 
 
+_CANCEL_GRACE = 5.0  # seconds cancel() gives the search process to stop on SIGTERM
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    sys.exit(1)
+
+
 class SearchJob:
     """The search index and its export, built in a separate process while the parent renders pages.
 
@@ -290,9 +298,18 @@ class SearchJob:
             child.close()
 
     def _child(self, conn: Any) -> None:
+        # Its own process group, so that cancel() can stop it and the index workers it forks together,
+        # even when it does not stop on its own.
+        with contextlib.suppress(OSError):
+            os.setpgid(0, 0)
+        # The parent's end of the pipe, inherited by the fork: closed here, so that closing it in the parent
+        # is seen (EOF) by recv() below.
+        self._conn.close()
         # cancel() terminates this process: exit through Python, so that multiprocessing stops the index
-        # workers it started (daemonic children) instead of leaving them to finish on their own.
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+        # workers it started (daemonic children) instead of leaving them to finish on their own. (Python
+        # may swallow that SystemExit — e.g. when it arrives inside an import — so cancel() does not rely
+        # on it.)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             try:  # while the parent loads the content: the imports the search needs (Whoosh, …)
                 import kbgen.search.export  # noqa: F401
@@ -301,9 +318,9 @@ class SearchJob:
                 pass
             try:
                 job = conn.recv()
-            except EOFError:
+            except EOFError:  # cancelled before any work was sent
                 return
-            if job is None:  # cancelled before any work was sent
+            if job is None:
                 return
             units, staging = job
             conn.send(("ok", _build_search(units, self._config, staging, self._workers)))
@@ -312,10 +329,13 @@ class SearchJob:
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
             import traceback
 
-            try:
-                conn.send(("error", exc))
-            except Exception:  # noqa: BLE001 - an exception that does not pickle
-                conn.send(("error", RuntimeError("".join(traceback.format_exception(exc)))))
+            with contextlib.suppress(OSError):  # the parent may be gone
+                try:
+                    conn.send(("error", exc))
+                except OSError:
+                    raise
+                except Exception:  # noqa: BLE001 - an exception that does not pickle
+                    conn.send(("error", RuntimeError("".join(traceback.format_exception(exc)))))
         finally:
             conn.close()
 
@@ -335,10 +355,22 @@ class SearchJob:
             units, staging = self._args
             return _build_search(units, self._config, staging, self._workers)
         try:
+            # Waits for the answer while the process lives (its own workers hold a copy of the pipe, so
+            # the process dying does not always end recv()).
+            while not self._conn.poll(0.5) and self._process.is_alive():
+                pass
             try:
-                status, value = self._conn.recv()
+                status, value = self._conn.recv() if self._conn.poll() else ("", None)
             except EOFError:
-                status, value = "error", RuntimeError("the search indexing process died")
+                status, value = "", None
+            if status == "":
+                code = self._process.exitcode
+                status, value = (
+                    "error",
+                    RuntimeError(
+                        f"the search indexing process died (exit code {code}); see the messages above"
+                    ),
+                )
             self._process.join()
         finally:
             self._conn.close()
@@ -348,11 +380,19 @@ class SearchJob:
 
     def cancel(self) -> None:
         """Stop the process (if it still runs: a no-op after `result()`)."""
+        if self._conn is not None:
+            self._conn.close()  # a process still waiting for work sees EOF and ends
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
-            self._process.join()
-        if self._conn is not None:
-            self._conn.close()
+            self._process.join(_CANCEL_GRACE)
+            if self._process.is_alive():  # it did not stop (SIGTERM swallowed): stop it and its workers
+                with contextlib.suppress(OSError):
+                    os.killpg(self._process.pid, signal.SIGKILL)
+                self._process.kill()
+                self._process.join()
+            # Its workers, if the process itself is gone but they are not (they are in its group).
+            with contextlib.suppress(OSError):
+                os.killpg(self._process.pid, signal.SIGKILL)
 
 
 def build(config: Config, options: BuildOptions | None = None) -> BuildResult:

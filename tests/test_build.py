@@ -598,3 +598,86 @@ def test_a_template_cache_that_cannot_be_written_does_not_fail_the_build(
     project = small_site(tmp_path / "p")
     result = build(load_config(None, root=project), BuildOptions(workers=1, cache=False))
     assert result.pages and (project / "site" / "index.html").is_file()
+
+
+def _cancel_within(job: object, seconds: float) -> None:
+    import threading
+
+    done = threading.Thread(target=job.cancel, daemon=True)  # type: ignore[attr-defined]
+    done.start()
+    done.join(seconds)
+    assert not done.is_alive(), f"cancel() still waiting after {seconds} s"
+
+
+def test_a_strict_build_that_fails_early_stops_a_search_process_that_swallowed_sigterm(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI hung here: SIGTERM arrived while the search process was importing Whoosh, Python ignored the
+    SystemExit it raised, and the process then waited forever for units that would never come."""
+    import signal
+    import time
+
+    from kbgen import build as build_module
+    from kbgen.build import SearchJob
+    from kbgen.config import load_config
+
+    config = load_config(None, root=small_site(tmp_path / "p"))
+    monkeypatch.setattr(build_module, "_exit_on_sigterm", lambda *_: None)  # as if the exit were swallowed
+    job = SearchJob(config, workers=2)
+    deadline = time.monotonic() + 20
+    while not _catches(job._process.pid, signal.SIGTERM) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until its SIGTERM handler is installed
+    _cancel_within(job, 20)
+    assert job._process.exitcode == 0  # it saw the closed pipe and ended on its own
+
+
+def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+    import time
+
+    from kbgen import build as build_module
+    from kbgen.build import SearchJob
+    from kbgen.config import load_config
+
+    config = load_config(None, root=small_site(tmp_path / "p"))
+    pid_file = tmp_path / "worker.pid"
+
+    def stubborn_search(units: object, config: object, staging: Path, workers: int = 1) -> dict:
+        worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+        worker.start()
+        pid_file.write_text(str(worker.pid))
+        while True:
+            time.sleep(60)  # SIGTERM does nothing (the handler below)
+
+    monkeypatch.setattr(build_module, "_exit_on_sigterm", lambda *_: None)
+    monkeypatch.setattr(build_module, "_build_search", stubborn_search)
+    monkeypatch.setattr(build_module, "_CANCEL_GRACE", 1.0)
+    job = SearchJob(config, workers=2)
+    job._conn.send(([], tmp_path / "staging"))  # the units: none are needed
+    deadline = time.monotonic() + 20
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    worker_pid = int(pid_file.read_text())
+    _cancel_within(job, 20)
+    assert not job._process.is_alive()
+    time.sleep(0.2)
+    assert not _running(worker_pid)  # the worker it started is gone too
+
+
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process `pid` has a handler for `signum` (from /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie (a killed orphan may wait for a reaper that never comes)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
