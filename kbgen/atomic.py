@@ -31,3 +31,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 def pickle_atomic(path: Path, obj: Any) -> None:
     """Pickle `obj` into `path` atomically (streamed: no copy of the whole pickle in memory)."""
     _replace(path, lambda fh: pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def dump_atomic(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write `path` atomically with `write(file)` (e.g. several pickles, one after another)."""
+    _replace(path, write)

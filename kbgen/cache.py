@@ -18,10 +18,10 @@ import os
 import pickle
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from . import __version__
-from .atomic import pickle_atomic
+from .atomic import dump_atomic, pickle_atomic
 from .config import Config
 from .content.model import Article, Library
 from .markdown import Rendered
@@ -29,7 +29,12 @@ from .render import Page, SiteRenderer
 
 CACHE_FILE = "build-cache.pickle"
 RENDER_FILE = "render-cache.pickle"
-SKIP_FIELDS = {"category", "section", "related", "tag_links"}
+PAGES_FILE = "pages-cache.pickle"
+RENDER_BATCH = 1000  # rendered bodies per pickle in the render cache
+# Not hashed into an article's page signature: links to other objects (their relevant parts are hashed
+# apart), and the plain text (derived from the body, like the HTML that is hashed; the build drops it once
+# the search process has it).
+SKIP_FIELDS = {"category", "section", "related", "tag_links", "text", "sections"}
 
 
 def _digest(*parts: object) -> str:
@@ -216,11 +221,13 @@ def output_identity(output: Path, marker: str) -> tuple[int, int, int] | None:
 
 
 class BuildCache:
-    """What a build keeps for the next one, in two files of `.kbgen/`: `build-cache.pickle` (small: which
-    output the last build wrote, its inputs fingerprint and summary — all the up-to-date check reads) and
-    `render-cache.pickle` (rendered Markdown and page signatures: large, read only when something must be
-    built). Both carry kbgen's code fingerprint, and a token that ties the page signatures to the state
-    they describe (a build interrupted between the two writes reuses no page)."""
+    """What a build keeps for the next one, in three files of `.kbgen/`: `build-cache.pickle` (small: which
+    output the last build wrote, its inputs fingerprint and summary — all the up-to-date check reads),
+    `render-cache.pickle` (rendered Markdown by source, each entry keyed by what it was rendered from: valid
+    whichever build wrote it; large, read only when something must be built) and `pages-cache.pickle` (the
+    page signatures of that output). All carry kbgen's code fingerprint; the page signatures carry a token
+    that ties them to the state that describes their output (a build interrupted between the two writes
+    reuses no page)."""
 
     def __init__(
         self,
@@ -240,23 +247,37 @@ class BuildCache:
         self.summary = summary if summary is not None else {}  # its page and file counts and warnings
         self._token = token
         self._render = render
+        self._render_read: dict[str, str] = {}  # source → render key, as read (nothing to save if unchanged)
         self._pages = pages
 
     @property
     def render_path(self) -> Path:
         return self.path.with_name(RENDER_FILE)
 
-    def _load_render(self) -> None:
+    @property
+    def pages_path(self) -> Path:
+        return self.path.with_name(PAGES_FILE)
+
+    def _load_render(self) -> dict[str, tuple[str, Rendered]]:
         render: dict[str, tuple[str, Rendered]] = {}
-        pages: dict[str, str] = {}
         if self._token:
             try:
                 with self.render_path.open("rb") as fh:
+                    if pickle.load(fh) == code_fingerprint():  # noqa: S301 - our own file in .kbgen/
+                        while (batch := pickle.load(fh)) is not None:  # noqa: S301
+                            render.update(batch)
+            except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError):
+                render = {}
+        self._render_read = {source: key for source, (key, _) in render.items()}
+        return render
+
+    def _load_pages(self) -> dict[str, str]:
+        if self._token:
+            try:
+                with self.pages_path.open("rb") as fh:
                     data = pickle.load(fh)  # noqa: S301 - our own file in the project's .kbgen/
-                if data.get("version") == code_fingerprint():
-                    render = data["render"]
-                    if data.get("token") == self._token:
-                        pages = data["pages"]
+                if data.get("version") == code_fingerprint() and data.get("token") == self._token:
+                    return data["pages"]
             except (
                 OSError,
                 EOFError,
@@ -267,23 +288,20 @@ class BuildCache:
                 ValueError,
             ):
                 pass
-        self._render = render if self._render is None else self._render
-        self._pages = pages if self._pages is None else self._pages
+        return {}
 
     @property
     def render(self) -> dict[str, tuple[str, Rendered]]:
         """source path → (render key, Rendered) of the last build (read on first use)."""
         if self._render is None:
-            self._load_render()
-        assert self._render is not None
+            self._render = self._load_render()
         return self._render
 
     @property
     def pages(self) -> dict[str, str]:
         """output path → page signature of the pages in `output` (read on first use)."""
         if self._pages is None:
-            self._load_render()
-        assert self._pages is not None
+            self._pages = self._load_pages()
         return self._pages
 
     @pages.setter
@@ -311,12 +329,31 @@ class BuildCache:
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, AttributeError, TypeError, ValueError):
             return cls(path, {}, {})
 
+    def save_render(self) -> None:
+        """Write the rendered bodies, if they changed since they were read; then let them go (read again if
+        used again). Pickled in batches, so that pickling never holds a memo of every object at once (at
+        50,000 articles that memo alone was ~200 MB)."""
+        render, self._render = self._render, None
+        if render is None or {s: k for s, (k, _) in render.items()} == self._render_read:
+            return
+        items = list(render.items())
+        version = code_fingerprint()
+
+        def write(fh: IO[bytes]) -> None:
+            pickle.dump(version, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            for i in range(0, len(items), RENDER_BATCH):
+                pickle.dump(dict(items[i : i + RENDER_BATCH]), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(None, fh)
+
+        dump_atomic(self.render_path, write)
+        self._render_read = {s: k for s, (k, _) in items}
+
     def save(self) -> None:
+        """Write the page signatures and the build state (`save_render()` writes the rendered bodies)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         token = os.urandom(8).hex()
         version = code_fingerprint()
-        state = {"version": version, "render": self.render, "pages": self.pages, "token": token}
-        pickle_atomic(self.render_path, state)
+        pickle_atomic(self.pages_path, {"version": version, "pages": self.pages, "token": token})
         state = {
             "version": version,
             "output": self.output,

@@ -655,7 +655,8 @@ def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
     monkeypatch.setattr(build_module, "_build_search", stubborn_search)
     monkeypatch.setattr(build_module, "_CANCEL_GRACE", 1.0)
     job = SearchJob(config, workers=2)
-    job._conn.send(([], tmp_path / "staging"))  # the units: none are needed
+    job._conn.send([])  # a batch of units: none are needed
+    job._conn.send(tmp_path / "staging")
     deadline = time.monotonic() + 20
     while not pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -681,3 +682,25 @@ def _running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "State:\tZ" not in status
+
+
+def test_the_render_cache_is_written_in_batches_and_read_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kbgen import cache as cache_module
+    from kbgen.cache import BuildCache
+
+    monkeypatch.setattr(cache_module, "RENDER_BATCH", 2)
+    cache = BuildCache.open(tmp_path)
+    entries = {f"a/{i}.md": (f"key{i}", {"html": f"<p>{i}</p>"}) for i in range(5)}
+    cache.render.update(entries)
+    cache.save_render()
+    cache.save()
+    again = BuildCache.open(tmp_path)
+    assert again.render == entries
+    stamp = again.render_path.stat().st_mtime_ns
+    again.save_render()  # nothing changed: not written again
+    assert again.render_path.stat().st_mtime_ns == stamp
+    with again.render_path.open("r+b") as fh:  # cut short: read as no cache, not as part of one
+        fh.truncate(again.render_path.stat().st_size - 30)
+    assert BuildCache.open(tmp_path).render == {}

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..memtrace import mark
 from .index import SearchSettings
 from .inverted import TF_BITS, TF_MASK, InvertedIndex, export_order
 from .lexicon import Lexicon
@@ -293,12 +294,14 @@ def export_index(
     term_ids = {t: i for i, t in enumerate(sorted(lexicon.term_pop))}
     # postings[term id] = [(field index, df, packed postings: unit << TF_BITS | tf)], in field order
     postings: list[list[tuple[int, int, Any]]] = [[] for _ in term_ids]
+    mark("export start")
     for fi, table in enumerate(inverted.postings):
         for term, packed in table.items():
             tid = term_ids.get(term)
             if tid is not None:
                 postings[tid].append((fi, len(packed), packed))
 
+    mark("postings table")
     # Articles in unit order; a unit's article is the last article start at or before it.
     articles: list[Unit] = []
     article_of: list[int] = []
@@ -478,6 +481,7 @@ def _export_sharded(
         for pair in pairs_here:
             pair_arts.setdefault(pair, []).append(a)
 
+    mark("label pairs")
     # Per term: impacts (Σ over fields of boost × Whoosh's BM25, × the prior), quantised to 1..255 of the
     # term's best, the MAX_POSTINGS best units kept (plus the pair units added below); the EMBED_TOP best
     # units for display; and the exact impacts of the units it labels.
@@ -526,6 +530,7 @@ def _export_sharded(
                 kept_q[tid] = q
                 label_impacts[tid] = labels
 
+    mark("entries")
     # A pair: the best EMBED_PAIR units the two terms label together (by the exact sum of both impacts,
     # one per article) join both terms' kept units, so that a query of both words finds them as `kbgen
     # search` does even when neither term alone keeps them (common words on large sites).
@@ -553,6 +558,7 @@ def _export_sharded(
             if u not in kept_q[t]:
                 kept_q[t][u] = q
 
+    mark("label pair units")
     packed_entry: dict[int, list[Any]] = {}
 
     def entry_json(tid: int) -> list[Any]:
@@ -635,6 +641,7 @@ def _export_sharded(
         for tid, e in zip(entry_tids[p::parts], part_entries, strict=True):
             packed_entry[tid] = e
 
+    mark("pair bests")
     pair_recs: dict[int, list[tuple[int, tuple[int, int]]]] = {}  # term → [(unit, (t1, t2))]
     for (t1, t2), best in zip(pair_order, bests, strict=True):
         if min(len(pair_recs.get(t1, ())), len(pair_recs.get(t2, ()))) >= MAX_PAIR_RECS:
@@ -651,6 +658,7 @@ def _export_sharded(
             continue
         pair_recs.setdefault(t, []).extend((u, (t1, t2)) for u in new)
 
+    mark("pair recs")
     # Shards cover ranges of surface words (and synonym forms): a typed word needs the one shard of its
     # range, which holds its words' term ids, the impacts of every term they and their synonyms reach, and
     # those terms' display records.
@@ -739,6 +747,7 @@ def _export_sharded(
         k += 1
     cuts.append(len(items))
 
+    mark("cuts")
     ranges = [(lo_k, hi_k) for lo_k, hi_k in zip(cuts, cuts[1:], strict=False) if hi_k > lo_k]
 
     def make_shard(i: int) -> dict[str, Any]:
@@ -771,8 +780,10 @@ def _export_sharded(
     meta["shards"] = shard_firsts  # first word of each shard's range
     # shard i: shard.<shardSet>.<i>.json; docs.<docsSet>.<i>.json: units i·docsPer…
     meta["shardSet"] = writer.write_set("shard", len(ranges), make_shard, workers)
+    mark("shards written")
     n_docs = (len(unit_list) + DOCS_PER_FRAGMENT - 1) // DOCS_PER_FRAGMENT
     meta["docsSet"] = writer.write_set("docs", n_docs, make_docs, workers)
+    mark("docs written")
     meta["docsPer"] = DOCS_PER_FRAGMENT
     # Article of each unit: units of an article are consecutive; store the run lengths.
     runs: list[int] = []

@@ -40,6 +40,7 @@ from whoosh.index import TOC, LockError, clean_files
 from whoosh.util.filelock import try_for
 
 from ..atomic import pickle_atomic, write_atomic
+from ..memtrace import mark
 from .inverted import InvertedIndex, Partial, export_order, unit_terms
 from .lexicon import LEXICON, Lexicon
 from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language
@@ -463,7 +464,9 @@ def build_index(
         def analysed(new_parts: dict[int, Partial]) -> None:
             parts = {**cached, **new_parts}
             sort = len(units) <= settings.shard_threshold  # only the bundle layout lists postings in order
+            mark("index: analysed")
             inverted = InvertedIndex.merge(order, (parts[b] for b in sorted(parts)), sort=sort)
+            mark("index: merged")
             stats.inverted = inverted
             stats.lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
             stats.rewritten_units = sum(len(parts[b].units) for b in changed)
