@@ -46,6 +46,8 @@ import os
 import shutil
 import signal
 import time
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +73,8 @@ TEXT_CHARS = 600  # unit text kept for snippets
 WINDOW_CHARS = 110
 EMBED_PAIR = 6  # best articles embedded per pair of label terms (as many as the search box shows)
 MAX_PAIR_RECS = 120  # at most this many pair records per term
+SIDE_CACHE = 10_000  # terms whose pair-scoring tables a worker keeps at once
+TEXT_CACHE = 20_000  # units whose normalised text a worker keeps at once
 
 
 def _encode(n: int) -> str:
@@ -454,7 +458,7 @@ def _export_sharded(
     units_of: dict[int, list[int]] = {}
     for uid, a in enumerate(article_of):
         units_of.setdefault(a, []).append(uid)
-    label_units: dict[int, set[int]] = {}  # term → units it labels
+    label_units: dict[int, array[int]] = {}  # term → units it labels (in any order, repeats possible)
     pair_arts: dict[tuple[int, int], list[int]] = {}
 
     label_cache: dict[str, list[int]] = {}  # headings repeat across articles ("Steps", "Overview", …)
@@ -469,14 +473,14 @@ def _export_sharded(
     for a, art in enumerate(articles):
         lines = [label_terms(art.title)]
         for t in lines[0]:
-            label_units.setdefault(t, set()).update(units_of[a])
+            label_units.setdefault(t, array("I")).extend(units_of[a])
         for uid in units_of[a]:
             for line in unit_list[uid].headings.split("\n"):
                 ts = label_terms(line)
                 if ts:
                     lines.append(ts)
                     for t in ts:
-                        label_units.setdefault(t, set()).add(uid)
+                        label_units.setdefault(t, array("I")).append(uid)
         pairs_here = {(t1, t2) for ts in lines for i, t1 in enumerate(ts) for t2 in ts[i + 1 :]}
         for pair in pairs_here:
             pair_arts.setdefault(pair, []).append(a)
@@ -486,11 +490,15 @@ def _export_sharded(
     # term's best, the MAX_POSTINGS best units kept (plus the pair units added below); the EMBED_TOP best
     # units for display; and the exact impacts of the units it labels.
     term_data: dict[int, tuple[float, list[int]]] = {}  # term → (scale, shown units)
-    kept_q: dict[int, dict[int, int]] = {}  # term → unit → quantised impact
-    label_impacts: dict[int, dict[int, float]] = {}
+    # Per term, as parallel sorted arrays (a dict per term took ~90 bytes an entry: ~500 MB at 50,000
+    # articles): the units kept with their quantised impacts, and the units it labels with their exact ones.
+    kept_q: dict[int, tuple[array[int], bytes]] = {}  # term → (units, quantised impacts)
+    label_impacts: dict[int, tuple[array[int], array[float]]] = {}  # term → (units, impacts)
     parts = max(1, workers)
 
-    def compute_entry(tid: int) -> tuple[float, list[int], dict[int, int], dict[int, float]] | None:
+    def compute_entry(
+        tid: int,
+    ) -> tuple[float, list[int], tuple[array[int], bytes], tuple[array[int], array[float]]] | None:
         scores: dict[int, float] = {}
         for fi, df, plist in postings[tid]:
             f = SCORED_FIELDS[fi]
@@ -507,8 +515,10 @@ def _export_sharded(
         ranked = heapq.nsmallest(MAX_POSTINGS, impacts) if len(impacts) > MAX_POSTINGS else sorted(impacts)
         top = -ranked[0][0]
         scale = top / 255 if top > 0 else 1.0
-        q = {u: max(1, round(-neg / scale)) for neg, u in ranked}
-        labels = {u: scores[u] * unit_prior[u] for u in label_units.get(tid, ()) if u in scores}
+        kept = sorted((u, max(1, round(-neg / scale))) for neg, u in ranked)
+        q = (array("I", [u for u, _ in kept]), bytes([x for _, x in kept]))
+        labelled = sorted({u for u in label_units.get(tid, ()) if u in scores})
+        labels = (array("I", labelled), array("d", [scores[u] * unit_prior[u] for u in labelled]))
         shown: list[int] = []  # the best unit of each of the EMBED_TOP best articles
         seen_articles: set[int] = set()
         for _, u in ranked:
@@ -535,28 +545,49 @@ def _export_sharded(
     # one per article) join both terms' kept units, so that a query of both words finds them as `kbgen
     # search` does even when neither term alone keeps them (common words on large sites).
     label_pairs = sorted(pair_arts.items())
+    art_first = [units_of[a][0] for a in range(len(articles))] + [len(unit_list)]  # article → its first unit
 
     def label_pairs_part(p: int) -> list[tuple[int, int, int]]:
         added: list[tuple[int, int, int]] = []  # (term, unit, quantised impact)
         for (t1, t2), arts in label_pairs[p::parts]:
             if t1 not in term_data or t2 not in term_data:
                 continue
-            a_imp, b_imp = label_impacts[t1], label_impacts[t2]
+            (a_units, a_imp), (b_units, b_imp) = label_impacts[t1], label_impacts[t2]
             best_of = []
+            na, nb = len(a_units), len(b_units)
             for a in arts:
-                cand = [(-(a_imp[u] + b_imp[u]), u) for u in units_of[a] if u in a_imp and u in b_imp]
+                # The article's units are consecutive: walk both terms' sorted units over that range.
+                lo, hi = art_first[a], art_first[a + 1]
+                i, j = bisect_left(a_units, lo), bisect_left(b_units, lo)
+                cand = []
+                while i < na and j < nb:
+                    ua, ub = a_units[i], b_units[j]
+                    if ua >= hi or ub >= hi:
+                        break
+                    if ua == ub:
+                        cand.append((-(a_imp[i] + b_imp[j]), ua, a_imp[i], b_imp[j]))
+                        i += 1
+                        j += 1
+                    elif ua < ub:
+                        i += 1
+                    else:
+                        j += 1
                 if cand:
                     best_of.append(min(cand))
-            for _, u in heapq.nsmallest(EMBED_PAIR, best_of):
-                for t, imp in ((t1, a_imp), (t2, b_imp)):
-                    if u not in kept_q[t]:
-                        added.append((t, u, max(1, min(255, round(imp[u] / term_data[t][0])))))
+            for _, u, a_val, b_val in heapq.nsmallest(EMBED_PAIR, best_of):
+                for t, val in ((t1, a_val), (t2, b_val)):
+                    if _position(kept_q[t][0], u) < 0:
+                        added.append((t, u, max(1, min(255, round(val / term_data[t][0])))))
         return added
 
+    extra: dict[int, dict[int, int]] = {}
     for added in fork_map(label_pairs_part, parts, workers):
         for t, u, q in added:  # the same (term, unit) always has the same q: the order does not matter
-            if u not in kept_q[t]:
-                kept_q[t][u] = q
+            extra.setdefault(t, {})[u] = q
+    for t, more in extra.items():
+        kept = sorted([*zip(*kept_q[t], strict=True), *more.items()])
+        kept_q[t] = (array("I", [u for u, _ in kept]), bytes([q for _, q in kept]))
+    del extra
 
     mark("label pair units")
     packed_entry: dict[int, list[Any]] = {}
@@ -564,7 +595,7 @@ def _export_sharded(
     def entry_json(tid: int) -> list[Any]:
         e = packed_entry.get(tid)
         if e is None:
-            e = packed_entry[tid] = [term_data[tid][0], pack(_deltas(sorted(kept_q[tid].items())))]
+            e = packed_entry[tid] = [term_data[tid][0], pack(_deltas(list(zip(*kept_q[tid], strict=True))))]
         return e
 
     # Display records, per term: the best unit of each of its EMBED_TOP best articles (compute_entry), and
@@ -581,16 +612,19 @@ def _export_sharded(
     def side(t: int) -> tuple[dict[int, float], list[int]]:
         """(unit → score, units best first (ties: lower unit first)) of term t's word."""
         out = sides.get(t)
+        if out is None and len(sides) >= SIDE_CACHE:  # a cache: bounded, so a worker's memory stays small
+            sides.clear()
         if out is None:
             scale = term_data[t][0]
-            score = {u: q * scale for u, q in kept_q[t].items()}  # the kept impacts as the browser reads them
+            # the kept impacts as the browser reads them
+            score = {u: q * scale for u, q in zip(*kept_q[t], strict=True)}
             syns = {x for w in surfaces_of.get(sorted_terms[t], []) for x in syn.get(w, ()) if x != t}
             if syns:
                 for x in sorted(syns):
                     if x not in term_data:
                         continue
                     sx = term_data[x][0]
-                    for u, q in kept_q[x].items():
+                    for u, q in zip(*kept_q[x], strict=True):
                         v = q * sx * ranking.synonym_weight
                         if v > score.get(u, 0.0):
                             score[u] = v
@@ -690,6 +724,9 @@ def _export_sharded(
         if text is None:
             ts = how if isinstance(how, tuple) else (how,)
             norm = normalized.get(uid)
+            if norm is None and len(normalized) >= TEXT_CACHE:  # caches, bounded
+                normalized.clear()
+                texts.clear()
             if norm is None:
                 flat = " ".join(unit_list[uid].text.split())
                 norm = normalized[uid] = (flat, flat.lower())
@@ -810,6 +847,12 @@ def _export_sharded(
             flag_runs.append(0)
         flag_runs[-1] += 1
     meta["problemRuns"] = pack(flag_runs)
+
+
+def _position(units: array[int], u: int) -> int:
+    """The index of `u` in the sorted array `units`, or -1."""
+    i = bisect_left(units, u)
+    return i if i < len(units) and units[i] == u else -1
 
 
 def _lcp(a: str, b: str) -> int:

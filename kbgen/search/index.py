@@ -277,7 +277,8 @@ def _worker(buckets: list[int], conn: Any) -> None:
 def _run_buckets(
     tasks: list[int], workers: int, parallel: bool, on_analysed: Callable[[dict[int, Partial]], None]
 ) -> dict[int, Any]:
-    """Analyse every bucket in `tasks`, call `on_analysed` with the analyses, return the new segments.
+    """Analyse every bucket in `tasks`, call `on_analysed` with the analyses (it may empty the dict: they
+    are saved by then, or will be by the workers), return the new segments.
 
     In forked workers when `parallel`: they go on writing segments while `on_analysed` runs here."""
     parts: dict[int, Partial] = {}
@@ -288,11 +289,11 @@ def _run_buckets(
             parts[b], writer = _analyse_bucket(b)
             if writer is not None:
                 writers[b] = writer
-        on_analysed(parts)
-        for b, writer in writers.items():
-            segments[b] = _finish_segment(writer)
         for b, part in parts.items():
             _save_part(b, part)
+        on_analysed(parts)  # which may empty `parts`
+        for b, writer in writers.items():
+            segments[b] = _finish_segment(writer)
         return segments
     ctx = multiprocessing.get_context("fork")
     n = min(workers, len(tasks))
@@ -465,11 +466,15 @@ def build_index(
             parts = {**cached, **new_parts}
             sort = len(units) <= settings.shard_threshold  # only the bundle layout lists postings in order
             mark("index: analysed")
-            inverted = InvertedIndex.merge(order, (parts[b] for b in sorted(parts)), sort=sort)
+            stats.rewritten_units = sum(len(parts[b].units) for b in changed)
+            inverted = InvertedIndex.merge(order, [parts[b] for b in sorted(parts)], sort=sort)
+            # The analyses are merged (and saved by whoever made them): let them go before the export.
+            parts.clear()
+            new_parts.clear()
+            cached.clear()
             mark("index: merged")
             stats.inverted = inverted
             stats.lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
-            stats.rewritten_units = sum(len(parts[b].units) for b in changed)
             if on_analysed is not None:
                 on_analysed(stats)
 
