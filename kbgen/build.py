@@ -36,6 +36,7 @@ from .config import Config
 from .content import LoadOptions, load_library
 from .content.model import Library
 from .errors import BuildError, Problem
+from .lifetime import die_with_parent
 from .memtrace import mark
 from .render import Page, SiteRenderer, Theme, build_date_from_env
 
@@ -125,7 +126,9 @@ def render_pages(
         done = len(first)
         gc.freeze()  # the workers' garbage collections skip the parent's objects (no copy-on-write of them)
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(
+                workers, initializer=die_with_parent, initargs=(os.getpid(),)
+            ) as pool:
                 for n in pool.imap_unordered(_render_slice, slices):
                     done += n
                     if progress:
@@ -319,6 +322,7 @@ class SearchJob:
         self._args: tuple[list[Any], Path] | None = None
         self._process: Any = None
         self._conn: Any = None
+        self._parent = os.getpid()
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
             ctx = multiprocessing.get_context("fork")
             self._conn, child = ctx.Pipe(duplex=True)
@@ -331,6 +335,7 @@ class SearchJob:
         # even when it does not stop on its own.
         with contextlib.suppress(OSError):
             os.setpgid(0, 0)
+        die_with_parent(self._parent)  # not left running if the build is killed
         # The parent's end of the pipe, inherited by the fork: closed here, so that closing it in the parent
         # is seen (EOF) by recv() below.
         self._conn.close()

@@ -321,7 +321,7 @@ def _problem_json(p: Problem, urls: dict[str, str]) -> dict[str, Any]:
 
 
 def _livereload_js() -> bytes:
-    return (packaged_themes_dir() / DEFAULT_THEME / "static" / "livereload.js").read_bytes()
+    return (packaged_themes_dir() / DEFAULT_THEME / "serve" / "livereload.js").read_bytes()
 
 
 TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json", ".svg": "image/svg+xml",

@@ -244,6 +244,8 @@ def test_site_files_redirects_feed_sitemap(tmp_path: Path) -> None:
     page = (site / "orders/tracking/track-an-order/index.html").read_text()
     assert '<link rel="canonical" href="https://help.example.com/orders/tracking/track-an-order/"' in page
     assert 'property="og:title"' in page
+    assert (site / "static/kb.js").exists()
+    assert not list(site.rglob("livereload*")), "the dev server's script is never published"
 
 
 def test_base_url_prefixes_every_link(tmp_path: Path) -> None:
@@ -704,3 +706,46 @@ def test_the_render_cache_is_written_in_batches_and_read_back_whole(
     with again.render_path.open("r+b") as fh:  # cut short: read as no cache, not as part of one
         fh.truncate(again.render_path.stat().st_size - 30)
     assert BuildCache.open(tmp_path).render == {}
+
+
+def test_killing_the_build_leaves_no_worker_behind(tmp_path: Path) -> None:
+    """SIGKILL to the build process alone (not its group): the search process and its workers end too."""
+    import os
+    import signal
+    import time
+
+    project = small_site(tmp_path / "p")
+    pids = tmp_path / "pids"
+    script = textwrap.dedent(
+        f"""
+        import multiprocessing, os, time
+        from pathlib import Path
+        from kbgen import build as b
+        from kbgen.config import load_config
+
+        def slow_search(units, config, staging, workers=1):
+            worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(120,), daemon=True)
+            worker.start()
+            Path({str(pids)!r}).write_text(f"{{os.getpid()}} {{worker.pid}}")
+            time.sleep(120)
+
+        b._build_search = slow_search
+        b.build(load_config(None, root=Path({str(project)!r})), b.BuildOptions(workers=2, cache=False))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 60
+        while not pids.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        search_pid, worker_pid = map(int, pids.read_text().split())
+        assert _running(search_pid) and _running(worker_pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while (_running(search_pid) or _running(worker_pid)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(search_pid), "the search process outlived the build"
+        assert not _running(worker_pid), "a search worker outlived the build"
+    finally:
+        proc.kill()

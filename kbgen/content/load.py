@@ -25,6 +25,7 @@ from slugify import slugify
 
 from .. import __version__
 from ..errors import Problem
+from ..lifetime import die_with_parent
 from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path, heading_slug
 from .frontmatter import SourceFile, as_date, as_str_list, read_source
 from .model import ARTICLE_TYPES, Article, Category, FaqEntry, Library, Section, Step, Tag
@@ -169,8 +170,11 @@ def _render_batch(
 _WORKER: tuple[MarkdownRenderer, list[tuple[str, str, int, str]]] | None = None
 
 
-def _init_worker(links: LinkContext, labels: dict[str, str], items: list[tuple[str, str, int, str]]) -> None:
+def _init_worker(
+    parent: int, links: LinkContext, labels: dict[str, str], items: list[tuple[str, str, int, str]]
+) -> None:
     global _WORKER
+    die_with_parent(parent)
     _WORKER = (MarkdownRenderer(links, labels), items)
 
 
@@ -224,7 +228,7 @@ def render_all(
         # their items batch by batch.
         context = multiprocessing.get_context("fork") if forked else None
         parts: list[Any] = spans if forked else [work[a:b] for a, b in spans]
-        initargs = (links, labels, work if forked else [])
+        initargs = (os.getpid(), links, labels, work if forked else [])
         fresh = []
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=_init_worker, initargs=initargs

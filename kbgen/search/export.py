@@ -53,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..lifetime import die_with_parent
 from ..memtrace import mark
 from .index import SearchSettings
 from .inverted import TF_BITS, TF_MASK, InvertedIndex, export_order
@@ -244,7 +245,9 @@ def fork_map(task: Callable[[int], Any], parts: int, workers: int) -> list[Any]:
     _TASK = task
     gc.freeze()  # the workers' collections then leave the shared heap alone (no copy-on-write faults)
     try:
-        with multiprocessing.get_context("fork").Pool(min(workers, parts)) as pool:
+        with multiprocessing.get_context("fork").Pool(
+            min(workers, parts), initializer=die_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             return pool.map(_run_task, range(parts), chunksize=1)
     finally:
         _TASK = None

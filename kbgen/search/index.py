@@ -34,12 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import whoosh
 from whoosh import index as windex
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.index import TOC, LockError, clean_files
 from whoosh.util.filelock import try_for
 
 from ..atomic import pickle_atomic, write_atomic
+from ..lifetime import die_with_parent
 from ..memtrace import mark
 from .inverted import InvertedIndex, Partial, export_order, unit_terms
 from .lexicon import LEXICON, Lexicon
@@ -73,7 +75,12 @@ class SearchSettings:
         )
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"version": INDEX_VERSION, "language": self.language, "code": code_hash(*ANALYSIS_MODULES)}
+        return {
+            "version": INDEX_VERSION,
+            "language": self.language,
+            "code": code_hash(*ANALYSIS_MODULES),
+            "whoosh": whoosh.versionstring(),  # its stemmers and segment format decide the index too
+        }
 
 
 # The modules whose code decides what the index holds: a change to any of them rebuilds it.
@@ -247,8 +254,9 @@ def _finish_segment(writer: FastSegmentWriter) -> Any:
         raise
 
 
-def _worker(buckets: list[int], conn: Any) -> None:
+def _worker(buckets: list[int], conn: Any, parent: int) -> None:
     """A bucket worker: first every analysis (sent at once: the export waits for them), then the segments."""
+    die_with_parent(parent)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped with its parent: no Python-level clean-up
     gc.freeze()  # the inherited heap is never garbage: don't traverse it (nor copy its pages)
     try:
@@ -300,7 +308,9 @@ def _run_buckets(
     conns, procs = [], []
     for i in range(n):
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker, args=(tasks[i::n], send), name=f"kbgen-index-{i}", daemon=True)
+        proc = ctx.Process(
+            target=_worker, args=(tasks[i::n], send, os.getpid()), name=f"kbgen-index-{i}", daemon=True
+        )
         proc.start()
         send.close()
         conns.append(recv)
