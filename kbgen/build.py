@@ -390,9 +390,18 @@ class SearchJob:
         # In batches of articles: neither process ever holds all the units twice (as objects and pickled),
         # which at 50,000 articles was ~300 MB more at the peak of each.
         articles = library.articles
-        for i in range(0, len(articles), SUBMIT_BATCH):
-            self._conn.send([u for a in articles[i : i + SUBMIT_BATCH] for u in article_units(a)])
-        self._conn.send(staging)
+        try:
+            for i in range(0, len(articles), SUBMIT_BATCH):
+                self._conn.send([u for a in articles[i : i + SUBMIT_BATCH] for u in article_units(a)])
+            self._conn.send(staging)
+        except OSError:  # BrokenPipeError, …: it is gone
+            self._process.join(1)
+            raise RuntimeError(self._died()) from None
+
+    def _died(self) -> str:
+        return (
+            f"the search indexing process died (exit code {self._process.exitcode}); see the messages above"
+        )
 
     def result(self) -> dict[str, Any]:
         if self._process is None:
@@ -409,13 +418,8 @@ class SearchJob:
             except EOFError:
                 status, value = "", None
             if status == "":
-                code = self._process.exitcode
-                status, value = (
-                    "error",
-                    RuntimeError(
-                        f"the search indexing process died (exit code {code}); see the messages above"
-                    ),
-                )
+                self._process.join(1)
+                status, value = "error", RuntimeError(self._died())
             self._process.join()
         finally:
             self._conn.close()

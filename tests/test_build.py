@@ -749,3 +749,23 @@ def test_killing_the_build_leaves_no_worker_behind(tmp_path: Path) -> None:
         assert not _running(worker_pid), "a search worker outlived the build"
     finally:
         proc.kill()
+
+
+def test_a_search_process_that_died_is_reported_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from kbgen.build import SearchJob
+    from kbgen.config import load_config
+    from kbgen.content import LoadOptions, load_library
+
+    config = load_config(None, root=small_site(tmp_path / "p"))
+    library = load_library(config.content_path, LoadOptions()).library
+    monkeypatch.setattr(SearchJob, "_child", lambda self, conn: os._exit(3))  # e.g. killed for memory
+    job = SearchJob(config, workers=2)
+    job._process.join(20)
+    with pytest.raises(RuntimeError, match=r"search indexing process died \(exit code 3\)"):
+        job.submit(library, tmp_path / "staging")
+        job.result()
+    job.cancel()
