@@ -124,6 +124,7 @@ def render_pages(
         step = max(100, len(rest) // (workers * 8))
         slices = [(i, min(i + step, len(rest))) for i in range(0, len(rest), step)]
         done = len(first)
+        was_frozen = gc.get_freeze_count() > 0  # by build(): it unfreezes
         gc.freeze()  # the workers' garbage collections skip the parent's objects (no copy-on-write of them)
         try:
             with multiprocessing.get_context("fork").Pool(
@@ -134,7 +135,8 @@ def render_pages(
                     if progress:
                         progress("render", done, total)
         finally:
-            gc.unfreeze()
+            if not was_frozen:
+                gc.unfreeze()
             _STATE.clear()
         return total
     for i, page in enumerate(pages, 1):
@@ -331,11 +333,9 @@ class SearchJob:
             child.close()
 
     def _child(self, conn: Any) -> None:
-        # Its own process group, so that cancel() can stop it and the index workers it forks together,
-        # even when it does not stop on its own.
-        with contextlib.suppress(OSError):
-            os.setpgid(0, 0)
-        die_with_parent(self._parent)  # not left running if the build is killed
+        # Not left running if the build is killed: SIGKILL, as its Python-level SIGTERM handler (below) may
+        # be swallowed. Its own workers end with it the same way (they too call die_with_parent).
+        die_with_parent(self._parent, signal.SIGKILL)
         # The parent's end of the pipe, inherited by the fork: closed here, so that closing it in the parent
         # is seen (EOF) by recv() below.
         self._conn.close()
@@ -394,8 +394,14 @@ class SearchJob:
             for i in range(0, len(articles), SUBMIT_BATCH):
                 self._conn.send([u for a in articles[i : i + SUBMIT_BATCH] for u in article_units(a)])
             self._conn.send(staging)
-        except OSError:  # BrokenPipeError, …: it is gone
+        except OSError:  # BrokenPipeError, …: it is gone — with its reason, if it could send it
             self._process.join(1)
+            reason: Any = None
+            with contextlib.suppress(EOFError, OSError):
+                if self._conn.poll():
+                    status, reason = self._conn.recv()
+            if isinstance(reason, BaseException):
+                raise reason from None
             raise RuntimeError(self._died()) from None
 
     def _died(self) -> str:
@@ -415,7 +421,7 @@ class SearchJob:
                 pass
             try:
                 status, value = self._conn.recv() if self._conn.poll() else ("", None)
-            except EOFError:
+            except (EOFError, OSError):  # gone: EOF, or ECONNRESET when batches were left unread
                 status, value = "", None
             if status == "":
                 self._process.join(1)
@@ -434,14 +440,9 @@ class SearchJob:
         if self._process is not None and self._process.is_alive():
             self._process.terminate()
             self._process.join(_CANCEL_GRACE)
-            if self._process.is_alive():  # it did not stop (SIGTERM swallowed): stop it and its workers
-                with contextlib.suppress(OSError):
-                    os.killpg(self._process.pid, signal.SIGKILL)
+            if self._process.is_alive():  # it did not stop (SIGTERM swallowed): its workers end with it
                 self._process.kill()
                 self._process.join()
-            # Its workers, if the process itself is gone but they are not (they are in its group).
-            with contextlib.suppress(OSError):
-                os.killpg(self._process.pid, signal.SIGKILL)
 
 
 def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
@@ -457,11 +458,13 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
     # The search index and export are built in a forked process while this one renders the pages. It is
     # forked first, while this process is small (before the cache and the content are loaded).
     search = SearchJob(config, workers)
+    caller_froze = gc.get_freeze_count() > 0
     try:
         return _build(config, options, output, workers, theme, search, timings)
     finally:
         search.cancel()  # a no-op once its result was read
-        gc.unfreeze()  # what the load froze: collectable again by whoever goes on (tests, `kbgen serve`)
+        if not caller_froze:  # what the load froze: collectable again by whoever goes on (tests, serve)
+            gc.unfreeze()
 
 
 def _build(

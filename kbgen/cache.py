@@ -247,7 +247,9 @@ class BuildCache:
         self.summary = summary if summary is not None else {}  # its page and file counts and warnings
         self._token = token
         self._render = render
-        self._render_read: dict[str, str] = {}  # source → render key, as read (nothing to save if unchanged)
+        # source → (render key, Rendered) as read: nothing to save if every entry is still that one (the same
+        # object: a body rendered again under the same key, because a link it uses moved, is a change)
+        self._render_read: dict[str, tuple[str, Rendered]] = {}
         self._pages = pages
 
     @property
@@ -268,7 +270,7 @@ class BuildCache:
                             render.update(batch)
             except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError):
                 render = {}
-        self._render_read = {source: key for source, (key, _) in render.items()}
+        self._render_read = dict(render)
         return render
 
     def _load_pages(self) -> dict[str, str]:
@@ -334,7 +336,11 @@ class BuildCache:
         used again). Pickled in batches, so that pickling never holds a memo of every object at once (at
         50,000 articles that memo alone was ~200 MB)."""
         render, self._render = self._render, None
-        if render is None or {s: k for s, (k, _) in render.items()} == self._render_read:
+        read, self._render_read = self._render_read, {}
+        if render is None or (
+            render.keys() == read.keys()
+            and all(k == read[s][0] and r is read[s][1] for s, (k, r) in render.items())
+        ):
             return
         items = list(render.items())
         version = code_fingerprint()
@@ -346,7 +352,6 @@ class BuildCache:
             pickle.dump(None, fh)
 
         dump_atomic(self.render_path, write)
-        self._render_read = {s: k for s, (k, _) in items}
 
     def save(self) -> None:
         """Write the page signatures and the build state (`save_render()` writes the rendered bodies)."""

@@ -6,14 +6,19 @@ import os
 import signal
 
 
-def die_with_parent(parent: int) -> None:
-    """Ask Linux to send this process SIGTERM when its parent `parent` ends (prctl PR_SET_PDEATHSIG; a
-    no-op elsewhere), and end now if that already happened. Call it first thing in a forked worker."""
+def die_with_parent(parent: int, signum: int = signal.SIGTERM) -> None:
+    """Ask Linux to send this process `signum` when its parent `parent` ends (prctl PR_SET_PDEATHSIG; a
+    no-op elsewhere), and end now if that already happened. Call it first thing in a forked worker.
+
+    SIGTERM's handler is reset to the default: a handler inherited from the parent (`kbgen serve` turns
+    SIGTERM into KeyboardInterrupt, which a pool worker catches and goes on waiting) would keep it alive.
+    A worker that wants its own handler installs it afterwards."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        ctypes.CDLL(None, use_errno=True).prctl(1, signum)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         return
     if os.getppid() != parent:  # the parent ended before the request was made
-        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signum)

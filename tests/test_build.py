@@ -637,17 +637,23 @@ def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import multiprocessing
+    import os
     import time
 
     from kbgen import build as build_module
     from kbgen.build import SearchJob
     from kbgen.config import load_config
+    from kbgen.lifetime import die_with_parent
 
     config = load_config(None, root=small_site(tmp_path / "p"))
     pid_file = tmp_path / "worker.pid"
 
+    def worker_task(parent: int) -> None:  # as kbgen's own workers do
+        die_with_parent(parent)
+        time.sleep(60)
+
     def stubborn_search(units: object, config: object, staging: Path, workers: int = 1) -> dict:
-        worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(60,))
+        worker = multiprocessing.get_context("fork").Process(target=worker_task, args=(os.getpid(),))
         worker.start()
         pid_file.write_text(str(worker.pid))
         while True:
@@ -718,18 +724,19 @@ def test_killing_the_build_leaves_no_worker_behind(tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     script = textwrap.dedent(
         f"""
-        import multiprocessing, os, time
+        import os, time
         from pathlib import Path
         from kbgen import build as b
         from kbgen.config import load_config
+        from kbgen.search import index
 
-        def slow_search(units, config, staging, workers=1):
-            worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(120,), daemon=True)
-            worker.start()
-            Path({str(pids)!r}).write_text(f"{{os.getpid()}} {{worker.pid}}")
+        index.PARALLEL_UNITS = 1  # the bucket workers, even for a small site
+
+        def slow_bucket(bucket):  # in a real bucket worker, forked by the search process
+            Path({str(pids)!r}).write_text(f"{{os.getppid()}} {{os.getpid()}}")
             time.sleep(120)
 
-        b._build_search = slow_search
+        index._analyse_bucket = slow_bucket
         b.build(load_config(None, root=Path({str(project)!r})), b.BuildOptions(workers=2, cache=False))
         """
     )
@@ -769,3 +776,107 @@ def test_a_search_process_that_died_is_reported_plainly(
         job.submit(library, tmp_path / "staging")
         job.result()
     job.cancel()
+
+
+def test_a_search_process_that_dies_after_the_units_were_sent_is_reported_plainly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches left unread when it dies: the parent's end reads ECONNRESET, not EOF."""
+    import os
+    import time
+
+    from kbgen.build import SearchJob
+    from kbgen.config import load_config
+    from kbgen.content import LoadOptions, load_library
+
+    config = load_config(None, root=small_site(tmp_path / "p"))
+    library = load_library(config.content_path, LoadOptions()).library
+
+    def dies_later(self: SearchJob, conn: object) -> None:
+        self._conn.close()
+        time.sleep(1.5)
+        os._exit(9)
+
+    monkeypatch.setattr(SearchJob, "_child", dies_later)
+    job = SearchJob(config, workers=2)
+    job.submit(library, tmp_path / "staging")
+    with pytest.raises(RuntimeError, match=r"search indexing process died \(exit code 9\)"):
+        job.result()
+    job.cancel()
+
+
+def test_workers_end_with_their_parent_even_with_an_inherited_sigterm_handler(tmp_path: Path) -> None:
+    """`kbgen serve` turns SIGTERM into KeyboardInterrupt; a pool worker forked from it must still end."""
+    import os
+    import signal
+    import time
+
+    pids = tmp_path / "pids"
+    script = textwrap.dedent(
+        f"""
+        import os, signal, time
+        from concurrent.futures import ProcessPoolExecutor
+        import multiprocessing
+        from pathlib import Path
+        from kbgen.lifetime import die_with_parent
+
+        def stop(*_):
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, stop)
+
+        def task(_):
+            Path({str(pids)!r}, str(os.getpid())).write_text("")
+            time.sleep(120)
+
+        Path({str(pids)!r}).mkdir()
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+            list(pool.map(task, range(4)))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    try:
+        deadline = time.monotonic() + 30
+        while (not pids.exists() or len(list(pids.iterdir())) < 2) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(p.name) for p in pids.iterdir()]
+        assert len(workers) == 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while any(_running(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_running(w) for w in workers), "a worker outlived its parent"
+    finally:
+        proc.kill()
+
+
+def test_a_body_rendered_again_because_a_link_moved_is_saved_in_the_render_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same render key, new Rendered (the linked article's URL changed): the cache must keep the new one,
+    or every later build renders that body again."""
+    from kbgen import markdown
+    from kbgen.build import BuildOptions, build
+    from kbgen.config import load_config
+
+    project = small_site(tmp_path / "p")
+    config = load_config(None, root=project)
+    build(config, BuildOptions(workers=1))
+    faq = project / "content/orders/tracking/faq.md"
+    # Its URL changes, its body and place do not (same line count): its own render key stays the same.
+    faq.write_text(faq.read_text().replace("updated: 2026-02-01", "slug: faq-two", 1))
+    rendered: list[str] = []
+    original = markdown.MarkdownRenderer.render
+
+    def counting(self: object, body: str, source: str, *args: object) -> object:
+        rendered.append(source)
+        return original(self, body, source, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(markdown.MarkdownRenderer, "render", counting)
+    build(config, BuildOptions(workers=1))
+    assert "orders/tracking/track-an-order.md" in rendered  # it links to the FAQ, whose URL changed
+    rendered.clear()
+    faq.write_text(faq.read_text() + "\nAnother line.\n")  # nothing the other article depends on
+    build(config, BuildOptions(workers=1))
+    assert rendered == ["orders/tracking/faq.md"]
