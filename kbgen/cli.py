@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import os
 import shutil
+import signal
 import sys
 import time
 from importlib import resources
@@ -77,6 +78,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 @cli.command()
 @click.option(
     "-c",
@@ -105,6 +110,9 @@ def build_cmd(
     """Build the site into the output folder (atomically: a failed build changes nothing)."""
     start = time.perf_counter()
     bar = _Bar(sys.stderr.isatty())
+    # Stopped (`timeout`, a CI runner, `kill`): exit through Python, so that the build removes its staging
+    # folder and stops its workers as on Ctrl-C, and the published site stays as it was.
+    signal.signal(signal.SIGTERM, _stopped)
     try:
         config = _load_config(config_file)
         result = build(

@@ -880,3 +880,44 @@ def test_a_body_rendered_again_because_a_link_moved_is_saved_in_the_render_cache
     faq.write_text(faq.read_text() + "\nAnother line.\n")  # nothing the other article depends on
     build(config, BuildOptions(workers=1))
     assert rendered == ["orders/tracking/faq.md"]
+
+
+def test_a_build_stopped_with_sigterm_leaves_the_site_as_it_was(tmp_path: Path) -> None:
+    """`timeout` and CI runners stop a build with SIGTERM: no staging folder, no worker, the old site kept."""
+    import os
+    import signal
+    import time
+
+    project = small_site(tmp_path / "p")
+    run_kbgen("build", cwd=project)
+    before = _tree(project / "site")
+    started = tmp_path / "started"
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from kbgen.search import index
+        from kbgen.cli import main
+
+        index.PARALLEL_UNITS = 1
+        def slow_bucket(bucket):
+            Path({str(started)!r}).write_text("")
+            time.sleep(120)
+        index._analyse_bucket = slow_bucket
+        sys.argv = ["kbgen", "build"]
+        main()
+        """
+    )
+    (project / "content/orders/tracking/faq.md").write_text("---\ntitle: Changed FAQ\n---\n\nNew text.\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=project)
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists()
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(20) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+    assert sorted(p.name for p in project.iterdir()) == [".kbgen", "content", "site"]
+    assert _tree(project / "site") == before
