@@ -921,3 +921,16 @@ def test_a_build_stopped_with_sigterm_leaves_the_site_as_it_was(tmp_path: Path) 
         proc.kill()
     assert sorted(p.name for p in project.iterdir()) == [".kbgen", "content", "site"]
     assert _tree(project / "site") == before
+
+
+def test_memtrace_prints_each_process_memory_at_each_stage(tmp_path: Path) -> None:
+    project = small_site(tmp_path / "p")
+    quiet = run_kbgen("build", cwd=project)
+    assert "[mem" not in quiet.stderr
+    (project / "content/orders/tracking/faq.md").write_text("---\ntitle: Changed\n---\n\nNew.\n")
+    traced = run_kbgen("build", cwd=project, env={"KBGEN_MEMTRACE": "1"})
+    lines = [line for line in traced.stderr.splitlines() if line.startswith("[mem pid")]
+    stages = {line.split("] ", 1)[1].rsplit(": ", 1)[0] for line in lines}
+    assert {"build: loaded", "build: rendered", "search: units received", "index: analysed"} <= stages
+    assert all(re.search(r": \d+ MB \(peak \d+ MB\)$", line) for line in lines)
+    assert len({line.split()[2] for line in lines}) >= 2  # the build process and the search process
