@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +35,7 @@ from .config import Config
 from .content import LoadOptions, load_library
 from .content.model import Library
 from .errors import BuildError, Problem
-from .lifetime import die_with_parent
+from .lifetime import die_with_parent, exit_on_sigterm
 from .memtrace import mark
 from .render import Page, SiteRenderer, Theme, build_date_from_env
 
@@ -277,10 +276,6 @@ SUBMIT_BATCH = 1000  # articles whose search units are sent to the search proces
 _CANCEL_GRACE = 5.0  # seconds cancel() gives the search process to stop on SIGTERM
 
 
-def _exit_on_sigterm(signum: int, frame: Any) -> None:
-    sys.exit(1)
-
-
 @contextmanager
 def _no_cyclic_gc() -> Iterator[None]:
     """No cyclic garbage collection inside (loading builds the library: millions of long-lived objects the
@@ -343,7 +338,7 @@ class SearchJob:
         # workers it started (daemonic children) instead of leaving them to finish on their own. (Python
         # may swallow that SystemExit — e.g. when it arrives inside an import — so cancel() does not rely
         # on it.)
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        signal.signal(signal.SIGTERM, exit_on_sigterm)
         # A one-shot process that builds large, long-lived tables of small objects: the cyclic garbage
         # collector would traverse them again and again (~4 % of a 10,000-article build's CPU) and find
         # next to nothing. Memory is still freed by reference counting.

@@ -20,6 +20,7 @@ from . import __version__
 from .build import BuildOptions, build
 from .config import Config, load_config
 from .errors import BuildError, ConfigError, Problem
+from .lifetime import exit_on_sigterm
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -78,10 +79,6 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _stopped(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
 @cli.command()
 @click.option(
     "-c",
@@ -112,7 +109,7 @@ def build_cmd(
     bar = _Bar(sys.stderr.isatty())
     # Stopped (`timeout`, a CI runner, `kill`): exit through Python, so that the build removes its staging
     # folder and stops its workers as on Ctrl-C, and the published site stays as it was.
-    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         config = _load_config(config_file)
         result = build(

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+from types import FrameType
+
+
+def exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    """A SIGTERM handler: exit through Python (`finally` blocks run, workers are stopped, temporary files
+    removed) with the shell's status for a signal, 128 + its number."""
+    raise SystemExit(128 + signum)
 
 
 def die_with_parent(parent: int, signum: int = signal.SIGTERM) -> None:

@@ -44,7 +44,6 @@ import math
 import multiprocessing
 import os
 import shutil
-import signal
 import time
 from array import array
 from bisect import bisect_left
@@ -231,8 +230,7 @@ PARALLEL_UNITS = 4_000  # below this many units the export runs in one process (
 
 
 def _run_task(part: int) -> Any:
-    assert _TASK is not None
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped with its parent: no Python-level clean-up
+    assert _TASK is not None  # (the pool's initializer, die_with_parent, reset SIGTERM to the default)
     return _TASK(part)
 
 

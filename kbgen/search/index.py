@@ -27,7 +27,6 @@ import multiprocessing.connection
 import os
 import pickle
 import shutil
-import signal
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -256,8 +255,7 @@ def _finish_segment(writer: FastSegmentWriter) -> Any:
 
 def _worker(buckets: list[int], conn: Any, parent: int) -> None:
     """A bucket worker: first every analysis (sent at once: the export waits for them), then the segments."""
-    die_with_parent(parent)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped with its parent: no Python-level clean-up
+    die_with_parent(parent)  # also: SIGTERM stops it at once, no Python-level clean-up
     gc.freeze()  # the inherited heap is never garbage: don't traverse it (nor copy its pages)
     try:
         writers: dict[int, FastSegmentWriter] = {}
