@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import sysconfig
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import FIXTURES, ROOT, run_kbgen
@@ -502,9 +506,7 @@ def test_a_failed_build_stops_the_search_process_before_removing_its_staging_fol
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The search process writes into the staging folder: removed while it still runs, it comes back."""
-    import os
     import signal
-    import time
 
     from kbgen import build as build_module
     from kbgen.build import BuildOptions, build
@@ -617,18 +619,15 @@ def test_a_strict_build_that_fails_early_stops_a_search_process_that_swallowed_s
     """CI hung here: SIGTERM arrived while the search process was importing Whoosh, Python ignored the
     SystemExit it raised, and the process then waited forever for units that would never come."""
     import signal
-    import time
 
     from kbgen import build as build_module
     from kbgen.build import SearchJob
     from kbgen.config import load_config
 
     config = load_config(None, root=small_site(tmp_path / "p"))
-    monkeypatch.setattr(build_module, "_exit_on_sigterm", lambda *_: None)  # as if the exit were swallowed
+    monkeypatch.setattr(build_module, "exit_on_sigterm", lambda *_: None)  # as if the exit were swallowed
     job = SearchJob(config, workers=2)
-    deadline = time.monotonic() + 20
-    while not _catches(job._process.pid, signal.SIGTERM) and time.monotonic() < deadline:
-        time.sleep(0.01)  # until its SIGTERM handler is installed
+    _wait_for(lambda: _catches(job._process.pid, signal.SIGTERM), 20)  # its SIGTERM handler installed
     _cancel_within(job, 20)
     assert job._process.exitcode == 0  # it saw the closed pipe and ended on its own
 
@@ -637,8 +636,6 @@ def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import multiprocessing
-    import os
-    import time
 
     from kbgen import build as build_module
     from kbgen.build import SearchJob
@@ -659,20 +656,25 @@ def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
         while True:
             time.sleep(60)  # SIGTERM does nothing (the handler below)
 
-    monkeypatch.setattr(build_module, "_exit_on_sigterm", lambda *_: None)
+    monkeypatch.setattr(build_module, "exit_on_sigterm", lambda *_: None)
     monkeypatch.setattr(build_module, "_build_search", stubborn_search)
     monkeypatch.setattr(build_module, "_CANCEL_GRACE", 1.0)
     job = SearchJob(config, workers=2)
     job._conn.send([])  # a batch of units: none are needed
     job._conn.send(tmp_path / "staging")
-    deadline = time.monotonic() + 20
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_for(pid_file.exists, 20)
     worker_pid = int(pid_file.read_text())
     _cancel_within(job, 20)
     assert not job._process.is_alive()
     time.sleep(0.2)
     assert not _running(worker_pid)  # the worker it started is gone too
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
+    """Poll `condition` until it holds or `seconds` pass (the caller asserts what it needs)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _catches(pid: int, signum: int) -> bool:
@@ -716,9 +718,7 @@ def test_the_render_cache_is_written_in_batches_and_read_back_whole(
 
 def test_killing_the_build_leaves_no_worker_behind(tmp_path: Path) -> None:
     """SIGKILL to the build process alone (not its group): the search process and its workers end too."""
-    import os
     import signal
-    import time
 
     project = small_site(tmp_path / "p")
     pids = tmp_path / "pids"
@@ -742,74 +742,51 @@ def test_killing_the_build_leaves_no_worker_behind(tmp_path: Path) -> None:
     )
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
-        deadline = time.monotonic() + 60
-        while not pids.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for(pids.exists, 60)
         search_pid, worker_pid = map(int, pids.read_text().split())
         assert _running(search_pid) and _running(worker_pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        deadline = time.monotonic() + 15
-        while (_running(search_pid) or _running(worker_pid)) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        _wait_for(lambda: not _running(search_pid) and not _running(worker_pid), 15)
         assert not _running(search_pid), "the search process outlived the build"
         assert not _running(worker_pid), "a search worker outlived the build"
     finally:
         proc.kill()
 
 
+def _exits_immediately(job: object, conn: object) -> None:
+    os._exit(3)  # e.g. killed for memory
+
+
+def _exits_after_the_units_were_sent(job: Any, conn: object) -> None:
+    job._conn.close()
+    time.sleep(1.5)  # the batches stay unread: the parent's end then reads ECONNRESET, not EOF
+    os._exit(9)
+
+
+@pytest.mark.parametrize(("child", "code"), [(_exits_immediately, 3), (_exits_after_the_units_were_sent, 9)])
 def test_a_search_process_that_died_is_reported_plainly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, child: Callable[..., None], code: int
 ) -> None:
-    import os
-
     from kbgen.build import SearchJob
     from kbgen.config import load_config
     from kbgen.content import LoadOptions, load_library
 
     config = load_config(None, root=small_site(tmp_path / "p"))
     library = load_library(config.content_path, LoadOptions()).library
-    monkeypatch.setattr(SearchJob, "_child", lambda self, conn: os._exit(3))  # e.g. killed for memory
+    monkeypatch.setattr(SearchJob, "_child", child)
     job = SearchJob(config, workers=2)
-    job._process.join(20)
-    with pytest.raises(RuntimeError, match=r"search indexing process died \(exit code 3\)"):
+    if child is _exits_immediately:
+        job._process.join(20)
+    with pytest.raises(RuntimeError, match=rf"search indexing process died \(exit code {code}\)"):
         job.submit(library, tmp_path / "staging")
-        job.result()
-    job.cancel()
-
-
-def test_a_search_process_that_dies_after_the_units_were_sent_is_reported_plainly(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Batches left unread when it dies: the parent's end reads ECONNRESET, not EOF."""
-    import os
-    import time
-
-    from kbgen.build import SearchJob
-    from kbgen.config import load_config
-    from kbgen.content import LoadOptions, load_library
-
-    config = load_config(None, root=small_site(tmp_path / "p"))
-    library = load_library(config.content_path, LoadOptions()).library
-
-    def dies_later(self: SearchJob, conn: object) -> None:
-        self._conn.close()
-        time.sleep(1.5)
-        os._exit(9)
-
-    monkeypatch.setattr(SearchJob, "_child", dies_later)
-    job = SearchJob(config, workers=2)
-    job.submit(library, tmp_path / "staging")
-    with pytest.raises(RuntimeError, match=r"search indexing process died \(exit code 9\)"):
         job.result()
     job.cancel()
 
 
 def test_workers_end_with_their_parent_even_with_an_inherited_sigterm_handler(tmp_path: Path) -> None:
     """`kbgen serve` turns SIGTERM into KeyboardInterrupt; a pool worker forked from it must still end."""
-    import os
     import signal
-    import time
 
     pids = tmp_path / "pids"
     script = textwrap.dedent(
@@ -836,16 +813,12 @@ def test_workers_end_with_their_parent_even_with_an_inherited_sigterm_handler(tm
     )
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
     try:
-        deadline = time.monotonic() + 30
-        while (not pids.exists() or len(list(pids.iterdir())) < 2) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for(lambda: pids.exists() and len(list(pids.iterdir())) >= 2, 30)
         workers = [int(p.name) for p in pids.iterdir()]
         assert len(workers) == 2
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
-        deadline = time.monotonic() + 15
-        while any(_running(w) for w in workers) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        _wait_for(lambda: not any(_running(w) for w in workers), 15)
         assert not any(_running(w) for w in workers), "a worker outlived its parent"
     finally:
         proc.kill()
@@ -884,9 +857,7 @@ def test_a_body_rendered_again_because_a_link_moved_is_saved_in_the_render_cache
 
 def test_a_build_stopped_with_sigterm_leaves_the_site_as_it_was(tmp_path: Path) -> None:
     """`timeout` and CI runners stop a build with SIGTERM: no staging folder, no worker, the old site kept."""
-    import os
     import signal
-    import time
 
     project = small_site(tmp_path / "p")
     run_kbgen("build", cwd=project)
@@ -911,9 +882,7 @@ def test_a_build_stopped_with_sigterm_leaves_the_site_as_it_was(tmp_path: Path) 
     (project / "content/orders/tracking/faq.md").write_text("---\ntitle: Changed FAQ\n---\n\nNew text.\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=project)
     try:
-        deadline = time.monotonic() + 60
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for(started.exists, 60)
         assert started.exists()
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(20) == 128 + signal.SIGTERM
