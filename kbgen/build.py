@@ -544,6 +544,9 @@ def _build(
             _write(staging / "sitemap.xml", renderer.sitemap())
             _write(staging / "robots.txt", renderer.robots())
             _write(staging / "feed.xml", renderer.feed())
+            generated = renderer.generated_files()
+            for rel, data in generated.items():
+                _write(staging / rel, data)
         mark("build: rendered")
         with _timed(timings, "index_wait"):  # the part of the index stage not hidden behind rendering
             info = search.result()
@@ -551,7 +554,7 @@ def _build(
         if options.progress:
             options.progress("index", 1, 1)
         with _timed(timings, "write"):
-            files = pages + 3
+            files = pages + 3 + len(generated)
             files += _copy_tree_files({f"static/{k}": v for k, v in theme.static_files().items()}, staging)
             site_static = config.root / config.static_dir
             if site_static.is_dir():
@@ -673,6 +676,8 @@ class BuildSession:
                 _write(staging / "sitemap.xml", renderer.sitemap())
                 _write(staging / "robots.txt", renderer.robots())
                 _write(staging / "feed.xml", renderer.feed())
+                for rel, data in renderer.generated_files().items():
+                    _write(staging / rel, data)
             with _timed(timings, "index_wait"):
                 timings["index"] = search.result().get("wall", 0.0)
                 search = None

@@ -258,6 +258,8 @@ class MarkdownRenderer:
         md.core.ruler.push("kb_tree", self._rule_tree)
         md.add_render_rule("table_open", self._render_table_open)
         md.add_render_rule("table_close", self._render_table_close)
+        md.add_render_rule("th_open", self._render_cell_open)
+        md.add_render_rule("td_open", self._render_cell_open)
         md.add_render_rule("image", self._render_image)
         _dispatch_block_rules(md)
         self.md = md
@@ -275,6 +277,21 @@ class MarkdownRenderer:
         renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any
     ) -> str:
         return renderer.renderToken(tokens, idx, options, env) + "</div>\n"
+
+    @staticmethod
+    def _render_cell_open(
+        renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any
+    ) -> str:
+        # A column's alignment as a class, not markdown-it's style="text-align:…" (which a
+        # Content-Security-Policy without 'unsafe-inline' blocks).
+        tok = tokens[idx]
+        style = str(tok.attrGet("style") or "")
+        if style:
+            tok.attrs.pop("style", None)
+            align = style.removeprefix("text-align:")
+            if align in ("left", "right", "center"):
+                tok.attrJoin("class", f"kb-align-{align}")
+        return renderer.renderToken(tokens, idx, options, env)
 
     @staticmethod
     def _render_image(renderer: RendererHTML, tokens: list[Token], idx: int, options: Any, env: Any) -> str:

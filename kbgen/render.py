@@ -27,6 +27,9 @@ from .config import Config
 from .content.model import Article, Category, Library, Section, Tag
 
 DEFAULT_THEME = "default"
+BRAND_CSS = "_brand.css"
+# A colour as CSS accepts it (#hex, a name, rgb()/hsl()/oklch() …): nothing that could end the declaration.
+_CSS_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]+|[a-zA-Z]+\([0-9a-zA-Z.,%/ +-]*\)")
 
 
 def packaged_themes_dir() -> Path:
@@ -185,6 +188,10 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+def _css_colour(value: object, default: str) -> str:
+    return value if isinstance(value, str) and _CSS_COLOUR.fullmatch(value) else default
+
+
 def _file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:10]
 
@@ -213,6 +220,7 @@ class SiteRenderer:
         self.strings = self.theme.translations(config.language)
         self.static = self.theme.static_files()
         self.asset_hashes = {name: _file_hash(p) for name, p in self.static.items()}
+        self.asset_hashes[BRAND_CSS] = hashlib.sha256(self.brand_css()).hexdigest()[:10]
         loaders: list[jinja2.BaseLoader] = [
             jinja2.FileSystemLoader([str(d / "templates") for d in self.theme.dirs])
         ]
@@ -523,6 +531,18 @@ class SiteRenderer:
             entry(tag.url)
         lines.append("</urlset>")
         return ("\n".join(lines) + "\n").encode()
+
+    def brand_css(self) -> bytes:
+        """static/_brand.css: the brand colours as CSS custom properties. A file, not a <style> in every
+        page, so that the theme works under a Content-Security-Policy without 'unsafe-inline'."""
+        brand = self.config.brand
+        colour = _css_colour(getattr(brand, "brand_color", ""), "#0b5cad")
+        accent = _css_colour(getattr(brand, "accent_color", ""), colour)
+        return f":root{{--kb-brand:{colour};--kb-accent:{accent}}}\n".encode()
+
+    def generated_files(self) -> dict[str, bytes]:
+        """Site-wide files made from the configuration, by site-relative path."""
+        return {f"static/{BRAND_CSS}": self.brand_css()}
 
     def robots(self) -> bytes:
         lines = ["User-agent: *", f"Disallow: {self.url('/search/')}", "Allow: /"]

@@ -54,7 +54,7 @@
   /* -- the overlay -------------------------------------------------------------------------------- */
   function el(tag, style, text) {
     var node = document.createElement(tag);
-    if (style) node.setAttribute("style", style);
+    if (style) node.style.cssText = style; // CSSOM, which a Content-Security-Policy allows (a style attribute it may not)
     if (text != null) node.textContent = text;
     return node;
   }

@@ -22,20 +22,30 @@
   const clean = q => String(q).replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\s@]+@[^\s@]+/g, '[email]')
     .replace(/\+?(?:\d[\s.-]?){4,}\d/g, '[number]').replace(/\s+/g, ' ').trim().slice(0, 100);
 
+  // What providers are told the page is: its address without the query or fragment (the search page's
+  // ?q= is what the customer typed; the cleaned query goes in the search event), and where the visitor
+  // came from likewise. No provider reads location itself: each is handed these.
+  const bare = u => { try { const x = new URL(u); return x.origin + x.pathname; } catch (e) { return ''; } };
+  const loc = bare(location.href), ref = bare(d.referrer);
+
   const P = C.plausible, G = C.ga4, M = C.matomo, U = C.umami, B = C.beacon;
   if (!off) {
     if (P) {
       const p = W.plausible = W.plausible || function () { (p.q = p.q || []).push(arguments); };
-      if (P.init) { p.init = p.init || (o => { p.o = o || {}; }); p.init(); }
+      // the new script (pa-….js) takes its options from init(); the legacy one is its manual variant
+      if (P.init) { p.init = p.init || (o => { p.o = o || {}; }); p.init({ autoCapturePageviews: false }); }
+      if (P.manual) p('pageview', { u: loc, url: loc });
     }
     if (G) {
       W.dataLayer = W.dataLayer || [];
       W.gtag = W.gtag || function () { W.dataLayer.push(arguments); };
       W.gtag('js', new Date());
-      W.gtag('config', G.id, ds.kbCategory ? { content_group: ds.kbCategory } : {});
+      const where = { page_location: loc, page_referrer: ref };
+      W.gtag('set', where);
+      W.gtag('config', G.id, Object.assign(ds.kbCategory ? { content_group: ds.kbCategory } : {}, where));
     }
     if (M) (W._paq = W._paq || []).push(['setTrackerUrl', M.url + 'matomo.php'], ['setSiteId', M.site],
-      ['trackPageView'], ['enableLinkTracking']);
+      ['setCustomUrl', loc], ['setReferrerUrl', ref], ['trackPageView'], ['enableLinkTracking']);
     // loaders parked in a <template> (respect_dnt) start only now
     const t = d.getElementById('kb-analytics-loaders');
     if (t) t.content.querySelectorAll('script').forEach(s => {
@@ -45,7 +55,11 @@
     });
   }
 
-  const umami = (name, data, i) => W.umami ? W.umami.track(name, data) : i < 20 && setTimeout(() => umami(name, data, i + 1), 500);
+  // Umami (data-auto-track="false"): every call passes the payload with the bare address and referrer
+  const umami = (name, data, i) => W.umami
+    ? W.umami.track(props => Object.assign({}, props, { url: loc, referrer: ref }, name ? { name, data } : {}))
+    : i < 20 && setTimeout(() => umami(name, data, i + 1), 500);
+  if (U && !off) umami('', null, 0);
 
   const send = ev => {
     const name = ev.name, props = Object.assign({}, ev);
@@ -56,7 +70,7 @@
       try { n.sendBeacon(B.url, s); } catch (e) {}
     }
     if (name == 'page_view') return;
-    if (P) W.plausible(name, { props });
+    if (P) W.plausible(name, { props, u: loc, url: loc });
     if (G) W.gtag('event', name == 'search' ? 'view_search_results' : name, name == 'search' ? Object.assign({ search_term: ev.query }, props) : props);
     if (M) {
       // Matomo's site search counts no-result searches itself
