@@ -311,7 +311,7 @@ def stub_loader(loaded: list[str]) -> Any:
 
     def stub(route: Any) -> None:
         loaded.append(route.request.url)
-        umami = "window.umami={track:function(n,d){(window.__umami=window.__umami||[]).push([n,d])}}"
+        umami = "window.umami={track:function(f){(window.__umami=window.__umami||[]).push(f({url:location.href}))}}"
         route.fulfill(body=umami if "umami" in route.request.url else "", content_type="text/javascript")
 
     return stub
@@ -321,6 +321,8 @@ def check_provider_calls(page: Any) -> None:
     page.evaluate("window.kb.track('search', {query: 'refund', results: 3})")
     page.evaluate("window.kb.track('contact_click', {channel: 'email'})")
     page.wait_for_timeout(100)
+    # the pageview goes to Umami when its script has loaded (analytics.js waits for it)
+    wait_for(page, lambda: page.evaluate("(window.__umami || []).length") >= 3)
     got = page.evaluate("""() => ({
         plausible: (window.plausible.q || []).map(a => Array.from(a)),
         gtag: window.dataLayer.map(a => Array.from(a)).filter(a => a[0] === 'event' || a[0] === 'config'),
@@ -328,15 +330,21 @@ def check_provider_calls(page: Any) -> None:
         umami: window.__umami || [],
     })""")
     props = {"page": ARTICLE, "id": "orders/tracking/track-your-order", "category": "orders", "type": "howto"}
-    assert got["plausible"][0] == ["search", {"props": {**props, "query": "refund", "results": 3}}]
-    assert got["gtag"][0] == ["config", "G-TEST123", {"content_group": "orders"}]
+    # every provider is told the page's address without its query (see test_hardening_browser.py)
+    loc = page.evaluate("location.origin + location.pathname")
+    assert got["plausible"][0] == ["pageview", {"u": loc, "url": loc}]
+    assert got["plausible"][1] == ["search", {"props": {**props, "query": "refund", "results": 3}, "u": loc, "url": loc}]
+    where = {"page_location": loc, "page_referrer": ""}
+    assert got["gtag"][0] == ["config", "G-TEST123", {"content_group": "orders", **where}]
     assert (
         got["gtag"][1][:2] == ["event", "view_search_results"]
         and got["gtag"][1][2]["search_term"] == "refund"
     )
     assert got["gtag"][2][:2] == ["event", "contact_click"] and got["gtag"][2][2]["channel"] == "email"
     assert ["setSiteId", "7"] in got["paq"] and ["trackPageView"] in got["paq"]
+    assert ["setCustomUrl", loc] in got["paq"]
     assert ["trackSiteSearch", "refund", False, 3] in got["paq"]
     assert got["paq"][-1][:4] == ["trackEvent", "contact_click", "email", ARTICLE]
-    assert [n for n, _ in got["umami"]] == ["search", "contact_click"]
+    assert sorted(p.get("name", "") for p in got["umami"]) == ["", "contact_click", "search"]
+    assert {p["url"] for p in got["umami"]} == {loc}
     assert page.evaluate("document.cookie") == ""

@@ -121,18 +121,25 @@ def test_head_contract(sample_site: Path, pages: dict[str, str]) -> None:
         'type="application/atom+xml"',
         'type="application/ld+json"',
         'rel="icon"',
-        "--kb-brand:",
-        "--kb-accent:",
+        '<meta name="referrer" content="strict-origin">',
         'id="kb-contact-template"',
         "data-kb-base=",
         'data-kb-feedback="yes"',
         "data-kb-contact=",
     ):
         assert needle in html, needle
-    # Nothing blocks the first paint but one stylesheet; every external script is deferred.
-    assert len(re.findall(r'<link[^>]+rel="stylesheet"', html)) == 1
+    # Nothing blocks the first paint but the theme's stylesheet, the brand colours (static/_brand.css, written
+    # by the build) and kb-init.js (the stored light/dark choice, before first paint); every other external
+    # script is deferred. No inline script or style: the theme works under a strict CSP.
+    sheets = re.findall(r'<link[^>]+rel="stylesheet"[^>]*>', html)
+    assert len(sheets) == 2 and "/static/_brand.css?v=" in sheets[1], sheets
+    brand = (sample_site / "static" / "_brand.css").read_text(encoding="utf-8")
+    assert "--kb-brand:#0b5cad" in brand and "--kb-accent:" in brand
     scripts = re.findall(r"<script[^>]*\ssrc=[^>]*>", html)
-    assert scripts and all(re.search(r"\s(?:defer|async)[\s>]", s) for s in scripts), scripts
+    blocking = [s for s in scripts if not re.search(r"\s(?:defer|async)[\s>]", s)]
+    assert scripts and len(blocking) == 1 and "/static/kb-init.js?v=" in blocking[0], scripts
+    assert not re.search(r"<style|\sstyle=|\son[a-z]+=", html)
+    assert not [s for s in re.findall(r"<script(?![^>]*\ssrc=)[^>]*>", html) if "application/" not in s]
     # No request leaves the site: no external stylesheet, script, font or image in the theme's output.
     assert not re.search(r'<(?:script|img|iframe)[^>]+src="(?:https?:)?//', html)
     assert not re.search(r'<link[^>]+rel="(?:stylesheet|preload|icon)"[^>]+href="(?:https?:)?//', html)
@@ -449,7 +456,8 @@ def test_any_brand_colour_keeps_text_contrast(
             page = ctx.new_page()
             for kind in ("home", "article", "howto", "404"):
                 _goto(page, url + pages[kind])
-                assert brand in page.content()
+                got = page.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--kb-brand')")
+                assert got.strip() == brand
                 for v in axe.run(page, options=options).response["violations"]:
                     found += [
                         f"{kind} ({scheme}): {n['target']} {n['any'][0]['message'] if n['any'] else ''}"
