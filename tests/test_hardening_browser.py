@@ -249,7 +249,10 @@ const report = (path, data) => fetch(HOST + path, {method: 'POST', mode: 'no-cor
 """
 
 PLAUSIBLE = """(() => { %(report)s
-  const s = document.currentScript, manual = /\\.manual\\./.test(s.src);
+  // the legacy script: its manual variant sends no pageview itself; the new one (pa-….js): not when
+  // plausible.init() was given autoCapturePageviews: false
+  const s = document.currentScript, o = (window.plausible && window.plausible.o) || {};
+  const manual = /\\.manual\\./.test(s.src) || o.autoCapturePageviews === false;
   const t = (n, o) => {
     o = o || {};
     report('/calls', ['plausible', n, o]);
@@ -363,7 +366,7 @@ class ProviderStub:
 
     def script(self, path: str) -> str | None:
         report = _REPORT % {"host": json.dumps(self.url)}
-        if path.startswith("/js/script.") and path.endswith(".js"):
+        if path.startswith(("/js/script.", "/js/pa-")) and path.endswith(".js"):
             return PLAUSIBLE % {"report": report}
         return {"/umami.js": UMAMI, "/matomo/matomo.js": MATOMO, "/gtag/js": GTAG}.get(path, "%(report)s") % {
             "report": report
@@ -380,14 +383,18 @@ def _leaks(text: str) -> list[str]:
     return [n for n in NEEDLES if n in text]
 
 
-@pytest.mark.parametrize("respect_dnt", [False, True])
-def test_no_provider_gets_what_the_customer_typed(browser: Any, tmp_path: Path, respect_dnt: bool) -> None:
+@pytest.mark.parametrize("respect_dnt,plausible", [(False, "script.js"), (True, "pa-Xy7Q2bN4kR.js")])
+def test_no_provider_gets_what_the_customer_typed(
+    browser: Any, tmp_path: Path, respect_dnt: bool, plausible: str
+) -> None:
+    """Plausible's legacy script (loaded as its manual variant) and its new per-site one; the loaders as
+    script tags, and parked until analytics.js has checked Do Not Track."""
     stub = ProviderStub()
     toml = f"""[analytics]
 respect_dnt = {str(respect_dnt).lower()}
 [analytics.plausible]
 domain = "help.northwind.example"
-src = "{stub.url}/js/script.js"
+src = "{stub.url}/js/{plausible}"
 [analytics.ga4]
 measurement_id = "G-TEST123"
 [analytics.matomo]
@@ -459,3 +466,49 @@ src = "{stub.url}/umami.js"
         context.close()
         server.shutdown()
         stub.server.shutdown()
+
+
+# -- kbgen serve ---------------------------------------------------------------------------------------
+
+
+def test_serve_live_reload_and_brand_colours_under_a_strict_csp(browser: Any, tmp_path: Path) -> None:
+    """`kbgen serve` injects its live reload as an external script, its error overlay sets no style
+    attribute, and a brand colour changed in kbgen.toml reaches the page (a new _brand.css)."""
+    from test_serve import Served, make_project, save
+
+    project = make_project(tmp_path)
+    path = project / "content/orders/tracking/track-your-order.md"
+    server = Served(project)
+    context = browser.new_context()
+    violations = csp_watch(context)
+
+    def with_csp(route: Any) -> None:  # as a host would send it (kbgen serve sends none)
+        resp = route.fetch()
+        route.fulfill(response=resp, headers={**resp.headers, "content-security-policy": CSP})
+
+    # (not the live-reload stream: route.fetch() would wait for its end)
+    context.route(lambda u: u.startswith(server.base) and "/__kbgen/" not in u, with_csp)
+    try:
+        page = context.new_page()
+        page.goto(server.base + "/orders/tracking/track-your-order/")
+        assert not re.search(r"<script(?![^>]*\ssrc=)(?![^>]*application/)[^>]*>", page.content())
+        page.wait_for_function("() => !!window.__kbgenLiveReload")
+        css = "getComputedStyle(document.documentElement).getPropertyValue('--kb-brand').trim()"
+        assert page.evaluate(css) == "#0b5cad"
+        # a broken front matter: the overlay shows the error
+        good = path.read_text(encoding="utf-8")
+        save(path, good.replace('title: "Track your order"', 'title: "Track [your order'))
+        overlay = page.locator("#kbgen-overlay")
+        overlay.wait_for(state="visible", timeout=15000)
+        assert overlay.evaluate("e => getComputedStyle(e).position") == "fixed", "the overlay is styled"
+        save(path, good)
+        overlay.wait_for(state="detached", timeout=15000)
+        # a new brand colour: the page reloads with it
+        config = project / "kbgen.toml"
+        save(config, config.read_text(encoding="utf-8") + '\n[brand]\nbrand_color = "#7a1f5c"\n')
+        page.wait_for_function(f"() => {css} === '#7a1f5c'", timeout=15000)
+        page.wait_for_load_state("networkidle")
+        assert violations == []
+    finally:
+        context.close()
+        server.stop()
