@@ -66,7 +66,9 @@ def serve(root: Path, headers: dict[str, str]) -> tuple[str, http.server.Threadi
                 self.send_header(k, v)
             super().end_headers()
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
@@ -92,8 +94,11 @@ def csp_watch(context: Any) -> list[str]:
 
     def on_page(page: Any) -> None:
         def on_console(m: Any) -> None:
-            # (the 404 page's own status is logged as an error: not a fault)
-            if m.type == "error" and not m.location.get("url", "").endswith(MISSING):
+            # (a 404 page's own status is logged as an error: not a fault; nothing else is ignored)
+            own_404 = m.location.get("url") == page.url and m.text.startswith(
+                "Failed to load resource: the server responded with a status of 404"
+            )
+            if m.type == "error" and not own_404:
                 found.append(f"console: {m.text} ({m.location.get('url')})")
 
         page.on("console", on_console)
@@ -195,7 +200,9 @@ def test_every_page_type_works_under_a_strict_csp(browser: Any, csp_site: tuple[
         # The video facade shows and becomes the player on click. The player is a frame from the video
         # host, which `default-src 'self'` refuses: that is the one violation, and the README's header
         # for sites with videos adds `frame-src` for it.
-        page.route(re.compile(r"^https://"), lambda route: route.fulfill(body="player", content_type="text/html"))
+        page.route(
+            re.compile(r"^https://"), lambda route: route.fulfill(body="player", content_type="text/html")
+        )
         page.goto(url + pages["video"])
         facade = page.locator("[data-kb-video]").first
         assert facade.is_visible()
@@ -214,7 +221,9 @@ def test_every_page_type_works_under_a_strict_csp(browser: Any, csp_site: tuple[
 def test_video_plays_with_the_readme_header(browser: Any, tmp_path: Path) -> None:
     """The README's header for sites with videos lets the player frame in, and nothing else out."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    m = re.search(r"Content-Security-Policy: (default-src 'self'; img-src 'self' data:; frame-src [^\n`]+)", readme)
+    m = re.search(
+        r"Content-Security-Policy: (default-src 'self'; img-src 'self' data:; frame-src [^\n`]+)", readme
+    )
     assert m, "the README gives the header for sites with videos"
     header = m.group(1).strip()
     site = build(tmp_path)
@@ -228,7 +237,9 @@ def test_video_plays_with_the_readme_header(browser: Any, tmp_path: Path) -> Non
     violations = csp_watch(context)
     try:
         page = context.new_page()
-        page.route(re.compile(r"^https://"), lambda route: route.fulfill(body="player", content_type="text/html"))
+        page.route(
+            re.compile(r"^https://"), lambda route: route.fulfill(body="player", content_type="text/html")
+        )
         page.goto(url + video)
         page.locator("[data-kb-video]").first.click()
         frame = page.frame_locator(".kb-video iframe").first
@@ -406,7 +417,9 @@ src = "{stub.url}/umami.js"
 """
     site = build(tmp_path, toml)
     # Each provider's script is allowed by name, as the README's header per provider does.
-    csp = f"{CSP}; script-src 'self' {stub.url} https://www.googletagmanager.com; connect-src 'self' {stub.url}"
+    csp = (
+        f"{CSP}; script-src 'self' {stub.url} https://www.googletagmanager.com; connect-src 'self' {stub.url}"
+    )
     url, server = serve(site, {"Content-Security-Policy": csp})
     context = browser.new_context()
     violations = csp_watch(context)
@@ -443,9 +456,24 @@ src = "{stub.url}/umami.js"
         wait_for(
             page,
             lambda: all(
-                any(home in json.dumps(h) for h in stub.hits(p)) for p in ("plausible", "ga4", "matomo", "umami")
+                any(home in json.dumps(h) for h in stub.hits(p))
+                for p in ("plausible", "ga4", "matomo", "umami")
             ),
             what="the home page's view at every provider",
+        )
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.referrer") in ("", url + "/"), "the referrer carries no query"
+        # An address someone typed that is no page: the 404 is counted, without what the path gives away.
+        missing = url + "/help/alice%40example.com/4111111111111111/"
+        assert page.goto(missing).status == 404
+        gone = url + "/help/[email]/[number]/"
+        wait_for(
+            page,
+            lambda: all(
+                any(gone in json.dumps(h) for h in stub.hits(p))
+                for p in ("plausible", "ga4", "matomo", "umami")
+            ),
+            what="the 404's view at every provider",
         )
         page.wait_for_load_state("networkidle")
 
@@ -455,12 +483,12 @@ src = "{stub.url}/umami.js"
             if _leaks(r.get("path", "") + r.get("url", "") + r["referer"] + r.get("body", ""))
         ]
         assert leaks == [], leaks
-        assert page.evaluate("document.referrer") in ("", url + "/"), "the referrer carries no query"
         # The page locations the providers were given: the pages' addresses without the query.
-        assert {h["u"] for h in stub.hits("plausible") if h["n"] == "pageview"} == {url + "/search/", home}
-        assert {h["dl"] for h in stub.hits("ga4") if h["en"] == "page_view"} == {url + "/search/", home}
-        assert {h["url"] for h in stub.hits("matomo") if "search" not in h} >= {url + "/search/", home}
-        assert {h["url"] for h in stub.hits("umami") if "name" not in h} == {url + "/search/", home}
+        views = {url + "/search/", home, gone}
+        assert {h["u"] for h in stub.hits("plausible") if h["n"] == "pageview"} == views
+        assert {h["dl"] for h in stub.hits("ga4") if h["en"] == "page_view"} == views
+        assert {h["url"] for h in stub.hits("matomo") if "search" not in h} >= views
+        assert {h["url"] for h in stub.hits("umami") if "name" not in h} == views
         assert violations == []
     finally:
         context.close()

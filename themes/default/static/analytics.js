@@ -16,17 +16,29 @@
   };
   const base = (ds.kbBase || '/').replace(/\/?$/, '/');
   const path = location.pathname.indexOf(base) ? location.pathname : '/' + location.pathname.slice(base.length);
-  // a 404 reports the address asked for
-  const page = b.classList.contains('kb-kind-404') || !ds.kbUrl ? path : ds.kbUrl;
   // = events.clean_query: no e-mail addresses or long numbers
+  const NUM = /\+?(?:\d[\s.-]?){4,}\d/g;
   const clean = q => String(q).replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\s@]+@[^\s@]+/g, '[email]')
-    .replace(/\+?(?:\d[\s.-]?){4,}\d/g, '[number]').replace(/\s+/g, ' ').trim().slice(0, 100);
+    .replace(NUM, '[number]').replace(/\s+/g, ' ').trim().slice(0, 100);
+  // a path someone typed (a 404's, another site's) likewise, segment by segment; one with nothing to
+  // hide keeps its encoding
+  const scrub = p => {
+    let t = p;
+    try { t = decodeURIComponent(p); } catch (e) { /* not UTF-8: as it is */ }
+    const s = t.replace(/[^\s@/]+@[^\s@/]+/g, '[email]').replace(NUM, '[number]');
+    return s === t ? p : encodeURI(s).replace(/%5B/g, '[').replace(/%5D/g, ']');
+  };
+  const is404 = b.classList.contains('kb-kind-404');
+  // a 404 reports the address asked for
+  const page = is404 ? scrub(path) : ds.kbUrl || path;
 
   // What providers are told the page is: its address without the query or fragment (the search page's
   // ?q= is what the customer typed; the cleaned query goes in the search event), and where the visitor
   // came from likewise. No provider reads location itself: each is handed these.
-  const bare = u => { try { const x = new URL(u); return x.origin + x.pathname; } catch (e) { return ''; } };
-  const loc = bare(location.href), ref = bare(d.referrer);
+  const bare = (u, typed) => {
+    try { const x = new URL(u); return x.origin + (typed ? scrub(x.pathname) : x.pathname); } catch (e) { return ''; }
+  };
+  const loc = bare(location.href, is404), ref = bare(d.referrer, true);
 
   const P = C.plausible, G = C.ga4, M = C.matomo, U = C.umami, B = C.beacon;
   if (!off) {
