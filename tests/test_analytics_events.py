@@ -119,7 +119,9 @@ def test_analytics_js_redacts_like_python() -> None:
 
 def test_scripts_stay_small() -> None:
     size = len(gzip.compress(ANALYTICS_JS.read_bytes(), 9))
-    assert size <= 2048, f"analytics.js is {size} bytes gzipped"
+    # 2.5 KB: was 2 KB until every provider had to be handed the page's address without its query
+    # (issue 12); the shared budget with kb.js below is unchanged
+    assert size <= 2560, f"analytics.js is {size} bytes gzipped"
     kb = STATIC / "kb.js"
     if kb.exists():
         total = size + len(gzip.compress(kb.read_bytes(), 9))

@@ -16,35 +16,27 @@
   };
   const base = (ds.kbBase || '/').replace(/\/?$/, '/');
   const path = location.pathname.indexOf(base) ? location.pathname : '/' + location.pathname.slice(base.length);
-  // = events.clean_query: no e-mail addresses or long numbers
-  const NUM = /\+?(?:\d[\s.-]?){4,}\d/g;
+  // = events.clean_query: no e-mail addresses or long numbers; in a typed path (404, referrer) too
+  const N = /\+?(?:\d[\s.-]?){4,}\d/g;
   const clean = q => String(q).replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\s@]+@[^\s@]+/g, '[email]')
-    .replace(NUM, '[number]').replace(/\s+/g, ' ').trim().slice(0, 100);
-  // a path someone typed (a 404's, another site's) likewise, segment by segment; one with nothing to
-  // hide keeps its encoding
+    .replace(N, '[number]').replace(/\s+/g, ' ').trim().slice(0, 100);
   const scrub = p => {
     let t = p;
-    try { t = decodeURIComponent(p); } catch (e) { /* not UTF-8: as it is */ }
-    const s = t.replace(/[^\s@/]+@[^\s@/]+/g, '[email]').replace(NUM, '[number]');
-    return s === t ? p : encodeURI(s).replace(/%5B/g, '[').replace(/%5D/g, ']');
+    try { t = decodeURIComponent(p); } catch (e) {}
+    const s = t.replace(/[^\s@/]+@[^\s@/]+/g, '[email]').replace(N, '[number]');
+    return s == t ? p : s;
   };
   const is404 = b.classList.contains('kb-kind-404');
-  // a 404 reports the address asked for
   const page = is404 ? scrub(path) : ds.kbUrl || path;
-
-  // What providers are told the page is: its address without the query or fragment (the search page's
-  // ?q= is what the customer typed; the cleaned query goes in the search event), and where the visitor
-  // came from likewise. No provider reads location itself: each is handed these.
-  const bare = (u, typed) => {
-    try { const x = new URL(u); return x.origin + (typed ? scrub(x.pathname) : x.pathname); } catch (e) { return ''; }
-  };
-  const loc = bare(location.href, is404), ref = bare(d.referrer, true);
+  // Providers are handed the address and referrer without query or fragment (?q= is what was typed)
+  const bare = (u, t) => { try { u = new URL(u); return u.origin + (t ? scrub(u.pathname) : u.pathname); } catch (e) { return ''; } };
+  const loc = bare(location.href, is404), ref = bare(d.referrer, 1);
 
   const P = C.plausible, G = C.ga4, M = C.matomo, U = C.umami, B = C.beacon;
   if (!off) {
     if (P) {
       const p = W.plausible = W.plausible || function () { (p.q = p.q || []).push(arguments); };
-      // the new script (pa-….js) takes its options from init(); the legacy one is its manual variant
+      // no pageview of its own: pa-….js by init(), the legacy one is its manual variant
       if (P.init) { p.init = p.init || (o => { p.o = o || {}; }); p.init({ autoCapturePageviews: false }); }
       if (P.manual) p('pageview', { u: loc, url: loc });
     }
@@ -52,9 +44,8 @@
       W.dataLayer = W.dataLayer || [];
       W.gtag = W.gtag || function () { W.dataLayer.push(arguments); };
       W.gtag('js', new Date());
-      const where = { page_location: loc, page_referrer: ref };
-      W.gtag('set', where);
-      W.gtag('config', G.id, Object.assign(ds.kbCategory ? { content_group: ds.kbCategory } : {}, where));
+      W.gtag('set', { page_location: loc, page_referrer: ref });
+      W.gtag('config', G.id, ds.kbCategory ? { content_group: ds.kbCategory } : {});
     }
     if (M) (W._paq = W._paq || []).push(['setTrackerUrl', M.url + 'matomo.php'], ['setSiteId', M.site],
       ['setCustomUrl', loc], ['setReferrerUrl', ref], ['trackPageView'], ['enableLinkTracking']);
@@ -67,9 +58,9 @@
     });
   }
 
-  // Umami (data-auto-track="false"): every call passes the payload with the bare address and referrer
+  // Umami (data-auto-track="false"): the pageview and every event with the bare address
   const umami = (name, data, i) => W.umami
-    ? W.umami.track(props => Object.assign({}, props, { url: loc, referrer: ref }, name ? { name, data } : {}))
+    ? W.umami.track(p => Object.assign(p, { url: loc, referrer: ref }, name && { name, data }))
     : i < 20 && setTimeout(() => umami(name, data, i + 1), 500);
   if (U && !off) umami('', null, 0);
 
