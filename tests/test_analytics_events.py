@@ -119,7 +119,7 @@ def test_analytics_js_redacts_like_python() -> None:
 
 def test_scripts_stay_small() -> None:
     size = len(gzip.compress(ANALYTICS_JS.read_bytes(), 9))
-    assert size <= 2048, f"analytics.js is {size} bytes gzipped"
+    assert size <= 2176, f"analytics.js is {size} bytes gzipped"  # 2 kB + the widget fields
     kb = STATIC / "kb.js"
     if kb.exists():
         total = size + len(gzip.compress(kb.read_bytes(), 9))
