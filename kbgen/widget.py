@@ -185,6 +185,7 @@ def write_widget(renderer: SiteRenderer, staging: Path) -> int:
     langs = theme_languages(renderer)
     files = 0
     pages: dict[str, bytes] = {}
+    labels: dict[str, str] = {}
     for lang in [config.language, *[lg for lg in langs if lg != config.language]]:
         r = renderer
         if lang != config.language:
@@ -204,6 +205,7 @@ def write_widget(renderer: SiteRenderer, staging: Path) -> int:
         )
         html = r.env.get_template("widget.html").render({"page": page, "widget": data, "panel_lang": lang})
         pages[url] = html.encode("utf-8")
+        labels[lang] = r.t("widget_launcher")
     for url, body in pages.items():
         out = staging / url.strip("/") / "index.html"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -216,7 +218,8 @@ def write_widget(renderer: SiteRenderer, staging: Path) -> int:
         "lang": config.language,
         "langs": [lg for lg in langs if lg != config.language],
         "v": version,
-        "label": renderer.t("widget_launcher"),
+        "label": labels[config.language],
+        "labels": {lg: text for lg, text in labels.items() if lg != config.language},
     }
     src = _launcher_source(renderer).replace("{/*KB_CONFIG*/}", json.dumps(launcher, ensure_ascii=True))
     (staging / "widget.js").write_text(src, encoding="utf-8")

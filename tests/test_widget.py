@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.server
 import json
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, run_kbgen, serve_directory
+from conftest import ROOT, _mime_fix, _QuietHandler, run_kbgen, serve_directory
 
 pytestmark = pytest.mark.browser
 
@@ -31,11 +32,12 @@ match = ["/account/orders/*", "/track"]
 tags = ["tracking"]
 """
 
+SHOP_STYLE = """<style>body{margin:0;font:16px/1.5 sans-serif} main{max-width:40rem;margin:0 auto;padding:1rem}
+p{margin:0 0 1rem} .cta{display:block;width:100%;padding:1rem}</style>"""
 SHOP_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Northwind shop</title>
-<style>body{{margin:0;font:16px/1.5 sans-serif}} main{{max-width:40rem;margin:0 auto;padding:1rem}}
-p{{margin:0 0 1rem}} .cta{{display:block;width:100%;padding:1rem}}</style></head>
+{style}</head>
 <body><main><h1 id="top">Checkout</h1>
 {paras}
 <button class="cta" id="pay">Pay now</button>
@@ -62,10 +64,13 @@ class _Pages(http.server.BaseHTTPRequestHandler):
     """Answers every path with the page the server was made for (a shop: any path is a shop page)."""
 
     page: Callable[[str], str] = staticmethod(lambda path: "")
+    csp: Callable[[str], str] = staticmethod(lambda path: "")
 
     def do_GET(self) -> None:  # noqa: N802
         body = self.page(self.path).encode()
         self.send_response(200)
+        if self.csp(self.path):
+            self.send_header("Content-Security-Policy", self.csp(self.path))
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -75,8 +80,25 @@ class _Pages(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def _serve_pages(page: Callable[[str], str]) -> tuple[str, http.server.ThreadingHTTPServer]:
-    handler = type("H", (_Pages,), {"page": staticmethod(page)})
+def _serve_pages(
+    page: Callable[[str], str], csp: Callable[[str], str] = lambda path: ""
+) -> tuple[str, http.server.ThreadingHTTPServer]:
+    handler = type("H", (_Pages,), {"page": staticmethod(page), "csp": staticmethod(csp)})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+class _StrictCSP(_QuietHandler):
+    def end_headers(self) -> None:
+        self.send_header("Content-Security-Policy", "default-src 'self'")
+        super().end_headers()
+
+
+def _serve_strict(root: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
+    """The built help centre served with `Content-Security-Policy: default-src 'self'`."""
+    _mime_fix()
+    handler = functools.partial(_StrictCSP, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}", server
@@ -84,14 +106,30 @@ def _serve_pages(page: Callable[[str], str]) -> tuple[str, http.server.Threading
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state: dict[str, Any] = {"attrs": ""}
-    shop, shop_server = _serve_pages(
-        lambda path: SHOP_PAGE.format(
-            site=state["site"],
-            attrs=state["attrs"],
+    state: dict[str, Any] = {}
+
+    def shop_page(path: str) -> str:
+        # /csp/…: the help centre from the server that sends a strict CSP, the shop page under one too;
+        # /options/…: the launcher with every data-kb-* option.
+        attrs = (
+            ' data-kb-lang="fr" data-kb-position="left" data-kb-color="#aa0000"'
+            if "/options/" in path
+            else ""
+        )
+        return SHOP_PAGE.format(
+            site=state["csp_site"] if path.startswith("/csp/") else state["site"],
+            attrs=attrs,
+            style="" if path.startswith("/csp/") else SHOP_STYLE,
             paras="\n".join(f"<p>Line {i} of the order summary.</p>" for i in range(30)),
         )
-    )
+
+    def shop_csp(path: str) -> str:
+        if not path.startswith("/csp/"):
+            return ""
+        # What the README tells a shop with a strict CSP to add: script-src and frame-src for the help centre.
+        return f"default-src 'self'; script-src 'self' {state['csp_site']}; frame-src {state['csp_site']}"
+
+    shop, shop_server = _serve_pages(shop_page, shop_csp)
     foreign, foreign_server = _serve_pages(lambda path: FOREIGN_PAGE.format(panel=state["panel"]))
     root = tmp_path_factory.mktemp("widget")
     shutil.copytree(ROOT / "content", root / "content")
@@ -99,11 +137,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     (root / "kbgen.toml").write_text(toml, encoding="utf-8")
     run_kbgen("build", cwd=root)
     site, site_server = serve_directory(root / "site")
-    state.update(site=site, shop=shop, foreign=foreign, root=root)
+    csp_site, csp_server = _serve_strict(root / "site")
+    state.update(site=site, csp_site=csp_site, shop=shop, foreign=foreign, root=root)
     # A foreign site framing the panel and claiming to be the shop.
     state["panel"] = f"{site}/_widget/#o={shop}&p=/checkout"
     yield state
-    for s in (shop_server, foreign_server, site_server):
+    for s in (shop_server, foreign_server, site_server, csp_server):
         s.shutdown()
 
 
@@ -440,3 +479,43 @@ def test_widget_output(env: dict[str, Any]) -> None:
     assert data["hosts"] == [env["shop"]]
     assert (site / "_widget" / "fr" / "index.html").read_text(encoding="utf-8").count("Fermer l’aide") >= 1
     assert "/_widget/" not in (site / "sitemap.xml").read_text(encoding="utf-8")
+
+
+def test_strict_csp_on_both_sides(page: Any, env: dict[str, Any]) -> None:
+    """The shop adds only the documented script-src/frame-src; the help centre sends default-src 'self'."""
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: "Content Security Policy" in m.text and violations.append(f"{m.location}: {m.text}"),
+    )
+    page.goto(env["shop"] + "/csp/checkout")
+    _launcher(page).click()
+    frame = _panel(page, env)
+    assert frame.url.startswith(env["csp_site"])
+    frame.locator("#kbw-q").fill("price mach")
+    frame.locator("[data-kbw-results] a").first.click()
+    frame.locator(".kbw-answer-body p").first.wait_for()
+    # The brand colour reached the panel without an inline style.
+    assert (
+        frame.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--kb-brand')")
+        == "#0b5cad"
+    )
+    assert not violations, violations
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def test_launcher_options(page: Any, env: dict[str, Any]) -> None:
+    page.goto(env["shop"] + "/options/checkout")
+    button = _launcher(page)
+    assert button.inner_text().strip() == "Aide"
+    assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(170, 0, 0)"
+    assert button.bounding_box()["x"] < 100  # data-kb-position="left"
+    button.click()
+    frame = _panel(page, env)
+    assert "/_widget/fr/" in frame.url
+    assert frame.evaluate("document.documentElement.lang") == "fr"
+    assert frame.locator("[data-kbw-close]").get_attribute("aria-label") == "Fermer l’aide"
+    assert (
+        frame.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--kb-brand')")
+        == "#aa0000"
+    )

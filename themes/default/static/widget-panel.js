@@ -144,11 +144,10 @@
   const DROP = 'script,style,link,meta,base,iframe,object,embed,form,input,button,textarea,select,template,noscript,[data-kb-video]';
   const adopt = (node, pageUrl) => { // a copy of the page's own HTML, made inert and with absolute links
     const c = d.importNode(node, true);
-    c.querySelectorAll(DROP).forEach(x => x.remove());
     [c, ...c.querySelectorAll('*')].forEach(el => {
       for (const at of [...el.attributes]) {
         const n = at.name.toLowerCase();
-        if (n.startsWith('on') || n == 'style' || n == 'srcset' || n == 'id') el.removeAttribute(at.name);
+        if (n.startsWith('on') || n == 'srcset' || n == 'id') el.removeAttribute(at.name);
         else if (n == 'href' || n == 'src') {
           let u;
           try { u = new URL(at.value, pageUrl); } catch (e) { el.removeAttribute(at.name); continue; }
@@ -177,10 +176,15 @@
     track('widget_answer', r.rank ? { url: current.url, rank: r.rank } : { url: current.url });
     fetch(url.href).then(res => { if (!res.ok) throw Error(res.status); return res.text(); }).then(html => {
       if (token !== seq) return;
-      const page = new DOMParser().parseFromString(html, 'text/html');
+      // parsed inert (a template's content: nothing runs, loads or applies), cleaned there, then copied in
+      const tpl = d.createElement('template');
+      tpl.innerHTML = html;
+      const page = tpl.content;
       const item = anchor && page.getElementById(anchor);
       const faq = item && item.closest('details');
       let title = (page.querySelector('h1') || {}).textContent || r.title, body;
+      page.querySelectorAll(DROP).forEach(x => x.remove());
+      page.querySelectorAll('[style]').forEach(x => x.removeAttribute('style'));
       if (faq) {
         title = (faq.querySelector('summary') || {}).textContent || title;
         body = faq.querySelector('.kb-faq-answer') || faq;

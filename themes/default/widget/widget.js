@@ -8,7 +8,9 @@
   if (W.kbWidget || !me || !me.src) return;
   const o = me.dataset, hex = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
   const lang = (o.kbLang || '').toLowerCase();
-  const src = new URL('_widget/' + ((C.langs || []).includes(lang) ? lang + '/' : ''), me.src);
+  const other = (C.langs || []).includes(lang);
+  const src = new URL('_widget/' + (other ? lang + '/' : ''), me.src);
+  const label = (other && C.labels && C.labels[lang]) || C.label || 'Help';
   const origin = src.origin, color = hex.test(o.kbColor || '') ? o.kbColor : C.color;
   const side = /^(left|right)$/.test(o.kbPosition) ? o.kbPosition : C.position;
   const suggest = (o.kbSuggest || '').slice(0, 100);
@@ -43,14 +45,21 @@ iframe{border:0;width:100%;height:100%;display:block}
     btn.type = 'button';
     btn.setAttribute('aria-haspopup', 'dialog');
     btn.setAttribute('aria-expanded', 'false');
-    btn.innerHTML = '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><circle cx="12" cy="12" r="9"/><path d="M9.5 9.5a2.5 2.5 0 1 1 3.4 2.3c-.6.3-.9.8-.9 1.4v.3M12 16.5h.01"/></svg><span></span>';
-    btn.lastChild.textContent = C.label || 'Help';
+    // built node by node, not innerHTML: fine under Trusted Types too
+    const ns = 'http://www.w3.org/2000/svg', svg = d.createElementNS(ns, 'svg'), path = d.createElementNS(ns, 'path');
+    const attrs = (el, a) => Object.keys(a).forEach(k => el.setAttribute(k, a[k]));
+    attrs(svg, { viewBox: '0 0 24 24', fill: 'none', stroke: 'currentColor', 'stroke-width': '2', 'stroke-linecap': 'round', 'aria-hidden': 'true' });
+    attrs(path, { d: 'M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0zM9.5 9.5a2.5 2.5 0 1 1 3.4 2.3c-.6.3-.9.8-.9 1.4v.3M12 16.5h.01' });
+    svg.append(path);
+    const text = d.createElement('span');
+    text.textContent = label;
+    btn.append(svg, text);
     btn.addEventListener('click', () => (isOpen ? close() : open()));
     box = d.createElement('div');
     box.className = 'p';
     box.hidden = true;
     box.setAttribute('role', 'dialog');
-    box.setAttribute('aria-label', C.label || 'Help');
+    box.setAttribute('aria-label', label);
     root.append(btn, box);
     d.body.append(host);
   };
@@ -66,7 +75,7 @@ iframe{border:0;width:100%;height:100%;display:block}
       if (opts.query) p.set('q', opts.query);
       if (opts.article) p.set('a', opts.article);
       frame = d.createElement('iframe');
-      frame.title = C.label || 'Help';
+      frame.title = label;
       frame.setAttribute('sandbox', 'allow-scripts allow-same-origin allow-popups allow-popups-to-escape-sandbox');
       frame.setAttribute('referrerpolicy', 'no-referrer');
       frame.src = src.href + '?v=' + C.v + '#' + p;
