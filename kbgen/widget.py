@@ -32,8 +32,6 @@ _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?")
 MAX_PER_RULE = 6
 MAX_RULES = 200
 MAX_GLOB = 200
-# Articles this short (in words) open inside the panel; longer ones show their lead and a link.
-SHORT_WORDS = 300
 
 
 def _where(where: str, key: str) -> str:
@@ -149,12 +147,7 @@ def _resolve(renderer: SiteRenderer) -> dict[str, Any]:
         globs = rule.match if isinstance(rule.match, list) else [rule.match]
         rules.append({"m": [glob_regex(g) for g in globs], "a": [ref(a) for a in seen[:MAX_PER_RULE]]})
     popular = [ref(a) for a in library.popular[:5]]
-    short = [
-        index[a.url]
-        for a in library.articles
-        if a.url in index and (a.type == "faq" or a.word_count <= SHORT_WORDS)
-    ]
-    return {"items": items, "rules": rules, "popular": popular, "short": sorted(set(short))}
+    return {"items": items, "rules": rules, "popular": popular}
 
 
 def theme_languages(renderer: SiteRenderer) -> list[str]:
