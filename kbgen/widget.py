@@ -166,17 +166,27 @@ def _launcher_source(renderer: SiteRenderer) -> str:
 def write_widget(renderer: SiteRenderer, staging: Path) -> int:
     """Write `widget.js` and `_widget/` (one panel per theme language) into `staging`; returns the number of
     files written (0 when `[widget]` is not enabled)."""
+    outputs = widget_outputs(renderer)
+    for rel, data in outputs.items():
+        out = staging / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    return len(outputs)
+
+
+def widget_outputs(renderer: SiteRenderer) -> dict[str, bytes]:
+    """The widget's files by site-relative output path (nothing when `[widget]` is not enabled); also used
+    by `kbgen serve` after an edit that changes what listings show (a title, a URL, tags)."""
     from .render import SiteRenderer
 
     config = renderer.config
     w = config.widget
     if not w.enabled:
-        return 0
+        return {}
     data = _resolve(renderer)
     color = w.color or config.brand.brand_color or "#0b5cad"
     data.update({"hosts": w.hosts, "color": color})
     langs = theme_languages(renderer)
-    files = 0
     pages: dict[str, bytes] = {}
     labels: dict[str, str] = {}
     for lang in [config.language, *[lg for lg in langs if lg != config.language]]:
@@ -190,20 +200,11 @@ def write_widget(renderer: SiteRenderer, staging: Path) -> int:
             )
         url = f"/{PANEL_DIR}/" if lang == config.language else f"/{PANEL_DIR}/{lang}/"
         page = r._page(
-            "widget",
-            r.t("widget_title"),
-            url,
-            noindex=True,
-            data={"url": url, "source": "widget"},
+            "widget", r.t("widget_title"), url, noindex=True, data={"url": url, "source": "widget"}
         )
         html = r.env.get_template("widget.html").render({"page": page, "widget": data, "panel_lang": lang})
-        pages[url] = html.encode("utf-8")
+        pages[url.strip("/") + "/index.html"] = html.encode("utf-8")
         labels[lang] = r.t("widget_launcher")
-    for url, body in pages.items():
-        out = staging / url.strip("/") / "index.html"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(body)
-        files += 1
     version = hashlib.sha256(b"".join(pages.values())).hexdigest()[:10]
     launcher = {
         "color": color,
@@ -215,5 +216,4 @@ def write_widget(renderer: SiteRenderer, staging: Path) -> int:
         "labels": {lg: text for lg, text in labels.items() if lg != config.language},
     }
     src = _launcher_source(renderer).replace("{/*KB_CONFIG*/}", json.dumps(launcher, ensure_ascii=True))
-    (staging / "widget.js").write_text(src, encoding="utf-8")
-    return files + 1
+    return {**pages, "widget.js": src.encode("utf-8")}
