@@ -116,6 +116,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             if "/options/" in path
             else ""
         )
+        if path.endswith("/with-suggest"):  # …/with-suggest: data-kb-suggest
+            attrs = ' data-kb-suggest="gift card balance"'
         return SHOP_PAGE.format(
             site=state["csp_site"] if path.startswith("/csp/") else state["site"],
             attrs=attrs,
@@ -519,3 +521,16 @@ def test_launcher_options(page: Any, env: dict[str, Any]) -> None:
         frame.evaluate("getComputedStyle(document.documentElement).getPropertyValue('--kb-brand')")
         == "#aa0000"
     )
+
+
+def test_data_kb_suggest_picks_the_suggestions(page: Any, env: dict[str, Any]) -> None:
+    # A checkout page (a [[widget.suggest]] rule matches), but the tag asks for its own suggestions.
+    page.goto(env["shop"] + "/checkout/with-suggest")
+    _launcher(page).click()
+    frame = _panel(page, env)
+    frame.wait_for_function(
+        "[...document.querySelectorAll('.kbw-result-title')].some(t => /gift card/i.test(t.textContent))"
+    )
+    titles = frame.locator("[data-kbw-results] .kbw-result-title").all_inner_texts()
+    assert "Why was my payment declined?" not in titles
+    assert frame.locator("[data-kbw-list-title]").text_content() == "Suggested for this page"
