@@ -38,6 +38,7 @@ from .errors import BuildError, Problem
 from .lifetime import die_with_parent, exit_on_sigterm
 from .memtrace import mark
 from .render import Page, SiteRenderer, Theme, build_date_from_env
+from .widget import write_widget
 
 MARKER = ".kbgen-site"
 PARALLEL_PAGES = 600
@@ -547,6 +548,7 @@ def _build(
             generated = renderer.generated_files()
             for rel, data in generated.items():
                 _write(staging / rel, data)
+            widget_files = write_widget(renderer, staging)
         mark("build: rendered")
         with _timed(timings, "index_wait"):  # the part of the index stage not hidden behind rendering
             info = search.result()
@@ -554,7 +556,7 @@ def _build(
         if options.progress:
             options.progress("index", 1, 1)
         with _timed(timings, "write"):
-            files = pages + 3 + len(generated)
+            files = pages + 3 + len(generated) + widget_files
             files += _copy_tree_files({f"static/{k}": v for k, v in theme.static_files().items()}, staging)
             site_static = config.root / config.static_dir
             if site_static.is_dir():
@@ -678,6 +680,7 @@ class BuildSession:
                 _write(staging / "feed.xml", renderer.feed())
                 for rel, data in renderer.generated_files().items():
                     _write(staging / rel, data)
+                write_widget(renderer, staging)
             with _timed(timings, "index_wait"):
                 timings["index"] = search.result().get("wall", 0.0)
                 search = None

@@ -122,6 +122,22 @@ class Build:
 
 
 @dataclass
+class WidgetSuggest:
+    match: str | list[str] = ""  # host page path glob(s), e.g. "/checkout*"
+    articles: list[str] = field(default_factory=list)  # content source paths
+    tags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Widget:  # the embeddable help widget (kbgen/widget.py)
+    enabled: bool = False
+    hosts: list[str] = field(default_factory=list)  # origins allowed to embed and message it
+    position: str = "right"
+    color: str = ""  # "" → brand.brand_color
+    suggest: list[WidgetSuggest] = field(default_factory=list)
+
+
+@dataclass
 class Config:
     title: str = "Help Centre"
     description: str = ""
@@ -140,6 +156,7 @@ class Config:
     analytics: Analytics = field(default_factory=Analytics)
     check: Check = field(default_factory=Check)
     build: Build = field(default_factory=Build)
+    widget: Widget = field(default_factory=Widget)
     # Not from the file: where it was read from.
     root: Path = field(default=Path("."), metadata={"internal": True})
     path: Path | None = field(default=None, metadata={"internal": True})
@@ -241,6 +258,9 @@ def _check_values(config: Config, where: str) -> None:
     if config.check.stale_after < 1:
         raise ConfigError(f"{where}: `check.stale_after` must be at least 1 (months)")
     _check_analytics(config.analytics, where)
+    from .widget import check_widget_config
+
+    check_widget_config(config.widget, where)
 
 
 def _check_analytics(an: Analytics, where: str) -> None:

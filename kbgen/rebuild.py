@@ -52,6 +52,7 @@ from .content.model import Article, Category, Library, Section, Tag
 from .errors import BuildError, ConfigError, Problem, display_path
 from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
 from .render import Page, SiteRenderer
+from .widget import widget_outputs
 
 EDITOR_JUNK_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".crdownload")
 # Prefixes of the loader's markdown issues that name a (missing) file, to know who links to what.
@@ -580,6 +581,8 @@ class Rebuilder:
             if dated or in_feed:  # the feed: the most recently updated articles
                 outputs["feed.xml"] = renderer.feed()
                 self.feed_sources = _feed_sources(lib)
+            if listing:  # the help widget's suggestions show titles, URLs and tags
+                outputs.update(widget_outputs(renderer))
         except Exception:
             self.needs_full = True  # the library changed already: start again from a clean state
             raise

@@ -74,7 +74,7 @@ def report(
     """What customers read, search for and don't find: from the [analytics] sources."""
     from .importers import SOURCE_TYPES
     from .popularity import load_analytics
-    from .report import build_report, print_report, write_html
+    from .report import build_report, print_report, widget_deflection, write_html
 
     config = _load_config(config_path)
     for spec in extra_sources:
@@ -92,6 +92,11 @@ def report(
     library = _load_library(config)
     data = load_analytics(library, config, config.root, window_days=days)
     rep = build_report(data, config, top=top)
+    # The help widget's deflection per shop page: shown when the widget is on or its events are there.
+    widget = widget_deflection(
+        config.analytics.sources, config.root, days or config.analytics.window_days, top
+    )
+    rep.widget = widget if config.widget.enabled or widget["measured"] else None
     print_report(rep)
     if html_path is not None:
         write_html(rep, html_path)

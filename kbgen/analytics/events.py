@@ -59,7 +59,8 @@ class EventSpec:
         return self.required + self.optional
 
 
-# Every field of every event, once. `page`, `id`, `category` and `type` are common to all events.
+# Every field of every event, once. `page`, `id`, `category`, `type` (and, from the widget, `source`,
+# `host`, `visit`) are common to all events.
 FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
@@ -97,10 +98,30 @@ FIELDS: dict[str, Field] = {
         Field(
             "provider", "str", "video host: `youtube`, `vimeo`, `file`", 30, pattern=r"[a-z0-9][a-z0-9_-]*"
         ),
+        Field(
+            "source",
+            "enum",
+            "where the event happened: `widget` (the help widget); absent on the site",
+            choices=("widget",),
+        ),
+        Field(
+            "host",
+            "path",
+            "widget events: the path of the shop page the widget was opened on (no query string, no fragment)",
+            300,
+            pattern=r"/[^?#\s]*",
+        ),
+        Field(
+            "visit",
+            "str",
+            "widget events: a random id of one widget opening (links its events; nothing else)",
+            32,
+            pattern=r"[a-z0-9]{8,32}",
+        ),
     )
 }
 
-COMMON_FIELDS: tuple[str, ...] = ("page", "id", "category", "type")
+COMMON_FIELDS: tuple[str, ...] = ("page", "id", "category", "type", "source", "host", "visit")
 
 EVENTS: dict[str, EventSpec] = {
     e.name: e
@@ -126,6 +147,13 @@ EVENTS: dict[str, EventSpec] = {
             ("url", "channel"),
         ),
         EventSpec("video_play", "an embedded video was started", ("url",), ("video", "provider")),
+        EventSpec("widget_open", "the help widget was opened on a shop page (`host`)"),
+        EventSpec(
+            "widget_answer",
+            "the widget showed an article or FAQ answer (a suggestion or a search result opened in the panel)",
+            ("url",),
+            ("rank",),
+        ),
     )
 }
 
@@ -171,6 +199,8 @@ def _check(field: Field, value: Any) -> Any:
     elif field.kind == "path":
         if not (value.startswith("/") or value.startswith(("http://", "https://"))):
             raise SchemaError(f"`{name}` must be a path starting with / or an http(s) URL")
+        if field.pattern and not re.fullmatch(field.pattern, value):
+            raise SchemaError(f"`{name}` must be a path without query string or fragment")
     elif field.pattern and not re.fullmatch(field.pattern, value):
         raise SchemaError(f"`{name}` has an unexpected format: {value!r}"[:200])
     return value

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import math
+import re
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -17,7 +19,7 @@ from typing import Any
 
 from .popularity import AnalyticsData
 
-__all__ = ["Report", "build_report", "print_report", "render_html", "write_html"]
+__all__ = ["Report", "build_report", "print_report", "render_html", "widget_deflection", "write_html"]
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Report:
     weekly: list[dict[str, Any]] = field(default_factory=list)  # {"week": date, metric: n, ...}
     unmatched: list[tuple[str, int]] = field(default_factory=list)
     brand_color: str = "#0b5cad"
+    widget: dict[str, Any] | None = None  # widget_deflection(), when the site has the help widget
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -270,6 +273,7 @@ def print_report(rep: Report, console: Any = None) -> None:
             [[p, f"{n:,}"] for p, n in rep.unmatched],
             "",
         )
+    print_deflection(rep.widget, console)
 
 
 # -- HTML ----------------------------------------------------------------
@@ -547,6 +551,7 @@ add the words to an existing article's <code>keywords</code>.</p>{gaps}</section
     }</section>
 </div>
 {unmatched}
+{deflection_html(rep.widget)}
 <section class="panel"><h2>Sources</h2><ul class="sources">{sources}</ul></section>
 </main></body></html>
 """
@@ -555,3 +560,147 @@ add the words to an existing article's <code>keywords</code>.</p>{gaps}</section
 def write_html(rep: Report, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_html(rep), encoding="utf-8")
+
+
+# -- the help widget: deflection per shop page ---------------------------------------------------------------
+
+DEFLECTION_DEFINITION = (
+    "Deflection = widget openings in which the customer opened an answer (a suggestion or a search result) "
+    "or said Yes to “Was this helpful?”, and did not click a contact channel, ÷ widget openings. "
+    "Measured by the collector (each widget event carries the shop page and a random id of its opening)."
+)
+_SHOWN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _shown_path(value: Any) -> str:
+    """A host path from the database, safe to show: no control characters, at most 120 characters."""
+    text = _SHOWN.sub("", str(value or "/"))
+    return text if len(text) <= 120 else text[:119] + "…"
+
+
+def widget_deflection(sources: list[Any], root: Path, window_days: int, top: int = 15) -> dict[str, Any]:
+    """Per shop page (`host`), from the collector databases among `sources`: widget openings, those that
+    found an answer (see DEFLECTION_DEFINITION), those that still contacted support, and the deflection
+    rate. `measured` is False when no collector database has widget events to read."""
+    counts: dict[str, list[int]] = {}
+    measured = False
+    for src in sources:
+        get = src.get if isinstance(src, dict) else lambda k, s=src: getattr(s, k, "")
+        if get("type") != "collector" or not get("path"):
+            continue
+        path = Path(get("path"))
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            continue
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error:
+            continue
+        try:
+            (last,) = db.execute("SELECT max(ts) FROM events WHERE source = 'widget'").fetchone()
+            if last is None:
+                continue
+            measured = True
+            since = last - window_days * 86_400_000 if window_days > 0 else 0
+            visits = db.execute(
+                """SELECT host, visit,
+                     max(name = 'widget_open'),
+                     max(name IN ('widget_answer', 'search_click') OR (name = 'feedback' AND helpful = 'yes')),
+                     max(name = 'contact_click')
+                   FROM events
+                   WHERE source = 'widget' AND visit IS NOT NULL AND ts >= ? AND coalesce(device, '') != 'bot'
+                   GROUP BY host, visit""",
+                (since,),
+            ).fetchall()
+        except sqlite3.DatabaseError:  # not a collector database, or one older than the widget fields
+            continue
+        finally:
+            db.close()
+        for host, _visit, opened, found, contacted in visits:
+            if not opened:
+                continue
+            c = counts.setdefault(_shown_path(host), [0, 0, 0])
+            c[0] += 1
+            c[1] += 1 if found and not contacted else 0
+            c[2] += 1 if contacted else 0
+    rows = [
+        {"host": h, "opens": o, "answered": a, "contacted": c, "rate": _ratio(a, o)}
+        for h, (o, a, c) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    ]
+    total = [sum(r[k] for r in rows) for k in ("opens", "answered", "contacted")]
+    return {
+        "measured": measured,
+        "rows": rows[:top],
+        "total": {
+            "opens": total[0],
+            "answered": total[1],
+            "contacted": total[2],
+            "rate": _ratio(total[1], total[0]),
+        },
+    }
+
+
+def print_deflection(widget: dict[str, Any] | None, console: Any) -> None:
+    """The widget section of the terminal report (nothing when the report has no widget data)."""
+    if widget is None:
+        return
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print()
+    console.print("Help widget: deflection per shop page", style="bold", markup=False, highlight=False)
+    if not widget["measured"]:
+        console.print(
+            "  no widget events: deflection needs the collector (`kbgen collect`, [analytics.beacon])",
+            markup=False,
+            highlight=False,
+        )
+        return
+    tab = Table()
+    for name, justify in (("shop page", "left"), ("opened", "right"), ("answered", "right"),
+                          ("contacted", "right"), ("deflection", "right")):  # fmt: skip
+        tab.add_column(name, justify=justify)  # type: ignore[arg-type]
+    t = widget["total"]
+    for r in [*widget["rows"], {"host": "all pages", **t}]:
+        tab.add_row(
+            Text(r["host"]), f"{r['opens']:,}", f"{r['answered']:,}", f"{r['contacted']:,}", _pct(r["rate"])
+        )
+    console.print(tab)
+    console.print(DEFLECTION_DEFINITION, style="dim", markup=False, highlight=False)
+
+
+def deflection_html(widget: dict[str, Any] | None) -> str:
+    """The widget section of the HTML report ("" when the report has no widget data)."""
+    if widget is None:
+        return ""
+    rows = [
+        [_e(r["host"]), f"{r['opens']:,}", f"{r['answered']:,}", f"{r['contacted']:,}", _pct(r["rate"])]
+        for r in widget["rows"]
+    ]
+    if rows:
+        t = widget["total"]
+        rows.append(
+            [
+                "<b>all pages</b>",
+                f"{t['opens']:,}",
+                f"{t['answered']:,}",
+                f"{t['contacted']:,}",
+                _pct(t["rate"]),
+            ]
+        )
+    headers = [
+        ("shop page", False),
+        ("opened", True),
+        ("answered", True),
+        ("contacted", True),
+        ("deflection", True),
+    ]
+    empty = (
+        "No widget events: deflection needs the collector."
+        if not widget["measured"]
+        else "No widget openings."
+    )
+    return (
+        '<section class="panel"><h2>Help widget: deflection per shop page</h2>'
+        f'<p class="hint">{_e(DEFLECTION_DEFINITION)}</p>{_table(headers, rows, empty)}</section>'
+    )

@@ -12,7 +12,9 @@
     search_click: ['query', 'url', 'rank'],
     feedback: ['url', 'helpful'],
     contact_click: ['url', 'channel'],
-    video_play: ['url', 'video', 'provider']
+    video_play: ['url', 'video', 'provider'],
+    widget_open: [],
+    widget_answer: ['url', 'rank']
   };
   const base = (ds.kbBase || '/').replace(/\/?$/, '/');
   const path = location.pathname.indexOf(base) ? location.pathname : '/' + location.pathname.slice(base.length);
@@ -93,6 +95,7 @@
     if (ds.kbId) ev.id = ds.kbId;
     if (ds.kbCategory) ev.category = ds.kbCategory;
     if (ds.kbType) ev.type = ds.kbType;
+    if (ds.kbSource) ev.source = ds.kbSource, ev.host = ds.kbHost, ev.visit = ds.kbVisit;
     for (const k of fields) {
       let v = props[k];
       if (k == 'url' && v == null) v = page;
@@ -115,6 +118,5 @@
     else if (!voted) { voted = true; track('feedback', { helpful: f }); }
   }, true);
 
-  track('page_view');
-  W.addEventListener('pageshow', e => { if (e.persisted) track('page_view'); });
+  if (!ds.kbSource) track('page_view'), W.addEventListener('pageshow', e => { if (e.persisted) track('page_view'); });
 })();
