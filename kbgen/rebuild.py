@@ -998,7 +998,7 @@ class SearchUpdater:
         if process is not None and process.is_alive():
             process.terminate()
             process.join(5)
-        if self.sender is not None:
+        if self.sender is not None and self.sender.is_alive():  # (one made but not yet started: no wait)
             self.sender.join(2)
 
 
