@@ -402,8 +402,10 @@ def test_ctrl_c_in_serve_stops_every_process_quietly(terminal: Terminal, tmp_pat
         # the search worker is up (spawned after the first build) and has answered
         assert _wait_for(lambda: _search_worker_running(term), 60), term.text
         assert _wait_for(lambda: _status(term.port)["search"]["updates"] >= 1, 60)  # type: ignore[index]
-        if moment == "rebuilding":
-            edit_an_article(tmp_path / "p", "ctrlcite")
+        if moment == "rebuilding":  # a full rebuild (the config changed), Ctrl+C while it runs
+            config = tmp_path / "p" / "kbgen.toml"
+            config.write_text(config.read_text(encoding="utf-8").replace("title = ", 'title = "Renamed" #'))
+            assert _wait_for(lambda: bool(_status(term.port)["building"]), 60)  # type: ignore[index]
         elif moment == "updating search":
             build = int(_status(term.port)["build"])  # type: ignore[arg-type, index]
             edit_an_article(tmp_path / "p", "ctrlcite")
