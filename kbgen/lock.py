@@ -151,7 +151,7 @@ def holds_lock(cache_dir: Path) -> bool:
 # -- what a killed build leaves behind (removed only while holding the lock) ---------------------------------
 
 # tempfile.mkdtemp's suffix, and swap_in's `.old-<pid>-<ns>`
-_STAGING = re.compile(r"\.tmp-[A-Za-z0-9_]{6,}")
+_STAGING = re.compile(r"\.tmp-[a-z0-9_]{8}")
 _OLD = re.compile(r"\.old-\d+-\d+")
 _ATOMIC_TMP = re.compile(r"\..+\.kbgen-tmp-\d+-\d+")  # atomic.py's temporary files
 

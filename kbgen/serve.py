@@ -344,8 +344,11 @@ MAX_TARGET = 4096  # characters of a request's path and query; longer: 414
 
 
 def request_path(target: str) -> str | None:
-    """The decoded path of a request target, or None if it is malformed: not UTF-8, a control character or
-    a backslash, a `.` or `..` segment, an empty segment (`//`) — nothing a page of the site links to."""
+    """The decoded path of a request target, or None if it is malformed: not ASCII as sent (a browser
+    percent-encodes), not UTF-8 once decoded, a control character or a backslash, a `.` or `..` segment, an
+    empty segment (`//`) — nothing a page of the site links to."""
+    if not target.isascii():
+        return None
     try:
         path = unquote(urlsplit(target).path, errors="strict")
     except ValueError:  # UnicodeDecodeError included

@@ -473,6 +473,21 @@ def test_serve_answers_malformed_paths_with_400_or_404_never_an_error_or_a_file_
     assert _get(server.port, "/")[0] in (200, 302)  # and the server goes on
 
 
+@pytest.mark.parametrize(
+    "target", [b"/\x00", b"/\x01index.html", b"/\xff", b"/caf\xc3\xa9", b"../../etc/passwd", b"/a\\..\\..\\kbgen.toml"]
+)
+def test_serve_answers_raw_malformed_request_targets_with_400(served: tuple[Served, Path], target: bytes) -> None:
+    """Bytes a client library would refuse to send, sent as they are on a socket."""
+    server, _ = served
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith((b"HTTP/1.0 400", b"HTTP/1.1 400")), answer[:200]
+    assert b"title =" not in answer and b"root:" not in answer
+
+
 def test_serve_still_serves_ordinary_paths(served: tuple[Served, Path]) -> None:
     server, _ = served
     code, _, body = _get(server.port, "/index.html")
