@@ -446,8 +446,11 @@ def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
     """Build the site described by `config`. Raises `BuildError` with every problem found, and
     `kbgen.lock.ProjectBusy` if another kbgen holds the project's lock (see `kbgen.lock`)."""
     with project_lock(config.cache_path, command="build"):
-        # What a killed build left behind (staging and old output folders, temporary cache files).
-        remove_leftovers((options and options.output or config.output_path).resolve(), config.cache_path)
+        # What a killed build left behind (staging and old output folders, temporary cache files), beside
+        # an output folder kbgen may replace.
+        output = (options and options.output or config.output_path).resolve()
+        check_output_dir(output, config.root)
+        remove_leftovers(output, config.cache_path)
         return _build_locked(config, options)
 
 
