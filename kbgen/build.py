@@ -35,7 +35,9 @@ from .config import Config
 from .content import LoadOptions, load_library
 from .content.model import Library
 from .errors import BuildError, Problem
+from .integrity import search_export_problem
 from .lifetime import die_with_parent, exit_on_sigterm
+from .lock import project_lock, remove_leftovers
 from .memtrace import mark
 from .render import Page, SiteRenderer, Theme, build_date_from_env
 from .widget import write_widget
@@ -442,7 +444,18 @@ class SearchJob:
 
 
 def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
-    """Build the site described by `config`. Raises `BuildError` with every problem found."""
+    """Build the site described by `config`. Raises `BuildError` with every problem found, and
+    `kbgen.lock.ProjectBusy` if another kbgen holds the project's lock (see `kbgen.lock`)."""
+    with project_lock(config.cache_path, command="build"):
+        # What a killed build left behind (staging and old output folders, temporary cache files), beside
+        # an output folder kbgen may replace.
+        output = (options and options.output or config.output_path).resolve()
+        check_output_dir(output, config.root)
+        remove_leftovers(output, config.cache_path)
+        return _build_locked(config, options)
+
+
+def _build_locked(config: Config, options: BuildOptions | None = None) -> BuildResult:
     options = options or BuildOptions()
     if options.base_url is not None:
         config.base_url = options.base_url if options.base_url.endswith("/") else options.base_url + "/"
@@ -574,6 +587,8 @@ def _build(
             )
             os.chmod(staging, 0o755)
             mark("build: search done, written")
+            if incomplete := search_export_problem(staging / "_search"):  # never publish a broken search
+                raise BuildError([Problem(str(output / "_search"), 0, incomplete)])
             swap_in(staging, output)
             if options.cache:
                 cache.inputs = inputs

@@ -24,6 +24,7 @@ from . import __version__
 from .atomic import dump_atomic, pickle_atomic
 from .config import Config
 from .content.model import Article, Library
+from .integrity import search_export_digest
 from .markdown import Rendered
 from .render import Page, SiteRenderer
 
@@ -211,13 +212,15 @@ def marker_identity(output: Path, marker: str) -> tuple[int, int] | None:
     return (st.st_ino, st.st_mtime_ns)
 
 
-def output_identity(output: Path, marker: str) -> tuple[int, int, int] | None:
-    """Which output folder this is and whether it is still whole: `marker_identity()` and the number of its
-    files (a deleted page shows; counting needs no `stat` per file). None without a marker."""
+def output_identity(output: Path, marker: str) -> tuple[int, int, int, str] | None:
+    """Which output folder this is and whether it is still whole: `marker_identity()`, the number of its
+    files (a deleted page shows; counting needs no `stat` per file) and the names and sizes of its search
+    export's files (an export emptied or cut short shows). None without a marker."""
     built_by = marker_identity(output, marker)
     if built_by is None:
         return None
-    return (*built_by, sum(1 for _ in _files_under(output, skip_hidden=False, follow_symlinks=False)))
+    count = sum(1 for _ in _files_under(output, skip_hidden=False, follow_symlinks=False))
+    return (*built_by, count, search_export_digest(output / "_search"))
 
 
 class BuildCache:

@@ -21,6 +21,7 @@ from .build import BuildOptions, build
 from .config import Config, load_config
 from .errors import BuildError, ConfigError, Problem
 from .lifetime import exit_on_sigterm
+from .lock import ProjectBusy, project_lock
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -94,6 +95,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--drafts", is_flag=True, help="Include articles marked `draft: true`.")
 @click.option("--base-url", help='Serve the site under this path or URL, e.g. "/help/".')
 @click.option("--timings", is_flag=True, help="Print the time spent in each stage.")
+@click.option("--wait", is_flag=True, help="If another kbgen is running in this project, wait for it to finish.")
 @click.pass_context
 def build_cmd(
     ctx: click.Context,
@@ -103,6 +105,7 @@ def build_cmd(
     drafts: bool,
     base_url: str | None,
     timings: bool,
+    wait: bool,
 ) -> None:
     """Build the site into the output folder (atomically: a failed build changes nothing)."""
     start = time.perf_counter()
@@ -112,9 +115,14 @@ def build_cmd(
     signal.signal(signal.SIGTERM, exit_on_sigterm)
     try:
         config = _load_config(config_file)
-        result = build(
-            config, BuildOptions(output=output, strict=strict, drafts=drafts, base_url=base_url, progress=bar)
-        )
+        with project_lock(config.cache_path, command="build", wait=wait, on_wait=_say_waiting):
+            result = build(
+                config, BuildOptions(output=output, strict=strict, drafts=drafts, base_url=base_url, progress=bar)
+            )
+    except ProjectBusy as exc:
+        bar.close()
+        err.print(f"error: {exc}", style="red", markup=False)
+        sys.exit(1)
     except ConfigError as exc:
         bar.close()
         err.print(f"error: {exc}", style="red")
@@ -152,6 +160,10 @@ def build_cmd(
 
 
 build_cmd.name = "build"
+
+
+def _say_waiting(holder: str) -> None:
+    err.print(f"Waiting for another kbgen in this project to finish ({holder})…", markup=False)
 
 
 @cli.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 
@@ -19,8 +21,9 @@ def die_with_parent(parent: int, signum: int = signal.SIGTERM) -> None:
 
     SIGTERM's handler is reset to the default: a handler inherited from the parent (`kbgen serve` turns
     SIGTERM into KeyboardInterrupt, which a pool worker catches and goes on waiting) would keep it alive.
-    A worker that wants its own handler installs it afterwards."""
+    A worker that wants its own handler installs it afterwards. SIGINT is ignored (`ignore_ctrl_c`)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    ignore_ctrl_c()
     try:
         import ctypes
 
@@ -29,3 +32,29 @@ def die_with_parent(parent: int, signum: int = signal.SIGTERM) -> None:
         return
     if os.getppid() != parent:  # the parent ended before the request was made
         os.kill(os.getpid(), signum)
+
+
+def ignore_ctrl_c() -> None:
+    """In a worker process: ignore SIGINT. Ctrl+C in a terminal sends it to every process of the foreground
+    group; the parent alone handles it and stops its workers, which would otherwise each print a
+    `KeyboardInterrupt` traceback. Also unblocks SIGINT, blocked while it was started (`ctrl_c_deferred`):
+    one that arrived in between is discarded."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextmanager
+def ctrl_c_deferred() -> Iterator[None]:
+    """Block SIGINT in this thread while it starts worker processes (they inherit the mask, through `exec`
+    too): a Ctrl+C in the moment between their start and their `ignore_ctrl_c()` waits instead of raising
+    KeyboardInterrupt in them. In this process it is delivered to another thread, or when the block ends."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if signal.SIGINT not in previous:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -50,6 +50,7 @@ from .config import Config, load_config
 from .content.load import LoadOptions, OneArticle, read_one_article, related_line, render_one_article
 from .content.model import Article, Category, Library, Section, Tag
 from .errors import BuildError, ConfigError, Problem, display_path
+from .lifetime import ctrl_c_deferred, ignore_ctrl_c
 from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
 from .render import Page, SiteRenderer
 from .widget import widget_outputs
@@ -937,7 +938,8 @@ class SearchUpdater:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
         self.process = ctx.Process(target=search_worker, args=(child,), name="kbgen-search", daemon=True)
-        self.process.start()
+        with ctrl_c_deferred():  # until search_worker() ignores it: `kbgen serve` alone handles Ctrl+C
+            self.process.start()
         child.close()
         self.conn = parent
         threading.Thread(
@@ -999,7 +1001,7 @@ class SearchUpdater:
         if process is not None and process.is_alive():
             process.terminate()
             process.join(5)
-        if self.sender is not None:
+        if self.sender is not None and self.sender.is_alive():  # (one made but not yet started: no wait)
             self.sender.join(2)
 
 
@@ -1012,6 +1014,7 @@ def search_worker(conn: Any) -> None:
     # Started daemonic (it must not outlive `kbgen serve`), but a large site's index and export fork their
     # own workers, which a daemonic process may not: this process joins or stops them itself.
     multiprocessing.current_process().daemon = False
+    ignore_ctrl_c()  # Ctrl+C reaches the whole process group: `kbgen serve` stops this process itself
     try:
         os.nice(10)
     except OSError:

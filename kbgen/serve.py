@@ -11,6 +11,7 @@ published build. `/__kbgen/status` gives the current problems as JSON for the in
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import mimetypes
 import os
@@ -25,7 +26,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import click
 from rich.console import Console
@@ -33,6 +34,7 @@ from rich.console import Console
 from .build import BuildSession
 from .config import Config, load_config
 from .errors import ConfigError, Problem
+from .lock import ProjectBusy, project_lock
 from .rebuild import Change, Outcome, Plan, Rebuilder
 from .render import DEFAULT_THEME, packaged_themes_dir
 
@@ -147,6 +149,8 @@ class DevServer:
         what = "Building the site" if initial else plan.describe()
         outcome = self.rebuilder.apply(plan)
         self.building = False
+        if self.stopping:  # Ctrl+C during the rebuild: what it met while the preview was removed is no news
+            return outcome
         # A save that changed nothing (the file-closed event after the write, a touch) reloads nothing.
         wrote = outcome.ok and outcome.kind != "none" and (outcome.paths is None or bool(outcome.paths))
         if wrote:
@@ -336,9 +340,59 @@ def _content_type(path: Path) -> str:
     return ctype
 
 
+MAX_TARGET = 4096  # characters of a request's path and query; longer: 414
+
+
+def request_path(target: str) -> str | None:
+    """The decoded path of a request target, or None if it is malformed: not ASCII as sent (a browser
+    percent-encodes), not UTF-8 once decoded, a control character or a backslash, a `.` or `..` segment, an
+    empty segment (`//`) — nothing a page of the site links to."""
+    if not target.isascii():
+        return None
+    try:
+        path = unquote(urlsplit(target).path, errors="strict")
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    if not path.startswith("/") or "\\" in path or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in path):
+        return None
+    segments = path.split("/")[1:]
+    if any(s in (".", "..") for s in segments) or "" in segments[:-1]:
+        return None
+    return path
+
+
+def allowed_hosts(bind: str) -> frozenset[str] | None:
+    """The names a browser may reach this server by (its Host header): for a loopback address, that address
+    and localhost names; None (any) for one that listens beyond this machine (0.0.0.0, a LAN address)."""
+    name = bind.strip().strip("[]").lower()
+    try:
+        loopback = ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        loopback = name == "localhost" or name.endswith(".localhost")
+    return frozenset({name, "localhost", "127.0.0.1", "::1"}) if loopback else None
+
+
+def host_allowed(header: str | None, allowed: frozenset[str] | None) -> bool:
+    """Whether a request's Host header names this server (DNS rebinding: a page of another site, its name
+    pointed at 127.0.0.1, would send its own name). No header (HTTP/1.0 tools) is allowed."""
+    if allowed is None or header is None:
+        return True
+    value = header.strip().lower()
+    if value.startswith("["):
+        name, _, rest = value[1:].partition("]")
+    else:
+        name, _, port = value.partition(":")
+        rest = ":" + port if _ else ""
+    if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+        return False
+    name = name.rstrip(".")
+    return name in allowed or name.endswith(".localhost")
+
+
 class RequestHandler(BaseHTTPRequestHandler):
     server_version = "kbgen-serve"
     dev: DevServer  # set on the subclass made for each server
+    allowed_hosts: frozenset[str] | None = frozenset({"localhost", "127.0.0.1", "::1"})
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         if os.environ.get("KBGEN_SERVE_LOG"):
@@ -351,11 +405,29 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.respond(head=True)
 
     def respond(self, head: bool) -> None:
-        try:
-            path = unquote(urlsplit(self.path).path)
-        except ValueError:
+        if not host_allowed(self.headers.get("Host"), self.allowed_hosts):
+            self.refuse_host(head)
+            return
+        if len(self.path) > MAX_TARGET:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return
+        path = request_path(self.path)
+        if path is None:
             self.send_error(HTTPStatus.BAD_REQUEST)
             return
+        try:
+            self.serve_path(path, head)
+        except (OSError, ValueError):  # a name the file system refuses (too long, …): not a page of the site
+            self.not_found(head)
+
+    def refuse_host(self, head: bool) -> None:
+        body = (
+            b"kbgen serve answers only to localhost (DNS rebinding protection). To preview from another "
+            b"device, run: kbgen serve --host 0.0.0.0\n"
+        )
+        self.send_body(HTTPStatus.FORBIDDEN, body, "text/plain; charset=utf-8", head)
+
+    def serve_path(self, path: str, head: bool) -> None:
         base = self.dev.base_path
         for prefix in ("/" + INTERNAL, base + INTERNAL):
             if path.startswith(prefix):
@@ -414,7 +486,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def redirect(self, location: str) -> None:
         self.send_response(HTTPStatus.FOUND)
-        self.send_header("Location", location)
+        self.send_header("Location", quote(location, safe="/?=&%:+,;@!$'()*~"))
         self.send_header("Content-Length", "0")
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
@@ -491,7 +563,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def make_http_server(dev: DevServer, host: str, port: int, port_is_default: bool) -> _Server:
-    handler = type("Handler", (RequestHandler,), {"dev": dev})
+    handler = type("Handler", (RequestHandler,), {"dev": dev, "allowed_hosts": allowed_hosts(host)})
     tries = 20 if port_is_default else 1
     last: OSError | None = None
     for candidate in range(port, port + tries):
@@ -538,14 +610,30 @@ def _url(host: str, port: int, base_path: str) -> str:
 
 
 def run_server(
-    config_file: Path | None, host: str, port: int, open_browser: bool, drafts: bool, port_is_default: bool
-) -> None:
+    config_file: Path | None, host: str, port: int, open_browser: bool, drafts: bool, port_is_default: bool,
+    wait: bool = False,
+) -> None:  # fmt: skip
     root = Path.cwd().resolve()
     try:
         config = load_config(config_file, root=root)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     config.base_url = config.base_path
+    try:
+        with project_lock(config.cache_path, command="serve", wait=wait, on_wait=_say_waiting):
+            _run_locked(config, config_file, host, port, open_browser, drafts, port_is_default)
+    except ProjectBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyboardInterrupt:  # Ctrl+C before the server ran (while waiting for the lock, starting)
+        out.print("Stopping.", markup=False)
+
+
+def _say_waiting(holder: str) -> None:
+    err.print(f"Waiting for another kbgen in this project to finish ({holder})…", markup=False)
+
+
+def _run_locked(config: Config, config_file: Path | None, host: str, port: int, open_browser: bool,
+                drafts: bool, port_is_default: bool) -> None:  # fmt: skip
     root = config.root
     session = BuildSession(config, _private_output(config), drafts=drafts)
     rebuilder = Rebuilder(session, config_file, root)
@@ -576,6 +664,7 @@ def run_server(
         out.print("Stopping.", markup=False)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl+C: stop as quietly
         dev.stopping = True
         dev.wake.set()
         dev.hub.close()
@@ -585,6 +674,7 @@ def run_server(
         server.shutdown()
         server.server_close()
         session.close()
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _short(path: Path, root: Path) -> str:
@@ -618,9 +708,10 @@ def _short(path: Path, root: Path) -> str:
     help="Config file (default: ./kbgen.toml).",
 )
 @click.option("--drafts", is_flag=True, help="Include articles marked `draft: true`.")
+@click.option("--wait", is_flag=True, help="If another kbgen is running in this project, wait for it to finish.")
 @click.pass_context
 def serve_cmd(ctx: click.Context, port: int, host: str, open_browser: bool, config_file: Path | None,
-              drafts: bool) -> None:  # fmt: skip
+              drafts: bool, wait: bool) -> None:  # fmt: skip
     """Preview the site: build it, serve it here and update the browser whenever you save a file.
 
     \b
@@ -631,7 +722,7 @@ def serve_cmd(ctx: click.Context, port: int, host: str, open_browser: bool, conf
         sys.stdout.reconfigure(line_buffering=True)
     source = ctx.get_parameter_source("port")
     port_is_default = source is not None and source.name == "DEFAULT"
-    run_server(config_file, host, port, open_browser, drafts, port_is_default)
+    run_server(config_file, host, port, open_browser, drafts, port_is_default, wait)
 
 
 def iter_sse(stream: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:

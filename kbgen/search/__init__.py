@@ -72,7 +72,13 @@ def index_and_export(
     fingerprint = repr(
         (settings, len(units), FORMAT, code_hash(*ANALYSIS_MODULES, "export.py", "lexicon.py"))
     )
-    have_export = marker.exists() and marker.read_text(encoding="utf-8") == fingerprint
+
+    def stamp() -> str:  # … and the export's files as written: one emptied or cut short is written again
+        from ..integrity import search_export_digest
+
+        return f"{fingerprint}\n{search_export_digest(cache)}"
+
+    have_export = marker.exists() and marker.read_text(encoding="utf-8") == stamp()
     export_seconds = 0.0
 
     def export(stats: IndexStats) -> None:
@@ -87,7 +93,7 @@ def index_and_export(
             lexicon=stats.lexicon,
             workers=workers or os.cpu_count() or 1,
         )
-        marker.write_text(fingerprint, encoding="utf-8")
+        marker.write_text(stamp(), encoding="utf-8")
         export_seconds = time.perf_counter() - t
 
     # The export runs as soon as the units are analysed, while index workers write Whoosh segments.
