@@ -1,0 +1,255 @@
+"""Analytics data, config values and file names are hostile at every sink: the terminal, the report's HTML,
+the theme's CSS and URLs, and the importers' memory and stack."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_kbgen
+from test_analytics_importers import make_collector_db, sample_events
+
+from kbgen.analytics.report import Report, render_html
+from kbgen.config import config_from_dict
+from kbgen.errors import ConfigError
+
+# What a terminal must never receive from data: ESC (CSI, OSC 8 hyperlinks, title changes), the 8-bit CSI
+# and OSC, BEL, other C0/C1 controls and bidi overrides/isolates.
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+HOSTILE_QUERIES = [
+    "[/b]",
+    "[bold red]alarm",
+    "[link=https://evil.example]click me[/link]",
+    "where is [/] my order",
+    "\x1b]8;;https://evil.example\x07innocent\x1b]8;;\x07",
+    "\x1b[2J\x1b[31mscreen wiped",
+    "\x9b31m eight-bit csi",
+    "\x9d0;title\x9c",
+    "invoice\u202etxt.exe",
+    "bell\x07 and backspace\x08",
+]
+HOSTILE_PATHS = ["/[/b]", "/old/[bold red]x", "/a\x1b]8;;https://evil.example\x07b", "/r\u2066tl\u2069"]
+
+
+def project(tmp_path: Path, extra_toml: str = "") -> Path:
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    events = sample_events()
+    events += [{"name": "search", "page": "/", "query": q, "results": 3} for q in HOSTILE_QUERIES]
+    events += [{"name": "search_no_results", "page": "/", "query": q} for q in HOSTILE_QUERIES]
+    events += [{"name": "page_view", "page": p} for p in HOSTILE_PATHS]
+    events += [{"name": "contact_click", "page": "/", "channel": "[/b]\x1b[5mblink"}]
+    make_collector_db(tmp_path / "analytics.sqlite", events)
+    (tmp_path / "terms.csv").write_text(
+        "query,count\n" + "".join(f'"{q}",7\n' for q in HOSTILE_QUERIES) + '"[/i] bad row",lots\n',
+        encoding="utf-8",
+    )
+    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8") + extra_toml
+    toml += (
+        "\n[analytics]\nsources = [\n"
+        '  {type = "collector", path = "analytics.sqlite"},\n'
+        '  {type = "csv", path = "terms.csv"},\n'
+        '  {type = "csv", path = "missing-\\u001b]8;;https://evil.example\\u0007[/b].csv"},\n'
+        "]\n"
+    )
+    (tmp_path / "kbgen.toml").write_text(toml, encoding="utf-8")
+    return tmp_path
+
+
+def assert_clean(text: str) -> None:
+    found = sorted({repr(c) for c in CONTROL.findall(text)})
+    assert not found, f"terminal controls reached the terminal: {found}"
+    assert "Traceback" not in text and "MarkupError" not in text
+
+
+# -- 1. the terminal --------------------------------------------------------------------------------------
+
+
+def test_report_prints_hostile_analytics_as_plain_text(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    proc = run_kbgen("report", "--html", "r.html", "--top", "50", cwd=root, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert_clean(proc.stdout)
+    assert_clean(proc.stderr)
+    # Shown as typed, not taken as markup (rich would have eaten or choked on these).
+    for text in ("[/b]", "[bold red]alarm", "[link=https://evil.example]click me[/link]", "where is [/] my order"):
+        assert text in proc.stdout, text
+    assert "innocent" in proc.stdout and "screen wiped" in proc.stdout and "invoicetxt.exe" in proc.stdout
+    assert "/old/[bold red]x" in proc.stdout  # an address that matched no page
+    assert "missing-[/b].csv" in proc.stdout  # a file name in a warning: the OSC 8 link is gone, the text stays
+    assert "[/i] bad row" in proc.stdout  # the skipped row, quoted in the source's warning
+    page = (root / "r.html").read_text(encoding="utf-8")
+    assert "[/b]" in page and "[bold red]alarm" in page
+
+
+def test_build_warnings_about_analytics_carry_no_terminal_controls(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    proc = run_kbgen("build", cwd=root, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert_clean(proc.stdout)
+    assert_clean(proc.stderr)
+    assert "matched no page, e.g. /[/b] (1)" in proc.stderr
+    assert "analytics source not found: missing-[/b].csv" in proc.stderr
+    assert "got '[/i] bad row,lots'" in proc.stderr
+
+
+@pytest.mark.parametrize("command", ["build", "report", "check"])
+@pytest.mark.parametrize(
+    ("toml", "shown"),
+    [
+        ('"[/red]\\u001b]8;;https://evil.example\\u0007x" = 1\n', "unknown key `[/red]x`"),
+        ('base_url = "/[/red]\\u001b[2J"\n', "`base_url`"),
+    ],
+)
+def test_config_errors_with_markup_and_controls_are_printed_as_text(
+    tmp_path: Path, command: str, toml: str, shown: str
+) -> None:
+    (tmp_path / "kbgen.toml").write_text(toml)
+    proc = run_kbgen(command, cwd=tmp_path, check=False)
+    assert proc.returncode != 0
+    assert shown in proc.stderr
+    assert_clean(proc.stderr)
+
+
+def test_file_names_in_build_errors_carry_no_terminal_controls(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copy(ROOT / "kbgen.toml", tmp_path / "kbgen.toml")
+    bad = tmp_path / "content" / "orders" / "evil\x1b]8;;https:__evil.example\x07[bold red]name.md"
+    bad.write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
+    proc = run_kbgen("build", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "[bold red]name.md" in proc.stderr
+    assert_clean(proc.stderr)
+
+
+# -- 2. config values that reach CSS, HTML and JS ----------------------------------------------------------
+
+XSS = '"><script>alert(1)</script>'
+HOSTILE_CONFIG = [
+    ({"brand": {"brand_color": "#000}</style><script>alert(1)</script>"}}, "brand.brand_color"),
+    ({"brand": {"brand_color": "red;background:url(https://evil.example/x)"}}, "brand.brand_color"),
+    ({"brand": {"accent_color": "#fff}body{display:none"}}, "brand.accent_color"),
+    ({"brand": {"accent_color": "expression(alert(1))"}}, "brand.accent_color"),
+    ({"brand": {"logo": "javascript:alert(1)"}}, "brand.logo"),
+    ({"brand": {"logo": "logo.svg" + XSS}}, "brand.logo"),
+    ({"brand": {"favicon": "data:text/html,<script>alert(1)</script>"}}, "brand.favicon"),
+    ({"site_url": "https://help.example.com/" + XSS}, "site_url"),
+    ({"site_url": "javascript://help.example.com/%0aalert(1)"}, "site_url"),
+    ({"base_url": "/help/" + XSS}, "base_url"),
+    ({"base_url": "/help/\u202e/"}, "base_url"),
+    ({"language": 'en" onload="alert(1)'}, "language"),
+    ({"footer_links": [{"title": "x", "url": "javascript://x/%0aalert(1)"}]}, "footer_links[0].url"),
+    ({"footer_links": [{"title": "x", "url": "java\tscript:alert(1)"}]}, "footer_links[0].url"),
+    ({"footer_links": [{"title": "x", "url": "data:text/html,hi"}]}, "footer_links[0].url"),
+    ({"contact": {"chat_url": "javascript:alert(1)"}}, "contact.chat_url"),
+    ({"contact": {"form_url": "vbscript:msgbox"}}, "contact.form_url"),
+    ({"contact": {"messenger_url": "https://m.me/x" + XSS}}, "contact.messenger_url"),
+    ({"contact": {"email": 'help@example.com"><script>'}}, "contact.email"),
+    ({"contact": {"phone": "+44 20<script>"}}, "contact.phone"),
+    ({"analytics": {"plausible": {"domain": "x.com", "src": "javascript:alert(1)"}}}, "analytics.plausible.src"),
+    ({"analytics": {"plausible": {"domain": "x.com", "api_host": "https://a" + XSS}}}, "analytics.plausible.api_host"),
+    ({"analytics": {"plausible": {"domain": 'x.com" onload="alert(1)'}}}, "analytics.plausible.domain"),
+    ({"analytics": {"ga4": {"measurement_id": "G-1');alert(1)//"}}}, "analytics.ga4.measurement_id"),
+    ({"analytics": {"matomo": {"url": "https://m.example/" + XSS, "site_id": 1}}}, "analytics.matomo.url"),
+    ({"analytics": {"matomo": {"url": "https://m.example/", "site_id": "1';alert(1)//"}}}, "analytics.matomo.site_id"),
+    ({"analytics": {"umami": {"website_id": 'abc" onload="alert(1)'}}}, "analytics.umami.website_id"),
+    ({"analytics": {"umami": {"website_id": "abc", "src": "data:text/javascript,alert(1)"}}}, "analytics.umami.src"),
+    ({"analytics": {"beacon": {"url": "/collect" + XSS}}}, "analytics.beacon.url"),
+    ({"analytics": {"beacon": {"url": "https:evil"}}}, "analytics.beacon.url"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "key"), HOSTILE_CONFIG, ids=[k for _, k in HOSTILE_CONFIG])
+def test_hostile_config_values_are_refused_with_the_key_named(tmp_path: Path, data: dict, key: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"`{key}`")):
+        config_from_dict(data, tmp_path)
+
+
+def test_ordinary_config_values_are_accepted(tmp_path: Path) -> None:
+    config = config_from_dict(
+        {
+            "base_url": "https://example.com/help/",
+            "site_url": "https://help.example.com",
+            "language": "pt-BR",
+            "brand": {"brand_color": "rgb(11 92 173 / 90%)", "accent_color": "teal", "logo": "static/logo.svg",
+                      "favicon": "data:image/svg+xml;base64,PHN2Zy8+"},
+            "footer_links": [{"title": "a", "url": "mailto:help@example.com"}, {"title": "b", "url": "/privacy/"},
+                             {"title": "c", "url": "tel:+442079460958"}, {"title": "d", "url": "https://x.example/?a=1&b=2#c"}],
+            "contact": {"email": "help+eu@example.co.uk", "phone": "+1 (555) 123-4567", "chat_url": "/chat/"},
+            "analytics": {
+                "plausible": {"domain": "a.example,b.example", "src": "/js/pa.js", "api_host": "https://p.example"},
+                "ga4": {"measurement_id": "G-ABC123"},
+                "matomo": {"url": "https://matomo.example/", "site_id": 3},
+                "umami": {"website_id": "4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b", "src": "https://u.example/s.js"},
+                "beacon": {"url": "/collect"},
+            },
+        },
+        tmp_path,
+    )  # fmt: skip
+    assert config.brand.accent_color == "teal"
+
+
+def test_build_and_report_refuse_a_hostile_brand_colour(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    toml = (root / "kbgen.toml").read_text(encoding="utf-8")
+    toml = re.sub(r'brand_color = "[^"]*"', 'brand_color = "#000}</style><script>alert(1)</script>"', toml)
+    assert "<script>" in toml
+    (root / "kbgen.toml").write_text(toml, encoding="utf-8")
+    for args in (("build",), ("report", "--html", "r.html")):
+        proc = run_kbgen(*args, cwd=root, check=False)
+        assert proc.returncode != 0 and "`brand.brand_color`" in proc.stderr, args
+    assert not (root / "site").exists() and not (root / "r.html").exists()
+
+
+@pytest.mark.parametrize(
+    "color",
+    ["#000}</style><script>alert(1)</script>", "#fff;}body{display:none", "red</style><img src=x onerror=alert(1)>"],
+)
+def test_report_html_never_puts_a_hostile_colour_in_its_style(color: str) -> None:
+    rep = Report(title="<b>t</b>", generated="now", period=(None, None), sources=[], totals={
+        "article_views": 0, "all_views": 0, "searches": 0, "no_result_searches": 0, "no_result_rate": None,
+        "helpful_rate": None, "votes": 0, "contacts": 0, "contact_rate": None, "articles_viewed": 0,
+    }, brand_color=color)  # fmt: skip
+    page = render_html(rep)
+    style = re.search(r"<style>(.*?)</style>", page, re.S)
+    assert style and "--brand:#0b5cad;" in style.group(1)
+    assert "<script" not in page and "<img" not in page and "display:none" not in page
+    assert page.count("</style>") == 1 and "<b>t</b>" not in page
+
+
+# -- 4. the HTML file before the terminal ------------------------------------------------------------------
+
+
+def test_report_html_is_written_when_the_pipe_is_closed_before_anything_is_printed(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    env = dict(os.environ, NO_COLOR="1", COLUMNS="120")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kbgen", "report", "--html", "r.html"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # `| head -0`: the reader is gone before the first line
+    _, err = proc.communicate(timeout=300)
+    page = (root / "r.html").read_text(encoding="utf-8")
+    assert page.rstrip().endswith("</html>") and "Top searches" in page
+    # No traceback; the exit status is rich's for a closed pipe (1), as `set -o pipefail` expects of a
+    # writer whose reader left.
+    assert b"Traceback" not in err and b"BrokenPipe" not in err and b"Exception ignored" not in err, err
+
+
+def test_report_html_is_written_through_head(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    cmd = f"{sys.executable} -m kbgen report --html r.html --top 500 | head -n 1"
+    proc = subprocess.run(["bash", "-c", cmd], cwd=root, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, NO_COLOR="1", COLUMNS="120"))  # fmt: skip
+    assert proc.stdout.count("\n") == 1 and "analytics report" in proc.stdout
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+    assert (root / "r.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
