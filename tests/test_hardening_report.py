@@ -3,17 +3,20 @@ the theme's CSS and URLs, and the importers' memory and stack."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_kbgen
 from test_analytics_importers import make_collector_db, sample_events
 
+from kbgen.analytics.importers import MAX_JSON_DEPTH, MAX_ROWS, MAX_SOURCE_BYTES, MAX_ZIP_BYTES, read_source
 from kbgen.analytics.report import Report, render_html
 from kbgen.config import config_from_dict
 from kbgen.errors import ConfigError
@@ -253,3 +256,145 @@ def test_report_html_is_written_through_head(tmp_path: Path) -> None:
     assert proc.stdout.count("\n") == 1 and "analytics report" in proc.stdout
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
     assert (root / "r.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+
+
+# -- 3. bombs: decompressed size, file size, rows, nesting -------------------------------------------------
+
+MB = 2**20
+PAGES_HEADER = b"name,visitors,pageviews,bounce_rate,time_on_page\n"
+
+
+def write_zip(path: Path, members: dict[str, tuple[bytes, int]]) -> None:
+    """A ZIP whose member `name` holds the header and then `row` repeated to `size` bytes, written as a
+    stream: the test never holds the decompressed data."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name, (row, size) in members.items():
+            block = row * (MB // len(row))
+            with zf.open(name, "w", force_zip64=True) as fh:
+                fh.write(PAGES_HEADER)
+                for _ in range(size // len(block) + 1):
+                    fh.write(block)
+
+
+def peak_rss_mb(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run `kbgen *args` in a fresh parent and return it with the largest resident set of any of its
+    processes (the build's workers included), in MB."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "p = subprocess.run([sys.executable, '-m', 'kbgen', *sys.argv[1:]], capture_output=True, text=True)\n"
+        "sys.stdout.write(p.stdout); sys.stderr.write(p.stderr)\n"
+        "print(f'PEAK {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}')\n"
+        "sys.exit(p.returncode)\n"
+    )
+    env = dict(os.environ, NO_COLOR="1", COLUMNS="200", SOURCE_DATE_EPOCH="1790000000")
+    proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)  # fmt: skip
+    peak = re.search(r"PEAK (\d+)", proc.stdout)
+    assert peak, proc.stdout + proc.stderr
+    return proc, int(peak.group(1)) / 1024
+
+
+def bomb_project(tmp_path: Path, sources: str) -> Path:
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8") + f"\n[analytics]\nsources = [{sources}]\n"
+    (tmp_path / "kbgen.toml").write_text(toml, encoding="utf-8")
+    (tmp_path / "exports").mkdir()
+    return tmp_path
+
+
+def test_a_zip_bomb_is_not_unpacked_by_the_build_or_the_report(tmp_path: Path) -> None:
+    # The reported case: a ~1.8 MB ZIP holding a 600 MB pages.csv.
+    root = bomb_project(tmp_path, '{type = "plausible", path = "exports/bomb.zip"}')
+    row = b"/orders/tracking/track-your-order/,12,34,50%,1m 2s\n"
+    write_zip(root / "exports" / "bomb.zip", {"pages.csv": (row, 600 * MB)})
+    assert (root / "exports" / "bomb.zip").stat().st_size < 3 * MB
+    for args in (["build"], ["report", "--html", "r.html"]):
+        proc, peak = peak_rss_mb(args, root)
+        assert proc.returncode == 0, proc.stderr
+        out = proc.stdout + proc.stderr
+        assert "exports/bomb.zip" in out and "'pages.csv' decompresses to more than the 64 MB limit" in out
+        assert peak < 600, f"kbgen {args[0]} grew to {peak:.0f} MB"
+    assert (root / "site" / "index.html").exists() and (root / "r.html").exists()
+
+
+def test_zip_members_are_capped_in_total(tmp_path: Path) -> None:
+    per_member = MAX_ZIP_BYTES // 2 - MB  # each under the per-file limit, three over the ZIP's
+    assert per_member < MAX_SOURCE_BYTES
+    wide = b"/orders/" + b"x" * 400 + b",1,1,50%,1s\n"  # few rows: the byte limit, not the row limit
+    write_zip(
+        tmp_path / "export.zip",
+        {
+            "imported_pages_1.csv": (b"/orders/one" + wide, per_member),
+            "imported_pages_2.csv": (b"/orders/two" + wide, per_member),
+            "pages.csv": (b"/orders/three" + wide, per_member),
+        },
+    )
+    result = read_source({"type": "plausible", "path": "export.zip"}, tmp_path)
+    messages = [p.message for p in result.problems]
+    assert any("'pages.csv' decompresses to more than the 128 MB limit for one ZIP" in m for m in messages)
+    assert result.rows > 0 and result.stats.views  # the first two members still count
+    assert str(result.problems[0]).startswith("export.zip: warning: plausible: ZIP member")
+
+
+def test_a_plain_export_over_the_size_limit_is_not_read(tmp_path: Path) -> None:
+    root = bomb_project(tmp_path, '{type = "csv", path = "exports/huge.csv"}')
+    with (root / "exports" / "huge.csv").open("wb") as fh:
+        fh.write(b"path,views\n")
+        block = b"/orders/tracking/track-your-order/,1\n" * 30_000
+        while fh.tell() <= MAX_SOURCE_BYTES:
+            fh.write(block)
+    proc, peak = peak_rss_mb(["build"], root)
+    assert proc.returncode == 0, proc.stderr
+    assert "exports/huge.csv: warning: csv: the file is larger than the 64 MB limit" in proc.stderr
+    assert peak < 600, f"kbgen build grew to {peak:.0f} MB"
+
+
+def test_rows_past_the_limit_are_not_counted(tmp_path: Path) -> None:
+    n = MAX_ROWS + 50_000
+    (tmp_path / "many.csv").write_bytes(b"path,views\n" + b"/a,1\n" * n)
+    result = read_source({"type": "csv", "path": "many.csv"}, tmp_path)
+    assert result.stats.views[("path", "/a")] < n
+    assert any(f"more than {MAX_ROWS:,} rows" in p.message for p in result.problems)
+    assert all(p.path == "many.csv" for p in result.problems)
+
+
+def deep(n: int, kind: str) -> bytes:
+    return (b"[" * n + b"]" * n) if kind == "array" else (b'{"a":' * n + b"1" + b"}" * n)
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("source", ["matomo", "umami"])
+def test_a_100k_deep_json_export_is_a_warning(tmp_path: Path, source: str, kind: str) -> None:
+    (tmp_path / "deep.json").write_bytes(deep(100_000, kind))
+    result = read_source({"type": source, "path": "deep.json"}, tmp_path)
+    assert [str(p) for p in result.problems] == [
+        f"deep.json: warning: {source}: the JSON is nested too deep to read "
+        f"(more than {MAX_JSON_DEPTH} levels is not an analytics export)"
+    ]
+
+
+def test_deeply_nested_rows_in_parseable_json_are_skipped(tmp_path: Path) -> None:
+    # Matomo subtables 300 deep (600 JSON levels: json parses it), and umami items holding deep values.
+    tree: object = [{"label": "leaf", "nb_hits": 1}]
+    for _ in range(300):
+        tree = [{"label": "d", "subtable": tree}]
+    payload = json.dumps([{"label": "/top", "nb_hits": 5}, *tree])  # type: ignore[misc]
+    (tmp_path / "matomo.json").write_text(payload)
+    result = read_source({"type": "matomo", "path": "matomo.json"}, tmp_path)
+    assert result.stats.views[("path", "/top")] == 5
+    assert any(f"nested more than {MAX_JSON_DEPTH} deep" in p.message for p in result.problems)
+    value: object = 1
+    for _ in range(450):
+        value = [value]
+    (tmp_path / "umami.json").write_text(json.dumps([{"x": "/a", "y": 2}, {"x": value, "y": value}]))
+    result = read_source({"type": "umami", "path": "umami.json"}, tmp_path)
+    assert result.stats.views[("path", "/a")] == 2 and result.skipped == 1
+    assert len(str(result.problems[0])) < 300
+
+
+def test_the_build_survives_a_deep_json_export(tmp_path: Path) -> None:
+    root = bomb_project(tmp_path, '{type = "matomo", path = "exports/deep.json"}')
+    (root / "exports" / "deep.json").write_bytes(deep(100_000, "array"))
+    proc = run_kbgen("build", cwd=root, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "exports/deep.json: warning: matomo: the JSON is nested too deep to read" in proc.stderr
