@@ -320,7 +320,7 @@ def test_a_zip_bomb_is_not_unpacked_by_the_build_or_the_report(tmp_path: Path) -
 def test_zip_members_are_capped_in_total(tmp_path: Path) -> None:
     per_member = MAX_ZIP_BYTES // 2 - MB  # each under the per-file limit, three over the ZIP's
     assert per_member < MAX_SOURCE_BYTES
-    wide = b"/orders/" + b"x" * 400 + b",1,1,50%,1s\n"  # few rows: the byte limit, not the row limit
+    wide = b"/orders/" + b"x" * 4000 + b",1,1,50%,1s\n"  # few rows: the byte limit, not the row limit
     write_zip(
         tmp_path / "export.zip",
         {
