@@ -398,3 +398,21 @@ def test_the_build_survives_a_deep_json_export(tmp_path: Path) -> None:
     proc = run_kbgen("build", cwd=root, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "exports/deep.json: warning: matomo: the JSON is nested too deep to read" in proc.stderr
+
+
+def test_front_matter_and_file_names_reach_search_and_check_output_without_controls(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copy(ROOT / "kbgen.toml", tmp_path / "kbgen.toml")
+    name = "zebra\x1b]8;;https:__evil.example\x07-[bold]-guide.md"
+    (tmp_path / "content" / "orders" / name).write_text(
+        '---\ntitle: "Zebra \\e]8;;https://evil.example\\aguide\\e]8;;\\a \\e[2J[bold]striped\\u202e"\n'
+        "---\nZebra parcels are striped.\n",  # no description: `kbgen check` names the file
+        encoding="utf-8",
+    )
+    run_kbgen("build", cwd=tmp_path)
+    proc = run_kbgen("search", "zebra", cwd=tmp_path)
+    assert "Zebra guide [bold]striped" in proc.stdout
+    assert_clean(proc.stdout + proc.stderr)
+    proc = run_kbgen("check", cwd=tmp_path, check=False)
+    assert "-[bold]-guide.md" in proc.stdout + proc.stderr
+    assert_clean(proc.stdout + proc.stderr)
