@@ -416,3 +416,19 @@ def test_front_matter_and_file_names_reach_search_and_check_output_without_contr
     proc = run_kbgen("check", cwd=tmp_path, check=False)
     assert "-[bold]-guide.md" in proc.stdout + proc.stderr
     assert_clean(proc.stdout + proc.stderr)
+
+
+def test_serve_prints_hostile_file_names_without_controls(tmp_path: Path) -> None:
+    from test_serve import Served, make_project
+
+    server = Served(make_project(tmp_path))
+    try:
+        server.drain()
+        bad = server.project / "content" / "orders" / "tracking" / "new\x1b]8;;https:__evil.example\x07[bold]\x1b[2J.md"
+        bad.write_text('---\ntitle: "broken [\n---\ntext\n', encoding="utf-8")  # an error naming the file
+        server.wait_event("status")
+        shown = server.output()
+        assert "[bold].md" in shown and "error" in shown
+        assert_clean(shown)
+    finally:
+        server.stop()
