@@ -540,8 +540,8 @@ def _load_json(data: bytes, result: SourceResult) -> Any:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         result.warn(f"{result.type}: not JSON ({exc})")
     except RecursionError:
-        result.warn(f"{result.type}: the JSON is nested too deep to read (more than {MAX_JSON_DEPTH} levels "
-                    "is not an analytics export)")  # fmt: skip
+        result.warn(f"{result.type}: the JSON is nested too deep to read (an analytics export nests a few "
+                    "levels): not counted")  # fmt: skip
     return None
 
 
