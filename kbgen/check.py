@@ -29,6 +29,7 @@ from .content.load import LoadDetails, LoadOptions, load_library_details
 from .content.model import Article
 from .errors import ConfigError, Problem, display_path
 from .render import Theme, build_date_from_env
+from .termsafe import for_terminal
 
 MAX_TITLE = 70
 
@@ -373,12 +374,12 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool) -> None:
     try:
         config = load_config(config_file, root=Path.cwd())
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {for_terminal(exc)}", err=True)
         sys.exit(2)
     findings = run_check(config, drafts=drafts)
     text = format_findings(findings, fmt)
     if text:
-        click.echo(text)
+        click.echo(text if fmt == "json" else for_terminal(text))  # JSON escapes controls itself
     if fmt == "text":
         click.echo(summary(findings), err=True)
     sys.exit(1 if any(f.level == "error" for f in findings) else 0)

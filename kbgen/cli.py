@@ -22,6 +22,7 @@ from .config import Config, load_config
 from .errors import BuildError, ConfigError, Problem
 from .lifetime import exit_on_sigterm
 from .lock import ProjectBusy, project_lock
+from .termsafe import for_terminal
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -29,7 +30,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 def print_problems(problems: list[Problem]) -> None:
     for p in problems:
         style = "red" if p.level == "error" else "yellow"
-        err.print(str(p), style=style, markup=False)
+        err.print(str(p), style=style, markup=False)  # str(Problem) has no terminal controls
 
 
 def _load_config(config_file: Path | None) -> Config:
@@ -125,7 +126,7 @@ def build_cmd(
         sys.exit(1)
     except ConfigError as exc:
         bar.close()
-        err.print(f"error: {exc}", style="red")
+        err.print(f"error: {for_terminal(exc)}", style="red", markup=False)
         sys.exit(1)
     except BuildError as exc:
         bar.close()
@@ -139,7 +140,8 @@ def build_cmd(
         bar.close()
         if ctx.obj.get("debug"):
             raise
-        err.print(f"error: {type(exc).__name__}: {exc} (run with --debug for details)", style="red")
+        shown = for_terminal(f"error: {type(exc).__name__}: {exc} (run with --debug for details)")
+        err.print(shown, style="red", markup=False)
         sys.exit(1)
     bar.close()
     print_problems(result.warnings)
@@ -171,7 +173,7 @@ def _say_waiting(holder: str) -> None:
 def init(directory: Path) -> None:
     """Start a new help centre in DIRECTORY (kbgen.toml and a few example articles)."""
     if directory.exists() and any(directory.iterdir()):
-        err.print(f"error: {directory} exists and is not empty", style="red")
+        err.print(f"error: {for_terminal(directory)} exists and is not empty", style="red", markup=False)
         sys.exit(1)
     skeleton = Path(str(resources.files("kbgen.skeleton")))
     for src in sorted(skeleton.rglob("*")):

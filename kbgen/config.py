@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -258,6 +259,7 @@ def _check_values(config: Config, where: str) -> None:
     if config.check.stale_after < 1:
         raise ConfigError(f"{where}: `check.stale_after` must be at least 1 (months)")
     _check_analytics(config.analytics, where)
+    _check_page_values(config, where)
     from .widget import check_widget_config
 
     check_widget_config(config.widget, where)
@@ -294,6 +296,96 @@ def _check_analytics(an: Analytics, where: str) -> None:
         )
     if an.plausible is not None and not an.plausible.domain and "/pa-" not in an.plausible.src:
         raise ConfigError(f"{where}: `analytics.plausible.domain` is required")
+
+
+# -- values that reach the theme's and the report's HTML, CSS and JS ------------------------------------------
+# Jinja escapes them for HTML, but not for CSS (brand colours go into a <style> element) nor for what a URL
+# does when followed (javascript:): so each is checked for what it is, and refused with its key named.
+
+_CSS_COLOR = re.compile(
+    r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})"
+    r"|(?:rgba?|hsla?|hwb|lab|lch|oklab|oklch)\([0-9a-zA-Z.,%/ +-]*\)"
+    r"|[a-zA-Z]{3,30}"
+)
+# Characters no URL or path of ours needs, that change how HTML, CSS or a browser's URL parser reads it.
+_URL_BAD = re.compile("[\x00-\x20\x7f-\x9f\"'<>\\\\`{}|^\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def is_css_color(value: object) -> bool:
+    """A plain CSS colour (#rgb, #rrggbb(aa), rgb()/hsl()/… with numbers, or a colour name): nothing that
+    can end a declaration or a <style> element."""
+    return isinstance(value, str) and _CSS_COLOR.fullmatch(value) is not None
+
+
+def _check_url(
+    value: str, key: str, where: str, schemes: tuple[str, ...] = ("http", "https"), paths: bool = True
+) -> None:
+    """`value` is a URL with one of `schemes` (http(s) ones with a host) or, with `paths`, a site path."""
+    if not value:
+        return
+    allowed = " or ".join(f"{s}:" for s in schemes) + (" URL or a path" if paths else " URL")
+    parts = None
+    if not _URL_BAD.search(value):
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+    ok = parts is not None and (
+        (parts.scheme.casefold() in schemes and (parts.netloc or parts.scheme not in ("http", "https")))
+        or (not parts.scheme and paths and (parts.netloc or not value.startswith("//")))
+    )
+    if not ok:
+        raise ConfigError(f"{where}: `{key}` must be an {allowed} (no spaces, quotes or <>), not {value!r}")
+
+
+def _check_pattern(value: str, key: str, where: str, pattern: str, what: str) -> None:
+    if value and not re.fullmatch(pattern, value):
+        raise ConfigError(f"{where}: `{key}` must be {what}, not {value!r}")
+
+
+def _check_page_values(config: Config, where: str) -> None:
+    for key in ("brand_color", "accent_color"):
+        value = getattr(config.brand, key)
+        if value and not is_css_color(value):
+            raise ConfigError(
+                f"{where}: `brand.{key}` must be a CSS colour like #0b5cad, rgb(11 92 173) or a colour "
+                f"name, not {value!r}"
+            )
+    for key in ("logo", "favicon"):
+        value = getattr(config.brand, key)
+        if value.startswith("data:"):
+            _check_pattern(value, f"brand.{key}", where, r"data:image/[a-z0-9.+-]+(;[a-z0-9=.+-]+)*,[^\s\"'<>\\]*",
+                           "a data:image/… URL, an http(s): URL or a path")  # fmt: skip
+        else:
+            _check_url(value, f"brand.{key}", where)
+    _check_url(config.site_url, "site_url", where, paths=False)
+    _check_url(config.base_url, "base_url", where)
+    _check_pattern(config.language, "language", where, r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*",
+                   "a language tag like en or pt-BR")  # fmt: skip
+    for i, link in enumerate(config.footer_links):
+        _check_url(link.url, f"footer_links[{i}].url", where, ("http", "https", "mailto", "tel"))
+    c = config.contact
+    for key in ("chat_url", "messenger_url", "form_url"):
+        _check_url(getattr(c, key), f"contact.{key}", where)
+    _check_pattern(c.email, "contact.email", where, r"[^\s@\"'<>\\?&#/]+@[A-Za-z0-9.-]+", "an e-mail address")
+    _check_pattern(c.phone, "contact.phone", where, r"\+?[0-9][0-9 ().\-/]*",
+                   "a phone number like +44 20 7946 0958")  # fmt: skip
+    an = config.analytics
+    if an.plausible is not None:
+        _check_url(an.plausible.src, "analytics.plausible.src", where)
+        _check_url(an.plausible.api_host, "analytics.plausible.api_host", where)
+        _check_pattern(an.plausible.domain, "analytics.plausible.domain", where, r"[A-Za-z0-9.:-]+(?:,[A-Za-z0-9.:-]+)*",
+                       "a domain like help.example.com (comma-separated for several)")  # fmt: skip
+    if an.matomo is not None:
+        _check_url(an.matomo.url, "analytics.matomo.url", where, paths=False)
+        _check_pattern(str(an.matomo.site_id), "analytics.matomo.site_id", where, r"[A-Za-z0-9_-]+",
+                       "a site id like 3")  # fmt: skip
+    if an.umami is not None:
+        _check_url(an.umami.src, "analytics.umami.src", where)
+        _check_pattern(an.umami.website_id, "analytics.umami.website_id", where, r"[A-Za-z0-9-]+",
+                       "a website id like 4fb7fa4c-5b46-438d-94b3-3a8fb9bc2e8b")  # fmt: skip
+    if an.beacon is not None:
+        _check_url(an.beacon.url, "analytics.beacon.url", where)
 
 
 def load_config(path: Path | None = None, *, root: Path | None = None) -> Config:

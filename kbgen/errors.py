@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .termsafe import for_terminal
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -16,8 +18,9 @@ class Problem:
     level: str = "error"  # "error" | "warning"
 
     def __str__(self) -> str:
+        # Paths and messages quote file names, front matter and analytics data: no terminal controls.
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.level}: {self.message}"
+        return for_terminal(f"{where}: {self.level}: {self.message}")
 
 
 class BuildError(Exception):

@@ -210,6 +210,9 @@ class DevServer:
         return urls
 
     def report(self, outcome: Outcome, what: str, started: str, initial: bool) -> None:
+        from .termsafe import for_terminal
+
+        what = for_terminal(what, one_line=True)  # the changed files' names: no terminal controls
         ms = outcome.seconds * 1000
         if not outcome.ok:
             for p in outcome.problems:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+
+from ..termsafe import for_terminal
 
 __all__ = ["collect", "report"]
 
@@ -18,7 +21,7 @@ def _load_config(config_path: Path | None) -> Any:
     try:
         return load_config(config_path)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(for_terminal(exc)) from None
 
 
 def _load_library(config: Any) -> Any:
@@ -97,10 +100,19 @@ def report(
         config.analytics.sources, config.root, days or config.analytics.window_days, top
     )
     rep.widget = widget if config.widget.enabled or widget["measured"] else None
-    print_report(rep)
+    # The file first: `kbgen report --html r.html | head` still writes all of it.
     if html_path is not None:
         write_html(rep, html_path)
-        click.echo(f"wrote {html_path}")
+        click.echo(f"wrote {for_terminal(html_path)}", err=True)
+    try:
+        print_report(rep)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`| head`): what it read is what it wanted. Point stdout at /dev/null so
+        # that Python's flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @click.command("collect")

@@ -28,8 +28,10 @@ import csv
 import io
 import json
 import re
+import reprlib
 import sqlite3
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -50,6 +52,26 @@ __all__ = [
 ]
 
 SOURCE_TYPES = ("plausible", "ga4", "matomo", "umami", "csv", "collector")
+
+# An export is data from outside: a small ZIP can hold gigabytes, a small JSON file can nest 100,000 deep.
+# Past these limits a source (or a ZIP member) is not read, or read no further, with a warning naming it.
+MAX_SOURCE_BYTES = 64 * 2**20  # one export file, or one member of a ZIP once decompressed
+MAX_ZIP_BYTES = 128 * 2**20  # all the members read from one ZIP, decompressed
+MAX_ROWS = 1_000_000  # rows (CSV lines, JSON items) read from one source
+MAX_JSON_DEPTH = 64  # nesting of a JSON export's rows (Matomo's subtables)
+
+_PREVIEW = reprlib.Repr()
+_PREVIEW.maxstring = _PREVIEW.maxother = 80
+_PREVIEW.maxlevel, _PREVIEW.maxlist, _PREVIEW.maxdict = 3, 4, 4
+
+
+def _preview(value: Any) -> str:
+    """A short repr of a cell or JSON value for a warning, however long or deeply nested it is."""
+    return _PREVIEW.repr(value)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB" if n >= 2**20 else f"{n:,} bytes"
 
 # A page key: ("path", "/orders/refunds"), ("id", "orders/refunds") or ("title", "refunds").
 Key = tuple[str, str]
@@ -160,6 +182,14 @@ class SourceResult:
     first_skip: tuple[int, str] | None = None  # (line, reason) of the first malformed row
     problems: list[Problem] = field(default_factory=list)
     kinds: set[str] = field(default_factory=set)  # "pages", "searches", "trend", "feedback", ...
+    rows_left: int = MAX_ROWS  # rows this source may still read (MAX_ROWS)
+
+    def take_row(self) -> bool:
+        """Count one more row read; False (and one warning) once the source has read MAX_ROWS."""
+        self.rows_left -= 1
+        if self.rows_left == -1:
+            self.warn(f"{self.type}: more than {MAX_ROWS:,} rows: the rest of the export is not counted")
+        return self.rows_left >= 0
 
     def skip(self, line: int, reason: str) -> None:
         self.skipped += 1
@@ -231,17 +261,25 @@ class Table:
         return None
 
 
-def read_tables(text: str, name: str = "") -> list[Table]:
+def read_tables(text: str | bytes, name: str = "", result: SourceResult | None = None) -> list[Table]:
     """The tables of a CSV/TSV export: blocks separated by blank lines or `#` comment lines (GA4 puts
-    its report title, property and date range above the table, and several tables in one file)."""
-    text = text.lstrip("\ufeff")
-    sample = next((ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")), "")
+    its report title, property and date range above the table, and several tables in one file). Bytes
+    are decoded as they are read (UTF-8, a BOM allowed); with `result`, at most its row budget is read."""
+    head = text[:65536].decode("utf-8-sig", errors="replace") if isinstance(text, bytes) else text[:65536]
+    head = head.lstrip("\ufeff")
+    sample = next((ln for ln in head.splitlines() if ln.strip() and not ln.startswith("#")), "")
     delimiter = "\t" if name.endswith(".tsv") or sample.count("\t") > sample.count(",") else ","
     tables: list[Table] = []
     current: Table | None = None
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    if isinstance(text, bytes):
+        stream: Iterable[str] = io.TextIOWrapper(io.BytesIO(text), "utf-8-sig", errors="replace", newline="")
+    else:
+        stream = io.StringIO(text.lstrip("\ufeff"), newline="")
+    reader = csv.reader(stream, delimiter=delimiter)
     line = 0
     while True:
+        if result is not None and not result.take_row():
+            break
         try:
             row = next(reader)
         except StopIteration:
@@ -413,8 +451,8 @@ def _is_page_table(table: Table, path_columns: tuple[str, ...] = PATH_COLUMNS) -
     return table.column(*path_columns) is not None or table.column(*TITLE_COLUMNS) is not None
 
 
-def _read_text_tables(text: str, name: str, result: SourceResult) -> None:
-    tables = read_tables(text, name)
+def _read_text_tables(text: str | bytes, name: str, result: SourceResult) -> None:
+    tables = read_tables(text, name, result)
     # A file with an undated page table and a dated one holds the same views twice: count the undated
     # table, take only the trend from the dated one.
     undated = any(_is_page_table(t) and not _has_date(t) for t in tables)
@@ -429,9 +467,40 @@ def _read_text_tables(text: str, name: str, result: SourceResult) -> None:
 # -- per provider --------------------------------------------------------------------------------
 
 
+def _read_member(zf: zipfile.ZipFile, member: str, budget: int, result: SourceResult) -> bytes | None:
+    """One ZIP member, decompressed as a stream and no further than the limits: None (and a warning
+    naming it) when it is larger, or cannot be read."""
+    limit = min(MAX_SOURCE_BYTES, budget)
+    what = f"{result.type}: ZIP member {member!r}"
+    try:
+        info = zf.getinfo(member)
+        if info.file_size > limit:  # what the ZIP says; a lying header is caught by the read below
+            data = None
+        else:
+            with zf.open(info) as fh:
+                data = fh.read(limit + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, OSError) as exc:
+        result.warn(f"{what} cannot be read ({exc}): not counted")
+        return None
+    if data is None or len(data) > limit:
+        why = (
+            f"the {_mb(MAX_SOURCE_BYTES)} limit for one file"
+            if limit == MAX_SOURCE_BYTES
+            else f"the {_mb(MAX_ZIP_BYTES)} limit for one ZIP"
+        )
+        result.warn(f"{what} decompresses to more than {why}: not read (export a shorter period)")
+        return None
+    return data
+
+
 def _read_plausible(data: bytes, name: str, result: SourceResult) -> None:
     if zipfile.is_zipfile(io.BytesIO(data)):
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        try:
+            zf = zipfile.ZipFile(io.BytesIO(data))
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            result.warn(f"plausible: not a readable ZIP ({exc})")
+            return
+        with zf:
             members = {Path(m).name.casefold(): m for m in zf.namelist() if m.casefold().endswith(".csv")}
             wanted = [
                 m
@@ -443,17 +512,20 @@ def _read_plausible(data: bytes, name: str, result: SourceResult) -> None:
             ]
             if not wanted:
                 result.warn("plausible: the ZIP has no pages.csv or imported_pages_*.csv")
+            budget = MAX_ZIP_BYTES
             for member in wanted:
-                text = zf.read(member).decode("utf-8-sig", errors="replace")
+                member_data = _read_member(zf, member, budget, result)
+                if member_data is None:
+                    continue
+                budget -= len(member_data)
                 trend_only = Path(member).name.casefold().startswith(("visitors", "imported_visitors"))
-                for table in read_tables(text, member):
+                for table in read_tables(member_data, member, result):
                     if trend_only:
                         _read_table(Table(table.header, table.rows), result, path_columns=("\0",))
                     else:
                         _read_table(table, result, path_columns=("name", "page", *PATH_COLUMNS))
         return
-    text = data.decode("utf-8-sig", errors="replace")
-    tables = read_tables(text, name)
+    tables = read_tables(data, name, result)
     if not any(_read_table(t, result, path_columns=("name", "page", *PATH_COLUMNS)) for t in tables):
         result.warn(
             "plausible: expected the Top Pages export (name,visitors,pageviews,...) "
@@ -461,18 +533,30 @@ def _read_plausible(data: bytes, name: str, result: SourceResult) -> None:
         )
 
 
+def _load_json(data: bytes, result: SourceResult) -> Any:
+    """The parsed export, or None with a warning: not JSON, or nested too deep to parse."""
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        result.warn(f"{result.type}: not JSON ({exc})")
+    except RecursionError:
+        result.warn(f"{result.type}: the JSON is nested too deep to read (an analytics export nests a few "
+                    "levels): not counted")  # fmt: skip
+    return None
+
+
 def _matomo_day(key: str) -> date | None:
     return parse_day(key.split(",", 1)[0])
 
 
 def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> None:
-    try:
-        payload = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        result.warn(f"matomo: not JSON ({exc})")
+    payload = _load_json(data, result)
+    if payload is None:
         return
     if isinstance(payload, dict) and payload.get("result") == "error":
-        result.warn(f"matomo: the export is an error answer: {payload.get('message', '')}"[:300])
+        message = payload.get("message", "")
+        shown = message[:300] if isinstance(message, str) else _preview(message)
+        result.warn(f"matomo: the export is an error answer: {shown}"[:300])
         return
     periods: list[tuple[date | None, Any]]
     if isinstance(payload, dict):
@@ -493,11 +577,16 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
     st = result.stats
     counter = [0]
 
-    def walk(rows: Any, prefix: str, day: date | None) -> None:
+    def walk(rows: Any, prefix: str, day: date | None, depth: int = 0) -> None:
         if not isinstance(rows, list):
             result.skip(0, f"expected a list of rows, got {type(rows).__name__}")
             return
+        if depth > MAX_JSON_DEPTH:
+            result.skip(0, f"subtables nested more than {MAX_JSON_DEPTH} deep under {prefix[:80]!r}")
+            return
         for row in rows:
+            if not result.take_row():
+                return
             counter[0] += 1
             result.rows += 1
             where = f"row {counter[0]}"
@@ -509,11 +598,11 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
                 if isinstance(row.get("subtable"), list):
                     result.rows -= 1
                     sub = str(label or "").strip("/")
-                    walk(row["subtable"], f"{prefix}/{sub}" if sub else prefix, day)
+                    walk(row["subtable"], f"{prefix}/{sub}" if sub else prefix, day, depth + 1)
                     continue
                 hits = parse_count(row.get("nb_hits", row.get("nb_pageviews")))
                 if hits is None:
-                    result.skip(0, f"{where}: nb_hits {row.get('nb_hits')!r} is not a count")
+                    result.skip(0, f"{where}: nb_hits {_preview(row.get('nb_hits'))} is not a count")
                     continue
                 if isinstance(row.get("url"), str) and row["url"].strip():
                     key = normalize_path(row["url"])
@@ -521,7 +610,7 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
                     if "idsubdatatable" in row:
                         result.skip(
                             0,
-                            f"{where}: folder {label!r} without its pages (export with flat=1 or expanded=1)",
+                            f"{where}: folder {_preview(label)} without its pages (export with flat=1 or expanded=1)",
                         )
                         continue
                     key = normalize_path(
@@ -553,19 +642,20 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
 
     for day, rows in periods:
         walk(rows, "", day)
+        if result.rows_left < 0:
+            break
 
 
 def _read_umami(data: bytes, name: str, result: SourceResult) -> None:
-    text = data.decode("utf-8-sig", errors="replace")
-    if text.lstrip().startswith(("[", "{")):
-        try:
-            payload = json.loads(text)
-        except json.JSONDecodeError as exc:
-            result.warn(f"umami: not JSON ({exc})")
+    if data[:4096].decode("utf-8-sig", errors="replace").lstrip().startswith(("[", "{")):
+        payload = _load_json(data, result)
+        if payload is None:
             return
         rows = payload.get("data", payload) if isinstance(payload, dict) else payload
         result.kinds.add("pages")
         for i, row in enumerate(rows if isinstance(rows, list) else [], 1):
+            if not result.take_row():
+                break
             result.rows += 1
             if not isinstance(row, dict):
                 result.skip(0, f"item {i}: not an object")
@@ -573,11 +663,11 @@ def _read_umami(data: bytes, name: str, result: SourceResult) -> None:
             key = normalize_path(str(row.get("x", ""))) if row.get("x") else None
             views = parse_count(row.get("y"))
             if key is None or views is None:
-                result.skip(0, f"item {i}: expected x (path) and y (views), got {json.dumps(row)[:80]}")
+                result.skip(0, f"item {i}: expected x (path) and y (views), got {_preview(row)}")
                 continue
             result.stats.views[("path", key)] += views
         return
-    tables = read_tables(text, name)
+    tables = read_tables(data, name, result)
     for table in tables:
         c_path, c_type = table.column("url_path"), table.column("event_type")
         if c_path is None:
@@ -716,9 +806,16 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
         _read_collector(path, result, window_days)
         return result.finish()
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         result.warn(f"{stype}: cannot read ({exc.strerror})")
+        return result
+    if len(data) > MAX_SOURCE_BYTES:
+        result.warn(
+            f"{stype}: the file is larger than the {_mb(MAX_SOURCE_BYTES)} limit for an analytics export: "
+            "not read (export a shorter period, or use the collector)"
+        )
         return result
     name = path.name.casefold()
     if stype == "plausible":
@@ -728,7 +825,7 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
     elif stype == "umami":
         _read_umami(data, name, result)
     else:  # ga4, csv
-        _read_text_tables(data.decode("utf-8-sig", errors="replace"), name, result)
+        _read_text_tables(data, name, result)
     return result.finish()
 
 

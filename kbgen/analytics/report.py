@@ -17,6 +17,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_atomic
+from ..config import is_css_color
+from ..termsafe import for_terminal
 from .popularity import AnalyticsData
 
 __all__ = ["Report", "build_report", "print_report", "render_html", "widget_deflection", "write_html"]
@@ -165,38 +168,50 @@ def _period(rep: Report) -> str:
     return f"{first} – {last}" if first and last else "period not in the data"
 
 
+def _text(value: Any, style: str = "") -> Any:
+    """An analytics or content string as a rich `Text`: never parsed as markup, no terminal controls."""
+    from rich.text import Text
+
+    return Text(for_terminal(value, one_line=True), style=style)
+
+
 def print_report(rep: Report, console: Any = None) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = console or Console()
+
+    def say(*parts: Any, style: str = "") -> None:
+        console.print(Text.assemble(*parts), style=style, markup=False, highlight=False, emoji=False)
+
     t = rep.totals
-    console.print(f"[bold]{rep.title}[/bold] — analytics report ({_period(rep)})")
-    console.print(
+    say(_text(rep.title, "bold"), f" — analytics report ({_period(rep)})")
+    say(
         f"{t['article_views']:,} article views · {t['searches']:,} searches · "
         f"{_pct(t['no_result_rate'])} without results · {_pct(t['helpful_rate'])} helpful "
         f"({t['votes']:,} votes) · {_pct(t['contact_rate'])} of article views ended in a contact click"
     )
     for stype, path, rows, skipped, warnings in rep.sources:
-        line = f"  source {stype}: {path} — {rows:,} rows"
+        line = Text.assemble("  source ", _text(stype), ": ", _text(path), f" — {rows:,} rows")
         if skipped:
-            line += f", {skipped:,} skipped"
-        console.print(line, style="dim", markup=False, highlight=False)
+            line.append(f", {skipped:,} skipped")
+        say(line, style="dim")
         for w in warnings:
-            console.print(f"    warning: {w}", style="yellow", markup=False, highlight=False)
+            say("    warning: ", _text(w), style="yellow")
 
-    def table(title: str, columns: list[tuple[str, str]], rows: list[list[str]], empty: str) -> None:
+    def table(title: str, columns: list[tuple[str, str]], rows: list[list[Any]], empty: str) -> None:
         tab = Table()
         for name, justify in columns:
             tab.add_column(name, justify=justify)  # type: ignore[arg-type]
         for row in rows:
-            tab.add_row(*row)
+            tab.add_row(*(c if isinstance(c, Text) else _text(c) for c in row))
         if rows:
             console.print()
-            console.print(title, style="bold", markup=False, highlight=False)
+            say(title, style="bold")
             console.print(tab)
         else:
-            console.print(f"[bold]{title}[/bold]: {empty}")
+            say((title, "bold"), ": ", empty)
 
     table(
         "Most viewed articles",
@@ -204,7 +219,7 @@ def print_report(rep: Report, console: Any = None) -> None:
         [
             [
                 str(r["rank"]),
-                f"{r['title']}\n[dim]{r['url']}[/dim]",
+                Text.assemble(_text(r["title"]), "\n", _text(r["url"], "dim")),
                 r["category"],
                 f"{r['views']:,}",
                 _pct(r["share"]),
@@ -415,7 +430,8 @@ def _table(headers: list[tuple[str, bool]], rows: list[list[str]], empty: str) -
 
 def render_html(rep: Report) -> str:
     t = rep.totals
-    brand = rep.brand_color if rep.brand_color.startswith("#") else "#0b5cad"
+    # The colour goes into a <style> element, where HTML escaping does not apply: only a plain CSS colour.
+    brand = rep.brand_color if is_css_color(rep.brand_color) else "#0b5cad"
     gap_color, contact_color = "#c2410c", "#7c3aed"
 
     def card(value: str, label: str, cls: str = "") -> str:
@@ -558,8 +574,8 @@ add the words to an existing article's <code>keywords</code>.</p>{gaps}</section
 
 
 def write_html(rep: Report, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(rep), encoding="utf-8")
+    """Write the page atomically: an interrupted report leaves the previous file, never half of one."""
+    write_atomic(path, render_html(rep).encode("utf-8"))
 
 
 # -- the help widget: deflection per shop page ---------------------------------------------------------------

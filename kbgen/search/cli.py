@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..termsafe import for_terminal
 from .query import Answer, SearchIndex
 
 
@@ -39,14 +40,15 @@ def _print_human(answer: Answer) -> None:
     if not answer.pages:
         click.echo(f"No results for {answer.query!r}.")
         if answer.did_you_mean:
-            click.echo(f"Did you mean: {answer.did_you_mean}?")
+            click.echo(f"Did you mean: {for_terminal(answer.did_you_mean, one_line=True)}?")
         return
     for i, page in enumerate(answer.pages, 1):
         hit = page.best
         where = hit.url + (f"#{hit.anchor}" if hit.anchor else "")
         title = hit.title + (f" › {hit.heading}" if hit.heading else "")
-        click.echo(f"{i:>2}. {title}  [{hit.score:.2f}]")
-        click.echo(f"    {where}   ({hit.source})")
+        # Titles, headings and file names come from front matter and the content folder: no terminal controls.
+        click.echo(for_terminal(f"{i:>2}. {title}  [{hit.score:.2f}]", one_line=True))
+        click.echo(for_terminal(f"    {where}   ({hit.source})", one_line=True))
 
 
 @click.command("search")
