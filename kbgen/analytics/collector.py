@@ -223,7 +223,8 @@ class RateLimiter:
         self._key = os.urandom(16)
         self._buckets: dict[bytes, tuple[float, float]] = {}
 
-    def allow(self, client: str, now: float | None = None, cost: float = 1.0) -> bool:
+    def allow(self, client: str, now: float | None = None, cost: float = 1.0, consume: bool = True) -> bool:
+        """Whether `client` may send `cost` events now (and, with `consume`, take them from its bucket)."""
         if self.rate <= 0:
             return True
         now = time.monotonic() if now is None else now
@@ -231,7 +232,7 @@ class RateLimiter:
         tokens, last = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         ok = tokens >= cost
-        self._buckets[key] = (tokens - cost if ok else tokens, now)
+        self._buckets[key] = (tokens - cost if ok and consume else tokens, now)
         if len(self._buckets) > self.max_clients:
             self._prune(now)
         return ok
@@ -282,6 +283,7 @@ class Collector:
         self._opened: asyncio.Future[sqlite3.Connection] | None = None
         self._summary: asyncio.Task[None] | None = None
         self._last_summary: Counter[str] = Counter()
+        self._uncommitted = 0  # events handed to the writer and not yet committed (or refused)
 
     def _reject(self, reason: str, events: int = 1) -> None:
         self.counts[reason] += events
@@ -404,6 +406,7 @@ class Collector:
             failure = next((r for r in results if r is not None and not isinstance(r, _Unstorable)), None)
             self.failed = f"{type(failure).__name__}: {failure}" if failure is not None else ""
             for p, result in zip(batch, results, strict=True):
+                self._uncommitted -= len(p.rows)
                 if result is None:
                     self.stored += len(p.rows)
                 if p.done.done():
@@ -442,7 +445,7 @@ class Collector:
             body = {
                 "status": "failing" if self.failed else "ok",
                 "stored": self.stored,
-                "queued": self._queue.qsize() if self._queue else 0,
+                "queued": self._uncommitted,
                 "accepted": self.counts["accepted"],
                 "rejected": {r: self.counts[r] for r in REJECT_REASONS},
                 "connections": {k: self.counts[k] for k in CONNECTION_COUNTS},
@@ -476,22 +479,25 @@ class Collector:
         client = (scope.get("client") or ("?", 0))[0]
         if self.trust_proxy and headers.get("x-forwarded-for"):
             client = headers["x-forwarded-for"].rsplit(",", 1)[-1].strip()
-        if not self.limiter.allow(client):
+        if not self.limiter.allow(client, consume=False):  # out of tokens: not worth reading the body
             self._reject("rate_limited")
             return await _respond(send, 429, {"error": "too many events"}, cors + [("retry-after", "10")])
 
         ctype = headers.get("content-type", "text/plain").split(";", 1)[0].strip().lower()
         if ctype not in ("text/plain", "application/json", ""):
             self._reject("content_type")
+            self.limiter.allow(client)  # a refused request costs an event too
             return await _respond(send, 415, {"error": "send text/plain or application/json"}, cors)
         length = headers.get("content-length")
         too_big = f"body over {self.max_body} bytes"
         if length is not None:
             if not length.isdigit():
                 self._reject("invalid")
+                self.limiter.allow(client)
                 return await _respond(send, 400, {"error": "bad content-length"}, cors, close=True)
             if int(length) > self.max_body:
                 self._reject("too_large")
+                self.limiter.allow(client)
                 return await _respond(send, 413, {"error": too_big}, cors, close=True)
         body = bytearray()
         more = True
@@ -503,14 +509,15 @@ class Collector:
             more = message.get("more_body", False)
             if len(body) > self.max_body:  # chunked or lying about its length: stop reading now
                 self._reject("too_large")
+                self.limiter.allow(client)
                 return await _respond(send, 413, {"error": too_big}, cors, close=True)
         try:
             events = validate_batch(parse_json(bytes(body)), MAX_BATCH_EVENTS)
         except SchemaError as exc:
             self._reject("invalid")
+            self.limiter.allow(client)
             return await _respond(send, 400, {"error": str(exc)}, cors)
-        # The rate counts events: the request paid for its first one above, a batch pays for the rest now.
-        if len(events) > 1 and not self.limiter.allow(client, cost=len(events) - 1):
+        if not self.limiter.allow(client, cost=len(events)):  # the rate counts events, not requests
             self._reject("rate_limited", len(events))
             return await _respond(send, 429, {"error": "too many events"}, cors + [("retry-after", "10")])
 
@@ -522,6 +529,7 @@ class Collector:
         device = device_class(headers.get("user-agent", ""))
         rows = [(now, device, *(ev.get(c) for c in FIELD_COLUMNS)) for ev in events]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._uncommitted += len(rows)
         await self._queue.put(_Pending(rows, done))
         try:
             await done
