@@ -7,10 +7,18 @@
   a text/plain body (a CORS "simple" request: no preflight). Answers 204 only once the event is committed.
   403 for an origin not allowed (and for no Origin at all), 413 over 2 KB (decided from Content-Length or
   while reading: never more than the cap is read), 415 for another content type, 400 for anything that is
-  not valid JSON matching the schema (`events.validate`), 429 past the per-client rate, 503 when the queue
-  is full or the disk fails.
+  not valid JSON matching the schema (`parse_json`: no lone surrogates, NaN/Infinity, huge numbers or deep
+  nesting; then `events.validate`; a batch is stored whole or not at all), 429 past the per-client rate
+  (counted in events: a batch of 20 is 20), 503 when the queue is full or the disk fails. A row the
+  database refuses anyway fails only its own request (400); the others of its transaction are retried.
 - ``OPTIONS /collect``: preflight, answered for allowed origins only.
-- ``GET /health``: ``{"status": "ok", "stored": n, "queued": n}``.
+- ``GET /health``: ``{"status": "ok", "stored": n, "queued": n, "accepted": n, "rejected": {reason: n},
+  "connections": {...}}`` — events stored, waiting for their commit, accepted and refused (by reason, see
+  `REJECT_REASONS`) since start, and connections open and closed by the server.
+
+Slow clients (`serve`): every request must arrive whole within `request_timeout` (10 s), at most
+`max_connections` are open (past it, the one waiting longest for its request is closed), headers are capped
+at 8 KB, and the log gets one summary line a minute instead of a line per bad connection.
 
 Privacy: no cookies; the client's address is used only for the rate limit, as a keyed hash whose key is
 random per process and never written down; the user agent is reduced to a device class (mobile, tablet,
