@@ -363,6 +363,10 @@ def test_slow_clients_are_cut_off_and_the_collector_stays_reachable(tmp_path: Pa
                 except OSError:
                     closed.add(n)
 
+        for _ in range(50):  # and some that do not speak HTTP at all (a TLS hello): 400, counted, not logged
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http\r\n\r\n")
+                assert s.recv(200).startswith(b"HTTP/1.1 400")
         trickle()
         # A legitimate beacon gets through while they trickle.
         r = httpx.post(
@@ -381,6 +385,7 @@ def test_slow_clients_are_cut_off_and_the_collector_stays_reachable(tmp_path: Pa
         assert wait_for(all_closed, 60), f"{slow_count - len(closed)} slow connections still open"
         h = health(url)
         assert h["connections"]["timed_out"] + h["connections"]["evicted"] >= slow_count
+        assert h["connections"]["bad_http"] == 50
         assert wait_for(lambda: "timed_out" in log.read_text(errors="replace"), 20)
     finally:
         for s in slow:
