@@ -205,7 +205,14 @@ class _Unstorable(Exception):
 
 # Errors that belong to the rows being inserted rather than to the database: retrying the rest of a
 # batch without those rows succeeds.
-_ROW_ERRORS = (ValueError, OverflowError, TypeError, sqlite3.IntegrityError, sqlite3.InterfaceError)
+_ROW_ERRORS = (
+    ValueError,
+    OverflowError,
+    TypeError,
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.DataError,
+)
 
 
 @functools.lru_cache(maxsize=1024)
