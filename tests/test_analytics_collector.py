@@ -109,7 +109,13 @@ def test_beacon_is_stored_and_acknowledged(collector: tuple[str, Path, Collector
     flat = json.dumps(stored)
     assert "127.0.0.1" not in flat and "iPhone" not in flat and "Safari" not in flat
     health = httpx.get(url + "/health").json()
-    assert health == {"status": "ok", "stored": 3, "queued": 0}
+    assert {k: health[k] for k in ("status", "stored", "queued", "accepted")} == {
+        "status": "ok",
+        "stored": 3,
+        "queued": 0,
+        "accepted": 3,
+    }
+    assert set(health["rejected"].values()) == {0}
 
 
 def test_preflight_and_cross_origin(collector: tuple[str, Path, Collector]) -> None:

@@ -151,6 +151,20 @@ def report(
     is_flag=True,
     help="Behind a reverse proxy: rate-limit on the last X-Forwarded-For address.",
 )
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    help="Open connections at most; past it, the one waiting longest for its request is closed.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection has to send a whole request (headers and body).",
+)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def collect(
     db_path: Path | None,
@@ -160,6 +174,8 @@ def collect(
     rate: float,
     burst: int,
     trust_proxy: bool,
+    max_connections: int,
+    request_timeout: float,
     config_path: Path | None,
 ) -> None:
     """Run the first-party event collector (needs `pip install 'kbgen[collector]'`)."""
@@ -182,7 +198,15 @@ def collect(
             "say which site may send events: --origin https://help.example.com "
             "(or set site_url in kbgen.toml; --origin '*' accepts any)"
         )
-    app = Collector(db_path, allowed, rate=rate, burst=burst, trust_proxy=trust_proxy)
+    app = Collector(
+        db_path,
+        allowed,
+        rate=rate,
+        burst=burst,
+        trust_proxy=trust_proxy,
+        max_connections=max_connections,
+        request_timeout=request_timeout,
+    )
     shown = "any origin" if "*" in allowed else ", ".join(normalize_origin(o) for o in allowed)
     click.echo(f"kbgen collector: POST http://{host}:{port}/collect → {db_path} (from {shown})", err=True)
     sys.stderr.flush()

@@ -14,8 +14,10 @@ Flat, because every provider wants flat key/value properties (Plausible props, G
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 __all__ = [
     "COMMON_FIELDS",
@@ -24,7 +26,9 @@ __all__ = [
     "EventSpec",
     "Field",
     "SchemaError",
+    "clean_path",
     "clean_query",
+    "redact",
     "schema_markdown",
     "validate",
     "validate_batch",
@@ -163,13 +167,42 @@ _SPACE = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# A URL's parts between its delimiters, each redacted on its own (an e-mail address in `?q=` must not take
+# the path before it along).
+_URL_PART = re.compile(r"[^/?#&=;]+")
+
+
+def redact(text: str) -> str:
+    """Personal data that customers paste into search boxes and that ends up in addresses: e-mail addresses
+    become `[email]`, order, phone and card numbers (runs of 5 or more digits) `[number]`. The one
+    definition for search terms (`clean_query`), pages and URLs (`clean_path`); analytics.js spells the
+    same patterns."""
+    return _NUMBER.sub("[number]", _EMAIL.sub("[email]", text))
+
+
 def clean_query(text: str) -> str:
-    """Search terms as stored: no personal data that customers paste into search boxes (e-mail addresses,
-    order, phone and card numbers), whitespace collapsed. analytics.js applies the same rules."""
-    text = _CONTROL.sub(" ", text)
-    text = _EMAIL.sub("[email]", text)
-    text = _NUMBER.sub("[number]", text)
-    return _SPACE.sub(" ", text).strip()[:100]
+    """Search terms as stored: `redact`ed, control characters and whitespace collapsed, at most 100
+    characters. analytics.js applies the same rules."""
+    return _SPACE.sub(" ", redact(_CONTROL.sub(" ", text))).strip()[:100]
+
+
+def clean_path(text: str, max_len: int = 500) -> str:
+    """A page or URL as stored: each part between `/ ? # & = ;` `redact`ed, also when it is
+    percent-encoded (`ann%40example.com`, `+` for a space after `?`), then cut to `max_len`."""
+    path, sep, query = text.partition("?")
+
+    def part(plus: bool) -> Callable[[re.Match[str]], str]:
+        def sub(m: re.Match[str]) -> str:
+            raw = m.group()
+            decoded = unquote_plus(raw, errors="replace") if plus else unquote(raw, errors="replace")
+            cleaned = redact(decoded)
+            return raw if cleaned == decoded else _CONTROL.sub(" ", cleaned)
+
+        return sub
+
+    out = _URL_PART.sub(part(False), path) + sep + _URL_PART.sub(part(True), query)
+    return out[:max_len]
 
 
 def _check(field: Field, value: Any) -> Any:
@@ -183,6 +216,8 @@ def _check(field: Field, value: Any) -> Any:
         return value
     if not isinstance(value, str):
         raise SchemaError(f"`{name}` must be a string, not {type(value).__name__}")
+    if _SURROGATE.search(value):  # not Unicode text: cannot be stored, shown or exported as UTF-8
+        raise SchemaError(f"`{name}` is not valid Unicode text (a lone surrogate)")
     if field.kind == "query":
         value = clean_query(value)
         if not value:
@@ -193,6 +228,8 @@ def _check(field: Field, value: Any) -> Any:
     value = value.strip()
     if len(value) > field.max_len:
         raise SchemaError(f"`{name}` is longer than {field.max_len} characters")
+    if field.kind == "path":  # stored redacted (`[email]` may be longer than the address: cut again)
+        value = clean_path(value, field.max_len)
     if field.kind == "enum":
         if value not in field.choices:
             raise SchemaError(f"`{name}` must be one of {', '.join(field.choices)}, not {value!r}"[:200])
