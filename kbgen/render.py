@@ -574,10 +574,9 @@ def _others(articles: list[Article], article: Article, limit: int = 5) -> list[A
 
 
 def _alias_output(alias: str) -> str:
-    path = alias.strip("/")
-    if path.endswith((".html", ".htm")):
-        return path
-    return f"{path}/index.html" if path else "index.html"
+    from .safepath import alias_output
+
+    return alias_output(alias)
 
 
 _DURATION = re.compile(r"\s*(\d+)\s*(h|hour|hours|hr|hrs|m|min|mins|minute|minutes)\b", re.I)
