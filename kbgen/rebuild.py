@@ -42,16 +42,24 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from slugify import slugify
 
 from .atomic import write_atomic
 from .build import BuildSession
 from .config import Config, load_config
-from .content.load import LoadOptions, OneArticle, read_one_article, related_line, render_one_article
+from .content.load import (
+    LoadOptions,
+    OneArticle,
+    check_outputs,
+    folder_slug,
+    read_one_article,
+    related_line,
+    render_one_article,
+)
 from .content.model import Article, Category, Library, Section, Tag
 from .errors import BuildError, ConfigError, Problem, display_path
 from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
 from .render import Page, SiteRenderer
+from .safepath import allowed_roots, inside, is_within
 
 EDITOR_JUNK_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".crdownload")
 # Prefixes of the loader's markdown issues that name a (missing) file, to know who links to what.
@@ -286,6 +294,12 @@ class Rebuilder:
             plan.full = True
             plan.reason = plan.reason or f"folder {rel}/ removed or renamed"
             return
+        if path.is_symlink() and not is_within(
+            os.path.realpath(path), allowed_roots(self.session.config.root, self.session.config.content_path)
+        ):
+            plan.full = True  # the full load reports the link and leaves it out
+            plan.reason = plan.reason or f"{rel} is a link outside the project"
+            return
         name = parts[-1]
         if name == "_index.md" and not in_asset_dir:
             plan.full = True
@@ -486,6 +500,7 @@ class Rebuilder:
             if exists or asset_site_path(rel) in lib.assets:  # not a temporary file come and gone
                 asset_changes[rel] = exists
                 targets.add(rel)
+        errors += self._check_outputs(lib, ones, changed, asset_changes)
         linkers = sorted(src for src, r in self.refs.items() if src not in ones and r & targets)
         for rel in linkers:
             one = read_one_article(content, rel, options, details.dates)
@@ -598,7 +613,7 @@ class Rebuilder:
         t4 = time.perf_counter()
         written, paths = 0, []
         for out, data in outputs.items():
-            target = output / out
+            target = inside(output, out)
             try:
                 if target.read_bytes() == data:
                     continue
@@ -608,7 +623,7 @@ class Rebuilder:
             written += 1
             paths.append(_site_path(out, config.base_path))
         for rel, exists in asset_changes.items():
-            target = output / asset_site_path(rel).lstrip("/")
+            target = inside(output, asset_site_path(rel).lstrip("/"))
             if exists:
                 write_atomic(target, (content / rel).read_bytes())
             else:
@@ -617,7 +632,7 @@ class Rebuilder:
             paths.append(config.base_path + asset_site_path(rel).lstrip("/"))
         deleted = 0
         for out in sorted(deletions):
-            target = output / out
+            target = inside(output, out)
             if target.is_file():
                 target.unlink()
                 deleted += 1
@@ -675,6 +690,25 @@ class Rebuilder:
                 errors.append(Problem(rel, 1, f"same URL {url} as the folder {self.folder_urls[url]!r}"))
             else:
                 claimed[url] = rel
+
+    def _check_outputs(
+        self, lib: Library, ones: dict[str, OneArticle], changed: dict[str, OneArticle], assets: dict[str, bool]
+    ) -> list[Problem]:
+        """The full load's checks of output files and ids (`check_outputs`), on the library as it will be."""
+        articles = [a for a in lib.articles if a.source not in ones]
+        articles += [one.article for one in changed.values() if one.article is not None]
+        tags: dict[str, Tag] = {}
+        for a in articles:
+            for name in a.tags:
+                slug = _tag_slug(name)
+                tags.setdefault(slug, Tag(name, slug, f"/tags/{slug}/"))
+        site_assets = dict(lib.assets)
+        for rel, exists in assets.items():
+            if exists:
+                site_assets[asset_site_path(rel)] = rel
+            else:
+                site_assets.pop(asset_site_path(rel), None)
+        return check_outputs(articles, self.folders.values(), tags.values(), site_assets)
 
     @staticmethod
     def _check_structure(
@@ -850,7 +884,7 @@ class Rebuilder:
         files.update(session.site_static_files(session.config))
         done = []
         for out in sorted(static):
-            target = session.output / out
+            target = inside(session.output, out)
             src = files.get(out)
             if src is not None and src.is_file():
                 write_atomic(target, src.read_bytes())
@@ -1178,7 +1212,7 @@ def _scan_key(source: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=65536)
 def _tag_slug(name: str) -> str:
-    return slugify(name) or "tag"
+    return folder_slug(name) or "tag"
 
 
 def _feed_sources(lib: Library, limit: int = 20) -> set[str]:
