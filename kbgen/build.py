@@ -526,18 +526,16 @@ def _build(
                 ),
             )
         problems = list(loaded.problems)
+        static = static_files(theme, config, problems, "error" if options.strict else "warning")
         if options.progress:
             options.progress("load", 1, 1)
-        if loaded.errors:
+        if loaded.errors or any(p.level == "error" for p in problems):
             raise BuildError(problems)
         library = loaded.library
         if not library.articles:
             raise BuildError([*problems, Problem(str(config.content_path), 0, "no articles found", "error")])
         with _timed(timings, "analytics"):
             problems += _apply_analytics(library, config)
-        static = static_files(theme, config, problems, "error" if options.strict else "warning")
-        if any(p.level == "error" for p in problems):
-            raise BuildError(problems)
 
         output.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))

@@ -512,11 +512,18 @@ class _Loader:
             updated = dates.get(rel) or _mtime_date(self.dir / rel)
         slug = make_slug(slug_text or Path(rel).stem)
         aliases: list[str] = []
-        for i, alias in enumerate(lists["aliases"]):
+        alias_lines: list[int] = []
+        raw_aliases = parsed.meta.get("aliases")
+        written = raw_aliases if isinstance(raw_aliases, list) else lists["aliases"]
+        for i, alias in enumerate(written):
+            if not isinstance(alias, str):
+                continue  # reported above: not a list of text values
             try:
                 aliases.append(alias_site_path(alias))
+                alias_lines.append(parsed.item_line("aliases", i))
             except ValueError as exc:
-                self.error(rel, parsed.item_line("aliases", i), f"alias {alias!r} {exc}")
+                shown = repr(alias) if len(alias) <= 80 else repr(alias[:77]) + "…"
+                self.error(rel, parsed.item_line("aliases", i), f"alias {shown} {exc}")
         article = Article(
             id=id_text.strip() or rel.removesuffix(".md"),
             source=rel,
@@ -537,7 +544,7 @@ class _Loader:
             supplies=lists["supplies"],
             meta=meta,
             lines=dict(parsed.lines),
-            alias_lines=[parsed.item_line("aliases", i) for i in range(len(aliases))],
+            alias_lines=alias_lines,
         )
         if len(self.problems) > problems_before and any(
             p.level == "error" for p in self.problems[problems_before:]
@@ -638,7 +645,9 @@ def check_outputs(
     for site, src in sorted(assets.items()):
         claims.append(Claim(site.lstrip("/"), src, 0, f"the file {src}", "asset"))
     problems = output_claims(claims)
-    problems += duplicate_ids((a.id, a.source, a.lines.get("id", 1)) for a in sorted(articles, key=lambda a: a.source))
+    # Articles without an `id:` first: the error is then at the `id:` line that repeats another's id.
+    by_id = sorted(articles, key=lambda a: ("id" in a.lines, a.source))
+    problems += duplicate_ids((a.id, a.source, a.lines.get("id", 1)) for a in by_id)
     return problems
 
 
