@@ -694,7 +694,19 @@ class Rebuilder:
     def _check_outputs(
         self, lib: Library, ones: dict[str, OneArticle], changed: dict[str, OneArticle], assets: dict[str, bool]
     ) -> list[Problem]:
-        """The full load's checks of output files and ids (`check_outputs`), on the library as it will be."""
+        """The full load's checks of output files and ids (`check_outputs`), on the library as it will be.
+        Skipped when no changed article has a new URL, alias, tag or id and no content file is new: the
+        library passed them already (the usual save: the text changed)."""
+
+        def same(rel: str, new: Article) -> bool:
+            old = self.by_source.get(rel)
+            return old is not None and (old.url, old.aliases, old.tags, old.id) == (
+                new.url, new.aliases, new.tags, new.id)  # fmt: skip
+
+        if all(one.article is None or same(rel, one.article) for rel, one in changed.items()) and not any(
+            exists and asset_site_path(rel) not in lib.assets for rel, exists in assets.items()
+        ):
+            return []
         articles = [a for a in lib.articles if a.source not in ones]
         articles += [one.article for one in changed.values() if one.article is not None]
         tags: dict[str, Tag] = {}

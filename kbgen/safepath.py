@@ -16,8 +16,8 @@ import posixpath
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote
 
 from .errors import BuildError, Problem
@@ -40,6 +40,8 @@ RESERVED_FOLDERS = {"_search": "the search index (_search/)", "static": "the the
 
 
 def _bad_char(text: str) -> str | None:
+    if "\\" not in text and text.isprintable():  # the common case, at C speed
+        return None
     for c in text:
         if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") or c == "\\":
             return "a backslash" if c == "\\" else f"the control character U+{ord(c):04X}"
@@ -116,8 +118,7 @@ def inside(root: Path, rel: str) -> Path:
 # -- Two sources, one output file -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     """One output file and who writes it: `source:line` and what it is, for the message."""
 
     output: str
@@ -129,7 +130,7 @@ class Claim:
 
 def _key(path: str) -> str:
     # Case- and normalisation-insensitive, as on macOS and Windows: two names that are one file there collide.
-    return unicodedata.normalize("NFC", path).casefold()
+    return path.lower() if path.isascii() else unicodedata.normalize("NFC", path).casefold()
 
 
 def _owner(claim: Claim) -> str:
@@ -142,35 +143,43 @@ def output_claims(claims: Iterable[Claim]) -> list[Problem]:
     claim inside kbgen's own pages or folders: one error each, at the later claim, naming both."""
     problems: list[Problem] = []
     files: dict[str, Claim] = {_key(out): Claim(out, "", 0, what, "generated") for out, what in GENERATED.items()}
-    folders: dict[str, Claim] = {}
-    ordered = list(claims)
-    for claim in ordered:
+    order: dict[str, int] = {}  # file key → position of its claim (which of two came later)
+    folders: dict[str, Claim] = {}  # folder key → the first claim that needs it
+
+    def clash(claim: Claim, other: Claim) -> None:
+        if not (claim.kind == "page" and other.kind == "page"):  # two pages: reported by the loader already
+            problems.append(
+                Problem(claim.source, claim.line, f"{claim.what} writes {claim.output}, as does {_owner(other)}")
+            )
+
+    for n, claim in enumerate(claims):
         out = claim.output
         key = _key(out)
-        parts = key.split("/")
-        first = out.split("/")[0]
-        if first in RESERVED_FOLDERS and len(parts) > 1 or key in RESERVED_FOLDERS:
-            problems.append(
-                Problem(claim.source, claim.line, f"{claim.what} writes {out}, inside {RESERVED_FOLDERS[first]}")
-            )
+        cut = key.find("/")
+        first = key if cut < 0 else key[:cut]
+        if first in RESERVED_FOLDERS:
+            problems.append(Problem(claim.source, claim.line,
+                                    f"{claim.what} writes {out}, inside {RESERVED_FOLDERS[first]}"))  # fmt: skip
             continue
         other = files.get(key)
-        if other is None:
-            other = folders.get(key)
-        if other is None:
-            for i in range(1, len(parts)):
-                other = files.get("/".join(parts[:i]))
-                if other is not None:
-                    break
         if other is not None:
-            if not (claim.kind == "page" and other.kind == "page"):  # reported by the loader already
-                problems.append(
-                    Problem(claim.source, claim.line, f"{claim.what} writes {out}, as does {_owner(other)}")
-                )
+            clash(claim, other)
             continue
         files[key] = claim
-        for i in range(1, len(parts)):
-            folders.setdefault("/".join(parts[:i]), claim)
+        order[key] = n
+        while cut >= 0:
+            folders.setdefault(key[:cut], claim)
+            cut = key.find("/", cut + 1)
+    # A file where another claim needs a folder (`feed.xml` and `feed.xml/index.html`): at the later one.
+    for folder, needs in folders.items():
+        file = files.get(folder)
+        if file is not None:
+            if order.get(folder, -1) > order.get(_key(needs.output), -1):  # the file came later
+                problems.append(Problem(file.source, file.line, f"{file.what} writes the file {file.output}, "
+                                        f"where {_owner(needs)} needs a folder"))  # fmt: skip
+            else:
+                problems.append(Problem(needs.source, needs.line, f"{needs.what} writes {needs.output}, but "
+                                        f"{folder} is a file: {_owner(file)}"))  # fmt: skip
     return problems
 
 

@@ -95,7 +95,7 @@ def scan(
     for rel, _path in walk_files(
         content_dir, roots, problems, level=level, skip_hidden_dirs=True, shown=content_dir.name
     ):
-        if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in rel):
+        if not rel.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in rel):
             if problems is not None:
                 problems.append(
                     Problem(ascii(rel), 0, "file name holds a control character: rename it (skipped)", level)
@@ -631,14 +631,13 @@ def check_outputs(
     """Two sources that would write one file (articles, their aliases, folders, tags, content files and
     kbgen's own pages), and two articles with one `id`: an error each, naming both."""
     articles = list(articles)
-    claims: list[Claim] = []
+    # Tag pages first: a clash with one is reported at the article, alias or file (tags have no file).
+    claims = [Claim(page_output(tag.url), "", 0, f"the page of the tag {tag.name!r}", "tag") for tag in tags]
     for node in folders:
         claims.append(Claim(page_output(node.url), node.source or node.url, 1 if node.source else 0,
                             f"the folder page {node.url}", "page"))  # fmt: skip
     for a in articles:
         claims.append(Claim(page_output(a.url), a.source, 1, f"the page of {a.source}", "page"))
-    for tag in tags:
-        claims.append(Claim(page_output(tag.url), "", 0, f"the page of the tag {tag.name!r}", "tag"))
     for a in articles:
         for alias, line in zip(a.aliases, a.alias_lines or [a.lines.get("aliases", 1)] * len(a.aliases), strict=False):
             claims.append(Claim(alias_output(alias), a.source, line, f"the alias {alias}", "alias"))
@@ -646,8 +645,9 @@ def check_outputs(
         claims.append(Claim(site.lstrip("/"), src, 0, f"the file {src}", "asset"))
     problems = output_claims(claims)
     # Articles without an `id:` first: the error is then at the `id:` line that repeats another's id.
-    by_id = sorted(articles, key=lambda a: ("id" in a.lines, a.source))
-    problems += duplicate_ids((a.id, a.source, a.lines.get("id", 1)) for a in by_id)
+    implicit = [(a.id, a.source, 1) for a in articles if "id" not in a.lines]
+    explicit = sorted((a.id, a.source, a.lines["id"]) for a in articles if "id" in a.lines)
+    problems += duplicate_ids(implicit + explicit)
     return problems
 
 
