@@ -216,11 +216,6 @@ def allowed_roots(*paths: Path) -> list[str]:
     return [os.path.realpath(p) for p in paths]
 
 
-def source_ok(path: Path, roots: list[str]) -> bool:
-    """Is `path` a regular file whose real path (links followed) is inside one of `roots`?"""
-    return is_within(os.path.realpath(path), roots) and path.is_file()
-
-
 def walk_files(
     root: Path,
     roots: list[str],

@@ -355,28 +355,37 @@ _ALIAS_PARTS = ["/", "..", ".", "\\", "%2e", "%2F", "%00", ":", "//", "?", "#", 
                 "index.html", "search", "tags", "static", "_search", "404.html", " ", "%"]  # fmt: skip
 
 _scalar = st.one_of(st.sampled_from(_TRICKY), st.text(max_size=30))
-_alias = st.lists(st.sampled_from(_ALIAS_PARTS), max_size=8).map("".join)
+_alias = st.one_of(
+    st.lists(st.sampled_from(_ALIAS_PARTS), max_size=8).map("".join),
+    st.sampled_from(["/old/page/", "/hc/en-us/articles/1-X", "/a.html", "/Ω/ü%20x/", "/orders/tracking/faq/",
+                     "/search/", "/tags/delivery/", "/orders/tracking/track/index.html", "/old/page"]),
+)
 
 
 def _yaml_scalar(value: str, style: int) -> str:
-    if style == 0:
+    if style == 0:  # plain: often invalid YAML, which must be a clear error too
         return value
-    if style == 1:
+    if style == 1 and value.isprintable():
         return "'" + value.replace("'", "''") + "'"
     return '"' + "".join(c if c.isprintable() and c not in '"\\' else f"\\u{ord(c):04x}" if ord(c) < 0x10000
                          else c for c in value) + '"'  # fmt: skip
 
 
+_style = st.sampled_from([0, 1, 2, 2])
+
+
 @st.composite
 def front_matter(draw: st.DrawFn) -> str:
-    if draw(st.integers(0, 5)) == 0:  # now and then: anything at all
+    if draw(st.integers(0, 7)) == 0:  # now and then: anything at all
         return draw(st.text(max_size=200))
     lines = []
+    if draw(st.integers(0, 4)):  # mostly with a title, so that the rest gets as far as the output paths
+        lines.append(f"title: {_yaml_scalar(draw(_scalar), draw(st.sampled_from([1, 2])))}")
     for key in draw(st.lists(st.sampled_from(_KEYS), max_size=8)):
-        kind = draw(st.integers(0, 3))
+        kind = draw(st.integers(0, 7))
         if key == "aliases" or kind == 2:
             values = draw(st.lists(_alias if key == "aliases" else _scalar, max_size=4))
-            styles = draw(st.lists(st.integers(0, 2), min_size=len(values), max_size=len(values)))
+            styles = draw(st.lists(_style, min_size=len(values), max_size=len(values)))
             if draw(st.booleans()):
                 lines.append(f"{key}: [{', '.join(_yaml_scalar(v, s) for v, s in zip(values, styles, strict=True))}]")
             else:
@@ -385,7 +394,7 @@ def front_matter(draw: st.DrawFn) -> str:
         elif kind == 3:
             lines.append(f"{key}: {draw(st.text(max_size=40))}")  # raw, unescaped
         else:
-            lines.append(f"{key}: {_yaml_scalar(draw(_scalar), draw(st.integers(0, 2)))}")
+            lines.append(f"{key}: {_yaml_scalar(draw(_scalar), draw(_style))}")
     return "\n".join(lines) + "\n"
 
 
@@ -393,9 +402,9 @@ _WORKDIR = Path(tempfile.mkdtemp(prefix="kbgen-hypothesis-"))
 project(_WORKDIR / "p")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(front_matter())
-def test_generated_front_matter_never_crashes_and_never_leaves_the_output(text: str) -> None:
+def _load_and_check(text: str) -> list[str]:
+    """Load the project with `text` as one article's front matter: never a traceback, every problem a
+    `file:line`, and when it loads, every output file inside the output folder, no two the same."""
     root = _WORKDIR / "p"
     rel = "orders/tracking/generated.md"
     (root / "content" / rel).write_text(f"---\n{text}---\nBody.\n", encoding="utf-8", errors="surrogatepass")
@@ -404,15 +413,37 @@ def test_generated_front_matter_never_crashes_and_never_leaves_the_output(text: 
         assert p.path in (rel, "orders/tracking/track.md", "orders/tracking/faq.md"), p
         assert p.line >= 1 and p.message and "Traceback" not in p.message, p
     if result.errors:
-        return
+        return [p.message for p in result.errors]
     staging = (_WORKDIR / "staging").resolve()
     config = load_config(None, root=root)
     renderer = SiteRenderer(config, result.library, build_date_from_env())
+    outputs = []
     for page in renderer.pages():
         target = inside(staging, page.output).resolve()
         assert target.is_relative_to(staging) and target != staging, page.output
-    outputs = [page.output.casefold() for page in renderer.pages()]
+        outputs.append(page.output.casefold())
+        article = page.context.get("article")
+        if article is not None and article.source == rel:
+            assert renderer.render(page)  # the article's page and its redirects render
     assert len(outputs) == len(set(outputs))  # no two pages one file
+    return []
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(front_matter())
+def test_generated_front_matter_never_crashes_and_never_leaves_the_output(text: str) -> None:
+    _load_and_check(text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_alias, _style), min_size=1, max_size=5))
+def test_generated_aliases_are_refused_at_their_line_or_stay_inside_the_output(aliases: list[tuple[str, int]]) -> None:
+    items = "".join(f"  - {_yaml_scalar(a, s)}\n" for a, s in aliases)
+    errors = _load_and_check(f"title: Generated\naliases:\n{items}")
+    for message in errors:  # each names the alias (or the YAML) and is at a line of the list (checked above)
+        assert message.startswith(
+            ("alias ", "the alias ", "invalid YAML", "invalid front matter", "`aliases` must be a list of text")
+        ), message
 
 
 _simple_value = st.one_of(

@@ -500,7 +500,13 @@ class _Loader:
         ):
             got = as_str_list(value)
             if got is None:
-                self.error(rel, line(key), f"`{key}` must be a list of text values")
+                bad = [i for i, v in enumerate(value) if not isinstance(v, str)] if isinstance(value, list) else []
+                if bad:
+                    what = "empty" if value[bad[0]] is None else "a list or mapping"
+                    self.error(rel, parsed.item_line(key, bad[0]),
+                               f"`{key}` must be a list of text values: item {bad[0] + 1} is {what}")  # fmt: skip
+                else:
+                    self.error(rel, line(key), f"`{key}` must be a list of text values")
                 got = []
             lists[key] = got
         updated_raw = meta.pop("updated", None)
