@@ -468,3 +468,17 @@ def test_the_fast_path_reads_front_matter_exactly_as_the_full_parser(pairs: list
     assert fast == (meta, lines) and not warnings
     parsed, problems = read_source(f"---\n{raw}---\n".encode(), "x.md")
     assert parsed is not None and parsed.meta == meta and not problems
+
+
+def test_names_too_long_for_a_file_system_and_control_characters_in_file_names_never_crash(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    long = "word-" * 80  # 400 characters: longer than a file name may be (255 bytes)
+    write(root, "content/orders/_index.md", f"---\ntitle: Orders\nslug: {long}\n---\n")
+    write(root, "content/orders/tracking/long.md", f"---\ntitle: Long\nslug: {long}\ntags: ['{long}', 'Ω{long}']\n---\nB.\n")
+    write(root, "content/orders/tracking/evil\nname.md", "---\ntitle: Evil name\n---\nB.\n")
+    proc = run_kbgen("build", cwd=root)
+    assert "Traceback" not in proc.stderr
+    assert "'orders/tracking/evil\\nname.md': warning: file name holds a control character" in proc.stdout + proc.stderr
+    names = [p.name for p in (root / "site").rglob("*")]
+    assert names and max(len(n.encode()) for n in names) <= 255
+    assert not any("\n" in n for n in names)
