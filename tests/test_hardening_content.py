@@ -482,3 +482,19 @@ def test_names_too_long_for_a_file_system_and_control_characters_in_file_names_n
     names = [p.name for p in (root / "site").rglob("*")]
     assert names and max(len(n.encode()) for n in names) <= 255
     assert not any("\n" in n for n in names)
+
+
+def test_an_image_that_links_outside_the_project_is_reported_not_referenced(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "shot.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 8 + b"IHDR" + (4321).to_bytes(4, "big") * 2)
+    (root / "content/_assets").mkdir(parents=True)
+    os.symlink(outside / "shot.png", root / "content/_assets/shot.png")
+    write(root, "content/orders/tracking/pic.md", "---\ntitle: Picture\n---\n\n![A shot](../../_assets/shot.png)\n")
+    proc = run_kbgen("build", cwd=root)
+    text = proc.stdout + proc.stderr
+    assert "pic.md:5: warning: file is a symbolic link outside the project (not published)" in text, text
+    page = (root / "site/orders/tracking/pic/index.html").read_text()
+    assert "4321" not in page  # its size was not read
+    assert not (root / "site/_assets/shot.png").exists()
