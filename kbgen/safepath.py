@@ -66,7 +66,10 @@ def alias_site_path(alias: str) -> str:
         raise ValueError(f"has more than {MAX_SEGMENTS} segments")
     decoded: list[str] = []
     for raw in segments:
-        seg = unquote(raw, errors="strict") if "%" in raw else raw
+        try:
+            seg = unquote(raw, errors="strict") if "%" in raw else raw
+        except UnicodeDecodeError:
+            raise ValueError("has a percent-escape that is not UTF-8 text") from None
         if seg == "":
             raise ValueError("has an empty segment (//)")
         if seg in (".", ".."):

@@ -72,6 +72,9 @@ HOSTILE_ALIASES = [
     "/a/./b/",
     "/a//b/",
     "/old?id=3",
+    "/%ff%fe/",  # a percent-escape that is not UTF-8
+    "file:///etc/passwd",
+    "/%00/",  # an encoded NUL
     "/" + "x" * 300 + "/",  # longer than a file name can be
 ]
 
