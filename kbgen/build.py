@@ -719,7 +719,7 @@ class BuildSession:
         roots = allowed_roots(config.root, site_static)
         return {
             f"static/{rel}": p
-            for rel, p in walk_files(site_static, roots, problems, level=level, shown=config.static_dir)
+            for rel, p in walk_files(site_static, roots, problems, level=level, label=config.static_dir)
         }
 
     def close(self) -> None:

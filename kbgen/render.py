@@ -71,7 +71,7 @@ class Theme:
             if not root.is_dir():
                 continue
             shown = display_path(root, self.root)
-            for rel, path in walk_files(root, self._roots(d), problems, level=level, shown=shown):
+            for rel, path in walk_files(root, self._roots(d), problems, level=level, label=shown):
                 files[rel] = path
         return files
 

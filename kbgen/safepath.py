@@ -210,6 +210,11 @@ def page_output(url: str) -> str:
 # -- Symbolic links ---------------------------------------------------------------------------------------
 
 
+def shown(text: str) -> str:
+    """A name for a message: as it is when printable, else escaped (no control character reaches a terminal)."""
+    return text if text.isprintable() else ascii(text)
+
+
 def is_within(path: str, roots: Iterable[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
@@ -226,15 +231,15 @@ def walk_files(
     *,
     level: str = "warning",
     skip_hidden_dirs: bool = False,
-    shown: str = "",
+    label: str = "",
 ) -> Iterator[tuple[str, Path]]:
     """(posix path relative to `root`, path) of every regular file under `root`, hidden file names skipped.
 
     A symbolic link whose target is outside `roots` is not followed (a `problems` entry names it, at
     `level`); a link inside them is read as its target (links to folders are not descended, as before); a
-    file that is not a regular one (a FIFO, a device, a broken link) is skipped with a problem too. `shown`:
+    file that is not a regular one (a FIFO, a device, a broken link) is skipped with a problem too. `label`:
     how `root` is named in messages."""
-    base = shown or str(root)
+    base = label or str(root)
     stack = [""]
     while stack:
         rel_dir = stack.pop()
@@ -255,8 +260,8 @@ def walk_files(
                     if problems is not None:
                         problems.append(
                             Problem(
-                                posixpath.join(base, rel), 0,
-                                f"symbolic link to {target}, outside the project: not published", level,
+                                shown(posixpath.join(base, rel)), 0,
+                                f"symbolic link to {shown(target)}, outside the project: not published", level,
                             )
                         )  # fmt: skip
                     continue
@@ -268,6 +273,7 @@ def walk_files(
                 yield rel, Path(entry.path)
             elif problems is not None:
                 problems.append(
-                    Problem(posixpath.join(base, rel), 0, "not a regular file (or a broken link): skipped", level)
+                    Problem(shown(posixpath.join(base, rel)), 0, "not a regular file (or a broken link): skipped",
+                            level)  # fmt: skip
                 )
         stack.extend(reversed(subdirs))

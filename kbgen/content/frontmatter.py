@@ -145,7 +145,7 @@ def _parse_yaml(raw: str) -> tuple[Any, dict[str, int], dict[str, list[int]], li
     lines: dict[str, int] = {}
     items: dict[str, list[int]] = {}
     warnings: list[tuple[int, str]] = []
-    # Open containers: [container, key waiting for its value (maps), top-level key it belongs to].
+    # Open containers: [container, key waiting for its value (maps), top-level key it belongs to, its line].
     stack: list[list[Any]] = []
     root: Any = None
     documents = 0
@@ -153,7 +153,7 @@ def _parse_yaml(raw: str) -> tuple[Any, dict[str, int], dict[str, list[int]], li
     def waiting_for_key() -> bool:
         return bool(stack) and isinstance(stack[-1][0], dict) and stack[-1][1] is None
 
-    def add(value: Any, event: Any) -> None:
+    def add(value: Any, line: int) -> None:
         nonlocal root
         if not stack:
             root = value
@@ -163,7 +163,7 @@ def _parse_yaml(raw: str) -> tuple[Any, dict[str, int], dict[str, list[int]], li
         if isinstance(container, list):
             container.append(value)
             if len(stack) == 2 and isinstance(stack[0][0], dict):  # an item of a top-level key's list
-                items.setdefault(frame[2], []).append(_line(event))
+                items.setdefault(frame[2], []).append(line)
             return
         container[frame[1]] = value
         frame[1] = None
@@ -188,12 +188,13 @@ def _parse_yaml(raw: str) -> tuple[Any, dict[str, int], dict[str, list[int]], li
                 key = event.value
                 frame = stack[-1]
                 if key in frame[0]:
-                    warnings.append((_line(event), f"`{key}` is given twice; the last value is used"))
+                    shown = key if key.isprintable() else ascii(key)
+                    warnings.append((_line(event), f"`{shown}` is given twice; the last value is used"))
                 frame[1] = key
                 if len(stack) == 1:
                     lines[key] = _line(event)
             else:
-                add(value, event)
+                add(value, _line(event))
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             if event.tag not in (None, "!", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"):
                 raise _tag_refused(event)
@@ -203,9 +204,10 @@ def _parse_yaml(raw: str) -> tuple[Any, dict[str, int], dict[str, list[int]], li
                 raise _YAMLRefused(_line(event), f"front matter nested more than {MAX_DEPTH} levels deep")
             # The top-level key this container belongs to.
             top = stack[0][1] if len(stack) == 1 else (stack[-1][2] if stack else None)
-            stack.append([{} if isinstance(event, yaml.MappingStartEvent) else [], None, top])
+            stack.append([{} if isinstance(event, yaml.MappingStartEvent) else [], None, top, _line(event)])
         elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            add(stack.pop()[0], event)
+            frame = stack.pop()
+            add(frame[0], frame[3])
     return root, lines, items, warnings
 
 

@@ -93,7 +93,7 @@ def scan(
     if roots is None:
         roots = allowed_roots(content_dir.parent, content_dir)
     for rel, _path in walk_files(
-        content_dir, roots, problems, level=level, skip_hidden_dirs=True, shown=content_dir.name
+        content_dir, roots, problems, level=level, skip_hidden_dirs=True, label=content_dir.name
     ):
         if not rel.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in rel):
             if problems is not None:
