@@ -40,6 +40,7 @@ from .lifetime import die_with_parent, exit_on_sigterm
 from .lock import project_lock, remove_leftovers
 from .memtrace import mark
 from .render import Page, SiteRenderer, Theme, build_date_from_env
+from .safepath import allowed_roots, inside, walk_files
 from .widget import write_widget
 
 MARKER = ".kbgen-site"
@@ -97,7 +98,7 @@ def _render_slice(bounds: tuple[int, int]) -> int:
     pages: list[Page] = _STATE["pages"]
     staging: Path = _STATE["staging"]
     for page in pages[bounds[0] : bounds[1]]:
-        _write(staging / page.output, renderer.render(page))
+        _write(inside(staging, page.output), renderer.render(page))
     return bounds[1] - bounds[0]
 
 
@@ -119,7 +120,7 @@ def render_pages(
         for page in pages:
             first.setdefault(page.template, page)
         for page in first.values():
-            _write(staging / page.output, renderer.render(page))
+            _write(inside(staging, page.output), renderer.render(page))
         warm = {id(page) for page in first.values()}
         rest = [page for page in pages if id(page) not in warm]
         _STATE.update(renderer=renderer, pages=rest, staging=staging)
@@ -142,7 +143,7 @@ def render_pages(
             _STATE.clear()
         return total
     for i, page in enumerate(pages, 1):
-        _write(staging / page.output, renderer.render(page))
+        _write(inside(staging, page.output), renderer.render(page))
         if progress and (i % 50 == 0 or i == total):
             progress("render", i, total)
     return total
@@ -162,7 +163,7 @@ def reuse_pages(
         sig = page_signature(site_sig, page)
         signatures[page.output] = sig
         if previous.get(page.output) == sig:
-            target = staging / page.output
+            target = inside(staging, page.output)
             try:
                 try:
                     os.link(output / page.output, target)
@@ -188,10 +189,20 @@ def _same_output(cache: BuildCache, output: Path) -> bool:
 
 def _copy_tree_files(files: dict[str, Path], dest: Path) -> int:
     for rel, src in files.items():
-        target = dest / rel
+        target = inside(dest, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
     return len(files)
+
+
+def static_files(
+    theme: Theme, config: Config, problems: list[Problem] | None, level: str
+) -> dict[str, Path]:
+    """Every file published under `static/`: the theme's, then the site's (which win). A symbolic link
+    pointing outside the project is not followed: a `problems` entry at `level` names it."""
+    files = {f"static/{k}": v for k, v in theme.static_files(problems, level).items()}
+    files.update(BuildSession.site_static_files(config, problems, level))
+    return files
 
 
 def check_output_dir(output: Path, root: Path) -> None:
@@ -525,12 +536,14 @@ def _build(
                     workers=workers,
                     strict=options.strict,
                     render_cache=cache.render,
+                    project_root=config.root,
                 ),
             )
         problems = list(loaded.problems)
+        static = static_files(theme, config, problems, "error" if options.strict else "warning")
         if options.progress:
             options.progress("load", 1, 1)
-        if loaded.errors:
+        if loaded.errors or any(p.level == "error" for p in problems):
             raise BuildError(problems)
         library = loaded.library
         if not library.articles:
@@ -570,15 +583,7 @@ def _build(
             options.progress("index", 1, 1)
         with _timed(timings, "write"):
             files = pages + 3 + len(generated) + widget_files
-            files += _copy_tree_files({f"static/{k}": v for k, v in theme.static_files().items()}, staging)
-            site_static = config.root / config.static_dir
-            if site_static.is_dir():
-                extra = {
-                    f"static/{p.relative_to(site_static).as_posix()}": p
-                    for p in sorted(site_static.rglob("*"))
-                    if p.is_file() and not p.name.startswith(".")
-                }
-                files += _copy_tree_files(extra, staging)
+            files += _copy_tree_files(static, staging)
             files += _copy_tree_files(
                 {site.lstrip("/"): config.content_path / src for site, src in library.assets.items()}, staging
             )
@@ -641,6 +646,7 @@ class BuildSession:
             base_path=self.config.base_path,
             labels=_load_labels(theme, self.config.language),
             workers=self.workers,
+            project_root=self.config.root,
         )
 
     def full(self, config: Config | None = None, *, reload_content: bool = True) -> Path:
@@ -674,6 +680,7 @@ class BuildSession:
                     )
                 with _timed(timings, "analytics"):
                     problems += _apply_analytics(library, config)
+                static_files(theme, config, problems, "warning")  # the links it skips, reported
             else:
                 details, library, problems = self.details, self.library, list(self.problems)
                 assert library is not None
@@ -700,8 +707,7 @@ class BuildSession:
                 timings["index"] = search.result().get("wall", 0.0)
                 search = None
             with _timed(timings, "write"):
-                _copy_tree_files({f"static/{k}": v for k, v in theme.static_files().items()}, staging)
-                _copy_tree_files(self.site_static_files(config), staging)
+                _copy_tree_files(static_files(theme, config, None, "warning"), staging)
                 _copy_tree_files(
                     {s.lstrip("/"): config.content_path / src for s, src in library.assets.items()}, staging
                 )
@@ -727,14 +733,16 @@ class BuildSession:
         return final
 
     @staticmethod
-    def site_static_files(config: Config) -> dict[str, Path]:
+    def site_static_files(
+        config: Config, problems: list[Problem] | None = None, level: str = "warning"
+    ) -> dict[str, Path]:
         site_static = config.root / config.static_dir
         if not site_static.is_dir():
             return {}
+        roots = allowed_roots(config.root, site_static)
         return {
-            f"static/{p.relative_to(site_static).as_posix()}": p
-            for p in sorted(site_static.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")
+            f"static/{rel}": p
+            for rel, p in walk_files(site_static, roots, problems, level=level, label=config.static_dir)
         }
 
     def close(self) -> None:

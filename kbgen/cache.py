@@ -35,7 +35,7 @@ RENDER_BATCH = 1000  # rendered bodies per pickle in the render cache
 # Not hashed into an article's page signature: links to other objects (their relevant parts are hashed
 # apart), and the plain text (derived from the body, like the HTML that is hashed; the build drops it once
 # the search process has it).
-SKIP_FIELDS = {"category", "section", "related", "tag_links", "text", "sections"}
+SKIP_FIELDS = {"category", "section", "related", "tag_links", "text", "sections", "lines", "alias_lines"}
 
 
 def _digest(*parts: object) -> str:

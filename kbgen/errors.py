@@ -30,6 +30,9 @@ class BuildError(Exception):
         self.problems = sorted(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self) -> tuple[type, tuple[list[Problem]]]:  # raised in a worker process, re-raised here
+        return (BuildError, (self.problems,))
+
 
 class ConfigError(Exception):
     """A bad `kbgen.toml`: the message names the file, the key and a close match."""

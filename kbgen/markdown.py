@@ -13,6 +13,7 @@ Built on markdown-it-py (CommonMark + GFM tables, strikethrough, task lists and 
 from __future__ import annotations
 
 import html
+import os
 import posixpath
 import re
 from collections.abc import Callable
@@ -72,6 +73,21 @@ class LinkContext:
             if self.dependency(rel, fragment) != was:
                 return False
         return all((self.content_dir / rel).is_file() == was for rel, was in files.items())
+
+
+@lru_cache(maxsize=8)
+def _link_roots(content_dir: Path) -> list[str]:
+    from .safepath import allowed_roots
+
+    return allowed_roots(content_dir.parent, content_dir)
+
+
+def _links_outside(content_dir: Path, rel: str) -> bool:
+    """Is content file `rel` a symbolic link (or inside a linked folder) whose target is outside the project?
+    The loader does not publish it, so a page must not point to it (nor read its size)."""
+    from .safepath import is_within
+
+    return not is_within(os.path.realpath(content_dir / rel), _link_roots(content_dir))
 
 
 @dataclass
@@ -426,6 +442,9 @@ class MarkdownRenderer:
         env["files"][rel] = exists
         if not exists:
             env["issues"].append(Issue(line, f"image not found: {src}"))
+            return src
+        if self.links.check_images and _links_outside(self.links.content_dir, rel):
+            env["issues"].append(Issue(line, f"file is a symbolic link outside the project (not published): {src}"))
             return src
         env["assets"].append(rel)
         return self.links.href(asset_site_path(rel)) + (f"#{frag}" if frag else "")

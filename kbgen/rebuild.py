@@ -42,17 +42,25 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from slugify import slugify
 
 from .atomic import write_atomic
 from .build import BuildSession
 from .config import Config, load_config
-from .content.load import LoadOptions, OneArticle, read_one_article, related_line, render_one_article
+from .content.load import (
+    LoadOptions,
+    OneArticle,
+    check_outputs,
+    folder_slug,
+    read_one_article,
+    related_line,
+    render_one_article,
+)
 from .content.model import Article, Category, Library, Section, Tag
 from .errors import BuildError, ConfigError, Problem, display_path
 from .lifetime import ctrl_c_deferred, ignore_ctrl_c
 from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
 from .render import Page, SiteRenderer
+from .safepath import allowed_roots, inside, is_within
 from .widget import widget_outputs
 
 EDITOR_JUNK_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".crdownload")
@@ -288,6 +296,12 @@ class Rebuilder:
             plan.full = True
             plan.reason = plan.reason or f"folder {rel}/ removed or renamed"
             return
+        if path.is_symlink() and not is_within(
+            os.path.realpath(path), allowed_roots(self.session.config.root, self.session.config.content_path)
+        ):
+            plan.full = True  # the full load reports the link and leaves it out
+            plan.reason = plan.reason or f"{rel} is a link outside the project"
+            return
         name = parts[-1]
         if name == "_index.md" and not in_asset_dir:
             plan.full = True
@@ -488,6 +502,7 @@ class Rebuilder:
             if exists or asset_site_path(rel) in lib.assets:  # not a temporary file come and gone
                 asset_changes[rel] = exists
                 targets.add(rel)
+        errors += self._check_outputs(lib, ones, changed, asset_changes)
         linkers = sorted(src for src, r in self.refs.items() if src not in ones and r & targets)
         for rel in linkers:
             one = read_one_article(content, rel, options, details.dates)
@@ -602,7 +617,7 @@ class Rebuilder:
         t4 = time.perf_counter()
         written, paths = 0, []
         for out, data in outputs.items():
-            target = output / out
+            target = inside(output, out)
             try:
                 if target.read_bytes() == data:
                     continue
@@ -612,7 +627,7 @@ class Rebuilder:
             written += 1
             paths.append(_site_path(out, config.base_path))
         for rel, exists in asset_changes.items():
-            target = output / asset_site_path(rel).lstrip("/")
+            target = inside(output, asset_site_path(rel).lstrip("/"))
             if exists:
                 write_atomic(target, (content / rel).read_bytes())
             else:
@@ -621,7 +636,7 @@ class Rebuilder:
             paths.append(config.base_path + asset_site_path(rel).lstrip("/"))
         deleted = 0
         for out in sorted(deletions):
-            target = output / out
+            target = inside(output, out)
             if target.is_file():
                 target.unlink()
                 deleted += 1
@@ -679,6 +694,37 @@ class Rebuilder:
                 errors.append(Problem(rel, 1, f"same URL {url} as the folder {self.folder_urls[url]!r}"))
             else:
                 claimed[url] = rel
+
+    def _check_outputs(
+        self, lib: Library, ones: dict[str, OneArticle], changed: dict[str, OneArticle], assets: dict[str, bool]
+    ) -> list[Problem]:
+        """The full load's checks of output files and ids (`check_outputs`), on the library as it will be.
+        Skipped when no changed article has a new URL, alias, tag or id and no content file is new: the
+        library passed them already (the usual save: the text changed)."""
+
+        def same(rel: str, new: Article) -> bool:
+            old = self.by_source.get(rel)
+            return old is not None and (old.url, old.aliases, old.tags, old.id) == (
+                new.url, new.aliases, new.tags, new.id)  # fmt: skip
+
+        if all(one.article is None or same(rel, one.article) for rel, one in changed.items()) and not any(
+            exists and asset_site_path(rel) not in lib.assets for rel, exists in assets.items()
+        ):
+            return []
+        articles = [a for a in lib.articles if a.source not in ones]
+        articles += [one.article for one in changed.values() if one.article is not None]
+        tags: dict[str, Tag] = {}
+        for a in articles:
+            for name in a.tags:
+                slug = _tag_slug(name)
+                tags.setdefault(slug, Tag(name, slug, f"/tags/{slug}/"))
+        site_assets = dict(lib.assets)
+        for rel, exists in assets.items():
+            if exists:
+                site_assets[asset_site_path(rel)] = rel
+            else:
+                site_assets.pop(asset_site_path(rel), None)
+        return check_outputs(articles, self.folders.values(), tags.values(), site_assets)
 
     @staticmethod
     def _check_structure(
@@ -854,7 +900,7 @@ class Rebuilder:
         files.update(session.site_static_files(session.config))
         done = []
         for out in sorted(static):
-            target = session.output / out
+            target = inside(session.output, out)
             src = files.get(out)
             if src is not None and src.is_file():
                 write_atomic(target, src.read_bytes())
@@ -1184,7 +1230,7 @@ def _scan_key(source: str) -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=65536)
 def _tag_slug(name: str) -> str:
-    return slugify(name) or "tag"
+    return folder_slug(name) or "tag"
 
 
 def _feed_sources(lib: Library, limit: int = 20) -> set[str]:

@@ -25,6 +25,8 @@ from jinja2.ext import Extension
 from . import __version__
 from .config import Config
 from .content.model import Article, Category, Library, Section, Tag
+from .errors import Problem, display_path
+from .safepath import allowed_roots, walk_files
 
 DEFAULT_THEME = "default"
 BRAND_CSS = "_brand.css"
@@ -41,6 +43,7 @@ class Theme:
     """The ordered theme directories (site theme first, then the packaged default)."""
 
     dirs: list[Path]
+    root: Path | None = None  # the project: links in the site's theme may point inside it
 
     @classmethod
     def for_config(cls, config: Config) -> Theme:
@@ -52,22 +55,27 @@ class Theme:
         elif config.theme != DEFAULT_THEME:
             raise FileNotFoundError(f"theme {config.theme!r} not found: expected the folder {site_theme}")
         dirs.append(default)
-        return cls(dirs)
+        return cls(dirs, config.root)
 
     @property
     def default_dir(self) -> Path:
         return self.dirs[-1]
 
-    def static_files(self) -> dict[str, Path]:
-        """Theme static files by their path under `static/`; the site theme wins."""
+    def _roots(self, d: Path) -> list[str]:
+        """Where links in theme folder `d` may point: into the project (the site's theme), or into `d`."""
+        return allowed_roots(d) if d == self.default_dir or self.root is None else allowed_roots(self.root, d)
+
+    def static_files(self, problems: list[Problem] | None = None, level: str = "warning") -> dict[str, Path]:
+        """Theme static files by their path under `static/`; the site theme wins. A symbolic link pointing
+        outside the project is not followed (a `problems` entry at `level` names it)."""
         files: dict[str, Path] = {}
         for d in reversed(self.dirs):
             root = d / "static"
             if not root.is_dir():
                 continue
-            for path in sorted(root.rglob("*")):
-                if path.is_file() and not path.name.startswith("."):
-                    files[path.relative_to(root).as_posix()] = path
+            shown = display_path(root, self.root)
+            for rel, path in walk_files(root, self._roots(d), problems, level=level, label=shown):
+                files[rel] = path
         return files
 
     def translations(self, language: str) -> dict[str, str]:
@@ -83,10 +91,9 @@ class Theme:
         """Changes whenever any theme file changes: part of every cache key."""
         h = hashlib.sha256()
         for d in self.dirs:
-            for path in sorted(d.rglob("*")):
-                if path.is_file():
-                    h.update(path.relative_to(d).as_posix().encode())
-                    h.update(path.read_bytes())
+            for rel, path in walk_files(d, self._roots(d), None):
+                h.update(rel.encode("utf-8", "surrogateescape"))
+                h.update(path.read_bytes())
         return h.hexdigest()[:16]
 
 
@@ -594,10 +601,9 @@ def _others(articles: list[Article], article: Article, limit: int = 5) -> list[A
 
 
 def _alias_output(alias: str) -> str:
-    path = alias.strip("/")
-    if path.endswith((".html", ".htm")):
-        return path
-    return f"{path}/index.html" if path else "index.html"
+    from .safepath import alias_output
+
+    return alias_output(alias)
 
 
 _DURATION = re.compile(r"\s*(\d+)\s*(h|hour|hours|hr|hrs|m|min|mins|minute|minutes)\b", re.I)

@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 import subprocess
+import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +28,16 @@ from .. import __version__
 from ..errors import Problem
 from ..lifetime import die_with_parent
 from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path, heading_slug
+from ..safepath import (
+    Claim,
+    alias_output,
+    alias_site_path,
+    allowed_roots,
+    duplicate_ids,
+    output_claims,
+    page_output,
+    walk_files,
+)
 from .frontmatter import SourceFile, as_date, as_str_list, read_source
 from .model import ARTICLE_TYPES, Article, Category, FaqEntry, Library, Section, Step, Tag
 
@@ -45,6 +56,8 @@ class LoadOptions:
     labels: dict[str, str] = field(default_factory=dict)
     workers: int = 0
     strict: bool = False
+    # The project folder: symbolic links in content/ may point inside it (default: content's parent).
+    project_root: Path | None = None
     # Rendered bodies of the previous build (source → (key, Rendered)); updated in place when given.
     render_cache: dict[str, tuple[str, Rendered]] | None = None
 
@@ -67,26 +80,35 @@ def _ignored(part: str) -> bool:
     return part.startswith((".", "_"))
 
 
-def scan(content_dir: Path) -> tuple[list[str], list[str], list[str]]:
-    """(article .md paths, _index.md paths, asset paths), content-relative, sorted, hidden files skipped."""
+def scan(
+    content_dir: Path, problems: list[Problem] | None = None, roots: list[str] | None = None, level: str = "warning"
+) -> tuple[list[str], list[str], list[str]]:
+    """(article .md paths, _index.md paths, asset paths), content-relative, sorted, hidden files skipped.
+
+    A symbolic link pointing outside `roots` (default: the content folder's parent, the project) is not
+    followed, nor is a file whose name holds a control character read: each is a `problems` entry."""
     articles: list[str] = []
     indexes: list[str] = []
     assets: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(content_dir):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        rel_dir = Path(dirpath).relative_to(content_dir).as_posix()
-        rel_dir = "" if rel_dir == "." else rel_dir
+    if roots is None:
+        roots = allowed_roots(content_dir.parent, content_dir)
+    for rel, _path in walk_files(
+        content_dir, roots, problems, level=level, skip_hidden_dirs=True, label=content_dir.name
+    ):
+        if not rel.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in rel):
+            if problems is not None:
+                problems.append(
+                    Problem(ascii(rel), 0, "file name holds a control character: rename it (skipped)", level)
+                )
+            continue
+        rel_dir, _, name = rel.rpartition("/")
         in_asset_dir = any(_ignored(p) for p in rel_dir.split("/") if p)
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            rel = f"{rel_dir}/{name}" if rel_dir else name
-            if name == INDEX and not in_asset_dir:
-                indexes.append(rel)
-            elif name.endswith(".md") and not in_asset_dir:
-                articles.append(rel)
-            elif not name.endswith(".md"):
-                assets.append(rel)
+        if name == INDEX and not in_asset_dir:
+            indexes.append(rel)
+        elif name.endswith(".md") and not in_asset_dir:
+            articles.append(rel)
+        elif not name.endswith(".md"):
+            assets.append(rel)
     return articles, indexes, assets
 
 
@@ -144,8 +166,8 @@ def _bool(value: Any, key: str, source: str, problems: list[Problem], line: int 
         return False
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "no", "false"):
-        return value.strip().lower() in ("yes", "true")
+    if isinstance(value, str) and value.strip().lower() in ("yes", "true", "on", "no", "false", "off"):
+        return value.strip().lower() in ("yes", "true", "on")
     problems.append(Problem(source, _line_of(line, key), f"`{key}` must be true or false, not {value!r}"))
     return False
 
@@ -250,6 +272,7 @@ class _Loader:
         self.dir = content_dir
         self.options = options
         self.problems: list[Problem] = []
+        self.index_files: dict[str, SourceFile] = {}
 
     def error(self, source: str, line: int, message: str) -> None:
         self.problems.append(Problem(source, line, message, "error"))
@@ -260,8 +283,23 @@ class _Loader:
     def read(self, rel: str) -> tuple[SourceFile | None, bytes]:
         raw = (self.dir / rel).read_bytes()
         parsed, problems = read_source(raw, rel)
-        self.problems.extend(problems)
+        for p in problems:
+            if p.level == "warning":
+                self.warn(p.path, p.line, p.message)
+            else:
+                self.problems.append(p)
         return parsed, raw
+
+    def text(self, meta: dict[str, Any], key: str, source: str, parsed: SourceFile | None) -> str:
+        """A text field of front matter (as written; '' when absent): a list or mapping there is an error."""
+        value = meta.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            line = parsed.line(key) if parsed is not None else 1
+            self.error(source, line, f"`{key}` must be text, not a list or mapping")
+            return ""
+        return value
 
     def folder_meta(self, indexes: Iterable[str]) -> dict[str, tuple[dict[str, Any], str]]:
         metas: dict[str, tuple[dict[str, Any], str]] = {}
@@ -269,19 +307,23 @@ class _Loader:
             parsed, _raw = self.read(rel)
             if parsed is not None:
                 metas[posixpath.dirname(rel)] = (parsed.meta, rel)
+                self.index_files[rel] = parsed
         return metas
 
     def load(self) -> LoadResult:
         if not self.dir.is_dir():
             self.error(str(self.dir), 0, "content directory not found")
             return LoadResult(Library(), self.problems)
-        article_paths, index_paths, asset_paths = scan(self.dir)
+        roots = allowed_roots(self.options.project_root or self.dir.parent, self.dir)
+        level = "error" if self.options.strict else "warning"
+        article_paths, index_paths, asset_paths = scan(self.dir, self.problems, roots, level)
         folders = self.folder_meta(index_paths)
         dates = git_dates(self.dir)
         library = Library()
         home_meta = folders.get("", ({}, ""))[0]
-        library.title = str(home_meta.get("title") or "")
-        library.description = str(home_meta.get("description") or "")
+        home_file = self.index_files.get(INDEX)
+        library.title = self.text(home_meta, "title", INDEX, home_file)
+        library.description = self.text(home_meta, "description", INDEX, home_file)
         library.home_meta = home_meta
 
         categories: dict[str, Category] = {}
@@ -295,17 +337,17 @@ class _Loader:
             cat = categories.get(cat_dir)
             if cat is None:
                 meta, src = folders.get(cat_dir, ({}, ""))
-                slug = slugify(str(meta.get("slug") or cat_dir)) or "category"
+                f = self.index_files.get(src)
+                slug = folder_slug(self.text(meta, "slug", src, f) or cat_dir) or "category"
                 cat = Category(
                     slug=slug,
-                    title=str(
-                        meta.get("title") or cat_dir.replace("-", " ").replace("_", " ").strip().capitalize()
-                    ),
+                    title=self.text(meta, "title", src, f)
+                    or cat_dir.replace("-", " ").replace("_", " ").strip().capitalize(),
                     url=f"/{slug}/",
                     source=src,
-                    description=str(meta.get("description") or ""),
-                    order=_int(meta.get("order"), "order", src or cat_dir, self.problems, 1),
-                    icon=str(meta.get("icon") or ""),
+                    description=self.text(meta, "description", src, f),
+                    order=_int(meta.get("order"), "order", src or cat_dir, self.problems, f.line if f else 1),
+                    icon=self.text(meta, "icon", src, f),
                     meta=meta,
                 )
                 categories[cat_dir] = cat
@@ -315,17 +357,17 @@ class _Loader:
             sec = sections.get(sec_dir)
             if sec is None:
                 meta, src = folders.get(sec_dir, ({}, ""))
-                slug = slugify(str(meta.get("slug") or parts[1])) or "section"
+                f = self.index_files.get(src)
+                slug = folder_slug(self.text(meta, "slug", src, f) or parts[1]) or "section"
                 sec = Section(
                     slug=slug,
-                    title=str(
-                        meta.get("title") or parts[1].replace("-", " ").replace("_", " ").strip().capitalize()
-                    ),
+                    title=self.text(meta, "title", src, f)
+                    or parts[1].replace("-", " ").replace("_", " ").strip().capitalize(),
                     url=f"{cat.url}{slug}/",
                     source=src,
-                    description=str(meta.get("description") or ""),
-                    order=_int(meta.get("order"), "order", src or sec_dir, self.problems, 1),
-                    icon=str(meta.get("icon") or ""),
+                    description=self.text(meta, "description", src, f),
+                    order=_int(meta.get("order"), "order", src or sec_dir, self.problems, f.line if f else 1),
+                    icon=self.text(meta, "icon", src, f),
                     meta=meta,
                     category=cat,
                 )
@@ -412,6 +454,9 @@ class _Loader:
                     article.related.append(found)
 
         self.assemble(library, pending, categories)
+        self.problems += check_outputs(
+            [a for a, _ in pending], [*categories.values(), *sections.values()], library.tags, library.assets
+        )
         return LoadResult(library, self.problems)
 
     def make_article(
@@ -420,17 +465,21 @@ class _Loader:
         meta = dict(parsed.meta)
         problems_before = len(self.problems)
 
-        def line(key: str) -> int:
-            return _meta_line(raw, key)
+        line = parsed.line
 
-        title = meta.pop("title", None)
-        if title is None or not str(title).strip():
+        title = meta.get("title")
+        if title is None or (isinstance(title, str) and not title.strip()):
             self.error(rel, 1, "missing `title` in front matter")
             return None
-        if not isinstance(title, (str, int, float)):
-            self.error(rel, line("title"), f"`title` must be text, not {title!r}")
-            return None
-        kind = str(meta.pop("type", None) or "article").strip().lower()
+        title = self.text(meta, "title", rel, parsed)
+        description = self.text(meta, "description", rel, parsed)
+        slug_text = self.text(meta, "slug", rel, parsed)
+        id_text = self.text(meta, "id", rel, parsed)
+        time_text = self.text(meta, "time", rel, parsed)
+        kind_text = self.text(meta, "type", rel, parsed)
+        for key in ("title", "description", "slug", "id", "time", "type"):
+            meta.pop(key, None)
+        kind = (kind_text or "article").strip().lower()
         if kind not in ARTICLE_TYPES:
             self.error(rel, line("type"), f"`type` must be one of {', '.join(ARTICLE_TYPES)}, not {kind!r}")
             kind = "article"
@@ -451,7 +500,13 @@ class _Loader:
         ):
             got = as_str_list(value)
             if got is None:
-                self.error(rel, line(key), f"`{key}` must be a list of text values")
+                bad = [i for i, v in enumerate(value) if not isinstance(v, str)] if isinstance(value, list) else []
+                if bad:
+                    what = "empty" if value[bad[0]] is None else "a list or mapping"
+                    self.error(rel, parsed.item_line(key, bad[0]),
+                               f"`{key}` must be a list of text values: item {bad[0] + 1} is {what}")  # fmt: skip
+                else:
+                    self.error(rel, line(key), f"`{key}` must be a list of text values")
                 got = []
             lists[key] = got
         updated_raw = meta.pop("updated", None)
@@ -461,27 +516,41 @@ class _Loader:
             updated = None
         if updated is None:
             updated = dates.get(rel) or _mtime_date(self.dir / rel)
-        slug = make_slug(str(meta.pop("slug", None) or Path(rel).stem))
-        art_id = meta.pop("id", None)
+        slug = make_slug(slug_text or Path(rel).stem)
+        aliases: list[str] = []
+        alias_lines: list[int] = []
+        raw_aliases = parsed.meta.get("aliases")
+        written = raw_aliases if isinstance(raw_aliases, list) else lists["aliases"]
+        for i, alias in enumerate(written):
+            if not isinstance(alias, str):
+                continue  # reported above: not a list of text values
+            try:
+                aliases.append(alias_site_path(alias))
+                alias_lines.append(parsed.item_line("aliases", i))
+            except ValueError as exc:
+                shown = repr(alias) if len(alias) <= 80 else repr(alias[:77]) + "…"
+                self.error(rel, parsed.item_line("aliases", i), f"alias {shown} {exc}")
         article = Article(
-            id=str(art_id) if art_id not in (None, "") else rel.removesuffix(".md"),
+            id=id_text.strip() or rel.removesuffix(".md"),
             source=rel,
-            title=str(title).strip(),
+            title=title.strip(),
             url="",
             slug=slug,
-            description=str(meta.pop("description", "") or "").strip(),
+            description=description.strip(),
             type=kind,
             tags=lists["tags"],
             order=_int(meta.pop("order", None), "order", rel, self.problems, line),
             promoted=_bool(meta.pop("promoted", None), "promoted", rel, self.problems, line),
             draft=_bool(meta.pop("draft", None), "draft", rel, self.problems, line),
             updated=updated,  # type: ignore[arg-type]
-            aliases=[_alias_path(a) for a in lists["aliases"]],
+            aliases=aliases,
             keywords=lists["keywords"],
             related_sources=lists["related"],
-            time=str(meta.pop("time", "") or ""),
+            time=time_text,
             supplies=lists["supplies"],
             meta=meta,
+            lines=dict(parsed.lines),
+            alias_lines=alias_lines,
         )
         if len(self.problems) > problems_before and any(
             p.level == "error" for p in self.problems[problems_before:]
@@ -515,7 +584,7 @@ class _Loader:
             for name in article.tags:
                 slug = tag_slugs.get(name)
                 if slug is None:
-                    slug = tag_slugs[name] = slugify(name) or "tag"
+                    slug = tag_slugs[name] = folder_slug(name) or "tag"
                 tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
                 if (slug, id(article)) not in tagged:
                     tagged.add((slug, id(article)))
@@ -542,23 +611,50 @@ class _Loader:
 SAFE_SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
+MAX_SLUG = 200  # characters of a folder or tag slug (one path segment: file systems allow 255 bytes)
+
+
 def make_slug(name: str) -> str:
     """A URL slug: a file name that is already URL-safe is kept (lower-cased) so that distinct files keep
     distinct URLs; anything else goes through python-slugify (ASCII, hyphens)."""
     lowered = name.strip().lower()
-    if SAFE_SLUG.fullmatch(lowered) and not lowered.endswith("."):
+    if SAFE_SLUG.fullmatch(lowered) and not lowered.endswith(".") and len(lowered) <= MAX_SLUG:
         return lowered
     return slugify(name, max_length=80, word_boundary=True) or "article"
 
 
-def _alias_path(alias: str) -> str:
-    """An alias as a site-relative path: leading slash, no origin, pretty trailing slash kept as written."""
-    alias = alias.strip()
-    if "://" in alias:
-        alias = "/" + alias.split("://", 1)[1].partition("/")[2]
-    if not alias.startswith("/"):
-        alias = "/" + alias
-    return alias
+def folder_slug(name: str) -> str:
+    """The slug of a category, section or tag name ('' when nothing is left of it)."""
+    return slugify(name, max_length=MAX_SLUG)
+
+
+def check_outputs(
+    articles: Iterable[Article],
+    folders: Iterable[Category | Section],
+    tags: Iterable[Tag],
+    assets: dict[str, str],
+) -> list[Problem]:
+    """Two sources that would write one file (articles, their aliases, folders, tags, content files and
+    kbgen's own pages), and two articles with one `id`: an error each, naming both."""
+    articles = list(articles)
+    # Tag pages first: a clash with one is reported at the article, alias or file (tags have no file).
+    claims = [Claim(page_output(tag.url), "", 0, f"the page of the tag {tag.name!r}", "tag") for tag in tags]
+    for node in folders:
+        claims.append(Claim(page_output(node.url), node.source or node.url, 1 if node.source else 0,
+                            f"the folder page {node.url}", "page"))  # fmt: skip
+    for a in articles:
+        claims.append(Claim(page_output(a.url), a.source, 1, f"the page of {a.source}", "page"))
+    for a in articles:
+        for alias, line in zip(a.aliases, a.alias_lines or [a.lines.get("aliases", 1)] * len(a.aliases), strict=False):
+            claims.append(Claim(alias_output(alias), a.source, line, f"the alias {alias}", "alias"))
+    for site, src in sorted(assets.items()):
+        claims.append(Claim(site.lstrip("/"), src, 0, f"the file {src}", "asset"))
+    problems = output_claims(claims)
+    # Articles without an `id:` first: the error is then at the `id:` line that repeats another's id.
+    implicit = [(a.id, a.source, 1) for a in articles if "id" not in a.lines]
+    explicit = sorted((a.id, a.source, a.lines["id"]) for a in articles if "id" in a.lines)
+    problems += duplicate_ids(implicit + explicit)
+    return problems
 
 
 def _meta_line_from(path: Path, key: str) -> int:

@@ -53,6 +53,8 @@ class Article:
     supplies: list[str] = field(default_factory=list)
     category_slug: str = ""
     section_slug: str = ""
+    lines: dict[str, int] = field(default_factory=dict, repr=False, compare=False)  # front-matter key → line
+    alias_lines: list[int] = field(default_factory=list, repr=False, compare=False)  # line of each alias
     # Filled by markdown rendering.
     html: str = ""
     intro_html: str = ""
