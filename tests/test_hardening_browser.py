@@ -440,8 +440,12 @@ src = "{stub.url}/umami.js"
             lambda: all(
                 any("[email] [number]" in json.dumps(h) for h in stub.hits(p))
                 for p in ("plausible", "ga4", "matomo", "umami")
-            ),
-            what="the search event at every provider",
+            )
+            and url + "/search/" in {h["u"] for h in stub.hits("plausible") if h["n"] == "pageview"}
+            and url + "/search/" in {h["dl"] for h in stub.hits("ga4") if h["en"] == "page_view"}
+            and url + "/search/" in {h["url"] for h in stub.hits("matomo") if "search" not in h}
+            and url + "/search/" in {h["url"] for h in stub.hits("umami") if "name" not in h},
+            what="the search event and the search page's view at every provider",
         )
         assert page.url == search, "the search page keeps its shareable address"
         # Typing another search keeps the address in step (replaceState); no provider learns of it.
