@@ -78,7 +78,7 @@
     var lex = lexicon(bundle ? bundle.lexicon : meta.lexicon);
     var st = {
       meta: meta, rk: meta.ranking, lex: lex, stop: new Set(meta.stop), sharded: !bundle,
-      post: {}, termWords: bundle ? null : {}, tokens: new Map(), tokTerms: new Map(), recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}
+      post: {}, termWords: bundle ? null : {}, tokens: new Map(), tokTerms: new Map(), recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}, tails: {}, tailData: {}, tailTerm: {}
     };
     if (bundle) {
       st.rawPost = bundle.post;
@@ -231,25 +231,6 @@
         if (clen(word) >= 4) p.roots = completions(Array.from(word).slice(0, Math.max(4, clen(word) - 2)).join(""), rk.maxExpansions);
         p.typos = typos(word, budgetOf(word), rk.maxExpansions);
       }
-      if (S.sharded) { // large sites: expansions from at most two shards (each shard is a request)
-        var w = S.lex.words, home = shardOf(word), near = function (k) { return shardOf(w[k]) === home; };
-        var oneShard = function (ks) {
-          var inHome = ks.filter(near);
-          if (inHome.length || !ks.length) return inHome;
-          var s0 = shardOf(w[ks[0]]);
-          return ks.filter(function (k) { return shardOf(w[k]) === s0; });
-        };
-        // a known word's completions only from its own shard (shards close between words that share
-        // little, so this rarely drops any): no extra request for them
-        p.comps = p.exact >= 0 || p.syn.length ? p.comps.filter(near) : oneShard(p.comps);
-        p.roots = oneShard(p.roots);
-        var shards = [];
-        p.typos = p.typos.filter(function (c) {
-          var sh = shardOf(w[c[0]]);
-          if (shards.indexOf(sh) < 0) { if (shards.length >= 2) return false; shards.push(sh); }
-          return true;
-        });
-      }
       return p;
     }).concat(extra);
   }
@@ -312,6 +293,7 @@
       var n = S.unitArticle.length;
       S.acc = new Float64Array(n); S.cnt = new Float64Array(n); S.best = new Float64Array(n);
       S.alt = new Float64Array(n); S.fin = new Float64Array(n); S.seen = new Uint8Array(n);
+      S.up = new Float64Array(n); S.cup = new Float64Array(n); S.mask = new Int32Array(n);
     }
   }
   function altScores(t, w, alt, list) { // alt[u] = score of alternative (term t, weight w); units → list
@@ -319,6 +301,10 @@
     if (S.sharded) {
       var p = shardTerm(t);
       if (p) for (i = 0; i < p[0].length; i++) { alt[p[0][i]] = p[1][i] * p[2] * w; list.push(p[0][i]); }
+      if (p && p[3] >= 0 && S.tailData[p[3]]) {
+        var tl = S.tailData[p[3]];
+        for (i = 0; i < tl[0].length; i++) { alt[tl[0][i]] = tl[1][i] * p[2] * w; list.push(tl[0][i]); }
+      }
       return;
     }
     termPostings(t).forEach(function (fp) {
@@ -360,43 +346,68 @@
     return (1 + rk.popularityWeight * pop) * (art[5] ? rk.promotedBoost : 1);
   }
   // → {groups: the `limit` best pages [{a, units: [[score, unit, article]] (≤ 5, best first)}], total: the
-  // number of matching pages, terms}. Units rank by score, then unit number; pages by their best unit.
+  // number of matching pages, terms, fetch}. Units rank by score, then unit number; pages by their best unit.
+  // Sharded sites: a long term list is split into the shard's best units and a tail file; every unit the
+  // tails leave out scores at most the tails' bounds. When a unit that could still reach the top `limit`
+  // is not known exactly, `fetch` lists the tails to load (then rank again): the ranking is `kbgen search`'s.
   function rank(words, category, limit, trouble) {
     scratch();
     var acc = S.acc, cnt = S.cnt, best = S.best, alt = S.alt, fin = S.fin, seen = S.seen;
-    var n = 0, matched = {}, units = [], i, u;
+    var up = S.up, cup = S.cup, mask = S.mask;
+    var n = 0, matched = {}, units = [], i, u, sumB = 0, wB = 0, incAll = [];
     words.forEach(function (qw) {
       var ts = Object.keys(qw.alts).map(Number).sort(function (a, b) { return a - b; });
       if (!ts.length) return;
       n += qw.weight;
+      var inc = [], bit = {}; // the alternatives whose tail is not loaded, by bound (× weight), highest first
+      if (S.sharded) ts.forEach(function (t) {
+        var p = shardTerm(t);
+        if (p && p[3] >= 0 && !S.tailData[p[3]]) inc.push([p[4] * p[2] * qw.alts[t], t, p[3]]);
+      });
+      inc.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
+      inc.forEach(function (x, k) { if (k < 30) bit[x[1]] = 1 << k; incAll.push(x[2]); });
       var mine = []; // the units this word reaches: best[u] = its best alternative's score
       ts.forEach(function (t) {
-        var list = [];
+        var list = [], m = bit[t] || 0;
         altScores(t, qw.alts[t], alt, list);
         for (var k = 0; k < list.length; k++) {
           var x = list[k], s = alt[x];
           alt[x] = 0;
           if (best[x] === 0) mine.push(x);
           if (s > best[x]) best[x] = s;
+          if (m) mask[x] |= m;
         }
       });
+      var bmax = inc.length ? inc[0][0] : 0, lim = Math.min(inc.length, 30);
       for (i = 0; i < mine.length; i++) {
         u = mine[i];
         if (!seen[u]) { seen[u] = 1; units.push(u); }
+        if (inc.length) { // this word's score of u is at most its best, or the bound of a tail that may hold u
+          var bu = inc.length > 30 ? inc[30][0] : 0;
+          for (var k = 0; k < lim; k++) if (!(mask[u] & (1 << k))) { bu = inc[k][0]; break; }
+          up[u] += Math.max(best[u], bu) - bmax;
+          mask[u] = 0;
+        } else up[u] += best[u];
+        if (bmax === 0) cup[u] += qw.weight;
         acc[u] += best[u]; cnt[u] += qw.weight; best[u] = 0;
       }
+      sumB += bmax;
+      if (bmax > 0) wB += qw.weight;
       ts.forEach(function (t) { matched[t] = 1; });
     });
     var cat = -1;
     if (category) S.meta.categories.forEach(function (c, i) { if (c[0] === category) cat = i; });
-    var pages = new Map(), top = []; // pages: article → its best unit; top: the `limit` best, sorted
+    var coord = function (c) { return c >= n ? 1 : Math.pow(c / n, S.rk.coordPower); };
+    var pages = new Map(), top = [], unsure = []; // pages: article → its best unit; top: the `limit` best
     var worse = function (x, y) { return fin[x] < fin[y] || (fin[x] === fin[y] && x > y); };
     for (i = 0; i < units.length; i++) {
       u = units[i];
-      var a = S.unitArticle[u], c = cnt[u], s = acc[u];
-      acc[u] = 0; cnt[u] = 0; seen[u] = 0;
+      var a = S.unitArticle[u], c = cnt[u], s = acc[u], hi = up[u] + sumB, chi = cup[u] + wB;
+      acc[u] = 0; cnt[u] = 0; seen[u] = 0; up[u] = 0; cup[u] = 0;
       if (category && unitCat(u, a) !== cat) { fin[u] = -1; continue; }
-      fin[u] = s * (c >= n ? 1 : Math.pow(c / n, S.rk.coordPower)) * prior(a) * (trouble ? problem(a) : 1);
+      var f = prior(a) * (trouble ? problem(a) : 1);
+      fin[u] = s * coord(c) * f;
+      if (sumB > 0) { hi = hi * coord(chi) * f; if (hi > fin[u] * (1 + 1e-9)) unsure.push([u, hi]); }
       var b = pages.get(a);
       if (b === undefined || worse(b, u)) pages.set(a, u);
     }
@@ -407,6 +418,13 @@
       top.splice(lo, 0, u);
       if (top.length > limit) top.pop();
     });
+    var fetch = [];
+    if (sumB > 0) { // is the top `limit` certain? Else load the tails (all of this query's: one more round)
+      var floor = top.length >= limit ? fin[top[limit - 1]] : 0, pb = trouble ? Math.max(1, S.rk.problemBoost) : 1;
+      var open = sumB * coord(wB) * pb >= floor; // a unit in no kept list at all could reach the top
+      for (i = 0; !open && i < unsure.length; i++) if (unsure[i][1] >= floor) open = true;
+      if (open) incAll.forEach(function (x) { if (fetch.indexOf(x) < 0) fetch.push(x); });
+    }
     var groups = [], byArt = new Map();
     top.forEach(function (u) { var g = { a: S.unitArticle[u], units: [] }; byArt.set(g.a, g); groups.push(g); });
     for (i = 0; i < units.length; i++) {
@@ -418,7 +436,7 @@
       g.units.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
       if (g.units.length > 5) g.units.length = 5;
     });
-    return { groups: groups, total: pages.size, terms: matched };
+    return { groups: groups, total: pages.size, terms: matched, fetch: fetch };
   }
   function unitCat(u, a) {
     if (S.articles) return S.articles[a][2];
@@ -442,7 +460,8 @@
     if (e) {
       var nums = unpack(e[1]), us = [], qs = [], u = -1;
       for (var k = 0; k < nums.length; k += 2) { u += nums[k] + 1; us.push(u); qs.push(nums[k + 1]); }
-      out = [us, qs, e[0]];
+      out = [us, qs, e[0], e.length > 2 ? e[2] : -1, e.length > 2 ? e[3] : 0]; // units, impacts, scale, tail, bound
+      if (out[3] >= 0) S.tailTerm[out[3]] = t;
     }
     return (S.post[t] = out);
   }
@@ -476,6 +495,14 @@
       d.units.forEach(function (r, k) { S.recs[d.lo + k] = r; S.recs[d.lo + k].full = 1; });
       Object.keys(d.articles).forEach(function (a) { S.arts[a] = artRow(d.articles[a]); });
       return (S.docs[i] = d);
+    }));
+  }
+  function getTail(i) { // the rest of a long term list (export.py make_tail)
+    if (S.tails[i]) return S.tails[i];
+    return (S.tails[i] = fetchJSON(S.dir + "tail." + S.meta.tailSet + "." + i + ".json").then(function (d) {
+      var nums = unpack(d), us = [], qs = [], u = -1;
+      for (var k = 0; k < nums.length; k += 2) { u += nums[k] + 1; us.push(u); qs.push(nums[k + 1]); }
+      S.tailData[i] = [us, qs];
     }));
   }
   function artRow(r) { // sharded rows: [title, URL parent index, URL rest, category, type]
@@ -571,10 +598,13 @@
     return load(opts.metaHref).then(function () {
       var plans = plan(text, opts.prefix !== false);
       return need(plans).then(function () {
-        var words = expand(plans), r = rank(words, opts.category, limit, isProblemQuery(text)), groups = r.groups, total = r.total;
-        return display(groups).then(function () {
-          return answer(text, words, r, groups, total, limit);
-        });
+        var words = expand(plans), trouble = isProblemQuery(text);
+        var attempt = function () {
+          var r = rank(words, opts.category, limit, trouble);
+          if (r.fetch.length) return Promise.all(r.fetch.map(getTail)).then(attempt);
+          return display(r.groups).then(function () { return answer(text, words, r, r.groups, r.total, limit); });
+        };
+        return attempt();
       });
     });
   }
