@@ -79,10 +79,15 @@ def browser_top(
                         """async q => { performance.clearResourceTimings();
                              await kbSearchCore.query(q, {limit: 5});
                              return performance.getEntriesByType('resource')
-                               .filter(e => e.name.includes('/_search/')).map(e => e.encodedBodySize); }""",
+                               .filter(e => e.name.includes('/_search/'))
+                               .map(e => [e.name.split('/').pop().split('.')[0], e.encodedBodySize]); }""",
                         q,
                     )
-                    cost["fresh"].append((len(one), sum(one)))
+                    cost["fresh"].append((len(one), sum(b for _, b in one)))
+                    for kind, size in one:
+                        cost.setdefault("kinds", {}).setdefault(kind, [0, 0])
+                        cost["kinds"][kind][0] += 1
+                        cost["kinds"][kind][1] += size
                     ctx.close()
             b.close()
     finally:
@@ -131,6 +136,9 @@ def main() -> None:
             f"first search (fresh page, raw bytes): requests median {reqs[med]}, p90 {reqs[p90]}, max {reqs[-1]}; "
             f"kB median {kb[med]:.0f}, p90 {kb[p90]:.0f}, max {kb[-1]:.0f}"
         )
+        n = len(cost["fresh"])
+        print("  per query by file kind: " + ", ".join(
+            f"{k} {c / n:.1f} req {b / n / 1000:.0f} kB" for k, (c, b) in sorted(cost["kinds"].items())))
     if not args.keep:
         shutil.rmtree(where, ignore_errors=True)
 

@@ -314,6 +314,10 @@ FILLERS: dict[str, tuple[str, ...]] = {
 }
 FILLER_WEIGHT = 0.5
 ROOT_WEIGHT = 0.75  # a word sharing the root of an unknown typed word (lexicon.stem_root)
+# ... when the typed word is one edit from a known word: more likely a typo than an unknown inflection
+ROOT_NEAR_TYPO_WEIGHT = 0.6
+TRANSPOSE_WEIGHT = 0.8  # a typo that swaps two neighbouring letters ("retrun" → return): the likeliest
+QUESTION_WORDS = 4  # from this many words, a last word that is a whole word is not completed as a prefix
 # A query that describes a problem ("my board isn't showing up", "emails never arrive") wants the
 # troubleshooting articles: units whose article title reads as one (is_problem_title) score × this.
 PROBLEM_BOOST = 1.3
@@ -494,6 +498,9 @@ class Ranking:
     filler_weight: float = FILLER_WEIGHT
     root_weight: float = ROOT_WEIGHT
     problem_boost: float = PROBLEM_BOOST
+    root_near_typo_weight: float = ROOT_NEAR_TYPO_WEIGHT
+    transpose_weight: float = TRANSPOSE_WEIGHT
+    question_words: int = QUESTION_WORDS
 
     def prior(self, views: int, max_views: int, promoted: bool) -> float:
         """Document prior multiplied into the score: log-damped popularity, small promoted boost."""
@@ -516,6 +523,9 @@ class Ranking:
             "fillerWeight": self.filler_weight,
             "rootWeight": self.root_weight,
             "problemBoost": self.problem_boost,
+            "rootNearTypoWeight": self.root_near_typo_weight,
+            "transposeWeight": self.transpose_weight,
+            "questionWords": self.question_words,
             "problem": {lang: list(p) for lang, p in PROBLEM_PATTERNS.items()},
         }
 

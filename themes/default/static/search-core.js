@@ -186,11 +186,32 @@
         var i = idx[j], x = w[i];
         if (bits(masks[i] ^ mask) > most || x === word) continue;
         var d = osa(ascii && x.length === len ? word : chars, ascii && x.length === len ? x : Array.from(x), budget);
-        if (d <= budget) found.push([d, -wordPop(i), x, i]);
+        if (d <= budget) found.push([d, d === 1 && swapped(chars, Array.from(x)) ? 0 : 1, -wordPop(i), x, i]);
       }
     }
-    found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || cmp(a[2], b[2]); });
-    return found.slice(0, limit).map(function (f) { return [f[3], f[0]]; });
+    // likeliest first: closest, a swap of neighbouring letters before other edits, commonest (lexicon.py)
+    found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || cmp(a[3], b[3]); });
+    return found.slice(0, limit).map(function (f) { return [f[4], f[1] === 0 ? 0 : f[0]]; }); // 0: a swap
+  }
+  function swapped(a, b) { // b is a with two neighbouring letters swapped (lexicon.is_transposition)
+    if (a.length !== b.length) return false;
+    var diff = [];
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) { diff.push(i); if (diff.length > 2) return false; }
+    return diff.length === 2 && diff[1] === diff[0] + 1 && a[diff[0]] === b[diff[1]] && a[diff[1]] === b[diff[0]];
+  }
+  function splitWord(word) { // an unknown word the corpus writes as two (lexicon.split_word): known halves
+    var cs = Array.from(word), best = null, halves = null;
+    for (var i = 2; i < cs.length - 1; i++) {
+      var a = cs.slice(0, i).join(""), b = cs.slice(i).join(""), ia = find(a), ib = find(b), key, known;
+      if (ia >= 0 && ib >= 0) { key = [2, Math.min(wordPop(ia), wordPop(ib)), -i]; known = [ia, ib]; }
+      else if (ia >= 0 && S.stop.has(b) && i >= 3) { key = [1, wordPop(ia), -i]; known = [ia]; }
+      else if (ib >= 0 && S.stop.has(a) && cs.length - i >= 3) { key = [1, wordPop(ib), -i]; known = [ib]; }
+      else continue;
+      if (best === null || key[0] > best[0] || (key[0] === best[0] && (key[1] > best[1] || (key[1] === best[1] && key[2] > best[2])))) {
+        best = key; halves = known;
+      }
+    }
+    return halves;
   }
   function budgetOf(word) { var n = clen(word); return n >= 8 ? 2 : n >= 4 ? 1 : 0; }
 
@@ -223,23 +244,39 @@
       return { word: key, target: target, exact: find(target), phrase: true, comps: [], roots: [], typos: [],
                syn: Object.prototype.hasOwnProperty.call(S.lex.syn, target) ? S.lex.syn[target] : [] };
     });
+    for (i = 0; i + 1 < qw.toks.length; i++) { // two typed words written as one ("log in"): lexicon.joined_words
+      var joined = qw.toks[i] + qw.toks[i + 1], jx = clen(joined) <= 40 ? find(joined) : -1;
+      if (jx >= 0 && !extra.some(function (e) { return e.joined && e.target === joined; }))
+        extra.push({ word: qw.toks[i] + " " + qw.toks[i + 1], target: joined, exact: jx, phrase: true, joined: true,
+                     comps: [], roots: [], typos: [], syn: [] });
+    }
+    var question = qw.toks.length >= rk.questionWords, splits = [];
     return qw.words.map(function (word, pos) {
       var p = { word: word, exact: find(word), syn: [], comps: [], roots: [], typos: [] };
       if (Object.prototype.hasOwnProperty.call(S.lex.syn, word)) p.syn = S.lex.syn[word];
-      if (prefix && qw.typing && pos === qw.words.length - 1 && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
-      if (p.exact < 0 && !p.syn.length && !p.comps.length) { // unknown: its root's words, and typos
+      var isPrefix = prefix && qw.typing && pos === qw.words.length - 1 && !(question && p.exact >= 0);
+      if (isPrefix && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
+      var halves = p.exact < 0 && !p.syn.length && !p.comps.length ? splitWord(word) : null;
+      if (halves) halves.forEach(function (k) { // typed as one word, written as two: both are query words
+        splits.push({ word: S.lex.words[k], exact: k, syn: [], comps: [], roots: [], typos: [], split: true });
+      });
+      else if (p.exact < 0 && !p.syn.length && !p.comps.length) { // unknown: its root's words, and typos
         if (clen(word) >= 4) p.roots = completions(Array.from(word).slice(0, Math.max(4, clen(word) - 2)).join(""), rk.maxExpansions);
         p.typos = typos(word, budgetOf(word), rk.maxExpansions);
+        p.near = p.typos.some(function (c) { return c[1] <= 1; });
       }
       return p;
-    }).concat(extra);
+    }).concat(extra, splits);
   }
   function expand(plans) { // → [{word, alts: {term id: weight}, kind}], as lexicon.expand_query
     var rk = S.rk, out = [], seen = {}, fillers = new Set(S.meta.fillers || []);
     plans.forEach(function (p) {
       var alts = {}, kind = "none", share = 1;
       function add(t, w, k) { if ((alts[t] || 0) < w) { alts[t] = w; if (kind !== "exact") kind = k; } }
-      if (p.phrase) {
+      if (p.joined) {
+        termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; });
+        kind = "joined";
+      } else if (p.phrase) {
         if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = rk.synonymWeight; });
         p.syn.forEach(function (t) { alts[t] = rk.synonymWeight; });
         if (!Object.keys(alts).length) return;
@@ -247,9 +284,13 @@
       } else if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; kind = "exact"; });
       p.syn.forEach(function (t) { add(t, rk.synonymWeight, "synonym"); });
       p.comps.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.prefixWeight, "prefix"); }); });
-      p.roots.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.rootWeight, "root"); }); });
-      p.typos.forEach(function (c) { termsOfIndex(c[0]).forEach(function (t) { add(t, rk.typoWeight[c[1]], "typo"); }); });
-      if (!p.phrase && fillers.has(p.word)) {
+      var rootW = p.near ? rk.rootNearTypoWeight : rk.rootWeight;
+      p.roots.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rootW, "root"); }); });
+      p.typos.forEach(function (c) {
+        var tw = c[1] === 0 ? rk.transposeWeight : rk.typoWeight[c[1]];
+        termsOfIndex(c[0]).forEach(function (t) { add(t, tw, "typo"); });
+      });
+      if (!p.phrase && !p.split && fillers.has(p.word)) {
         share = rk.fillerWeight;
         Object.keys(alts).forEach(function (t) { alts[t] = alts[t] * share; });
       }
@@ -354,7 +395,7 @@
     scratch();
     var acc = S.acc, cnt = S.cnt, best = S.best, alt = S.alt, fin = S.fin, seen = S.seen;
     var up = S.up, cup = S.cup, mask = S.mask;
-    var n = 0, matched = {}, units = [], i, u, sumB = 0, wB = 0, incAll = [];
+    var n = 0, matched = {}, units = [], i, u, sumB = 0, wB = 0, incWords = [];
     words.forEach(function (qw) {
       var ts = Object.keys(qw.alts).map(Number).sort(function (a, b) { return a - b; });
       if (!ts.length) return;
@@ -365,7 +406,8 @@
         if (p && p[3] >= 0 && !S.tailData[p[3]]) inc.push([p[4] * p[2] * qw.alts[t], t, p[3]]);
       });
       inc.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
-      inc.forEach(function (x, k) { if (k < 30) bit[x[1]] = 1 << k; incAll.push(x[2]); });
+      inc.forEach(function (x, k) { if (k < 30) bit[x[1]] = 1 << k; });
+      if (inc.length) incWords.push([inc, qw.weight]);
       var mine = []; // the units this word reaches: best[u] = its best alternative's score
       ts.forEach(function (t) {
         var list = [], m = bit[t] || 0;
@@ -419,11 +461,31 @@
       if (top.length > limit) top.pop();
     });
     var fetch = [];
-    if (sumB > 0) { // is the top `limit` certain? Else load the tails (all of this query's: one more round)
+    if (sumB > 0) { // is the top `limit` certain? Else the tails that could change it (then rank again)
       var floor = top.length >= limit ? fin[top[limit - 1]] : 0, pb = trouble ? Math.max(1, S.rk.problemBoost) : 1;
-      var open = sumB * coord(wB) * pb >= floor; // a unit in no kept list at all could reach the top
-      for (i = 0; !open && i < unsure.length; i++) if (unsure[i][1] >= floor) open = true;
-      if (open) incAll.forEach(function (x) { if (fetch.indexOf(x) < 0) fetch.push(x); });
+      var want = function (x) { if (fetch.indexOf(x[2]) < 0) fetch.push(x[2]); };
+      // a unit in no kept list could reach the top: the largest bounds' tails until it could not
+      var rest = incWords.map(function (w) { return [w[0].slice(), w[1]]; });
+      for (;;) {
+        var sb = 0, wb = 0, big = null;
+        rest.forEach(function (w) {
+          if (!w[0].length) return;
+          sb += w[0][0][0]; wb += w[1];
+          if (!big || w[0][0][0] > big[0][0][0]) big = w;
+        });
+        if (!big || sb * coord(wb) * pb < floor) break;
+        want(big[0].shift());
+      }
+      // a unit that could reach the top but is not known exactly: the tails that may hold it
+      var open = unsure.filter(function (x) { return x[1] >= floor; });
+      if (open.length > 200) incWords.forEach(function (w) { w[0].forEach(want); });
+      else if (open.length) incWords.forEach(function (w) {
+        w[0].forEach(function (x) {
+          if (fetch.indexOf(x[2]) >= 0) return;
+          var p = shardTerm(x[1]), head = p._set || (p._set = new Set(p[0]));
+          for (var k = 0; k < open.length; k++) if (!head.has(open[k][0])) { want(x); return; }
+        });
+      });
     }
     var groups = [], byArt = new Map();
     top.forEach(function (u) { var g = { a: S.unitArticle[u], units: [] }; byArt.set(g.a, g); groups.push(g); });
