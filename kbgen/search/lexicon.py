@@ -244,6 +244,11 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
     words, typing = query_words(text, lexicon.language)
     filler_set = fillers(lexicon.language)
     question = len(_TOKENS.findall(text)) >= ranking.question_words
+    # Typed as two words, written as one ("log in" → login): the joined word is an alternative of both.
+    joined: dict[str, list[str]] = {}
+    for pair, word in joined_words(text, lexicon):
+        for w in pair.split(" "):
+            joined.setdefault(w, []).append(word)
     out: list[QueryWord] = []
     splits: list[QueryWord] = []
     for pos, word in enumerate(words):
@@ -256,6 +261,11 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
             if alts.get(t, 0.0) < ranking.synonym_weight:
                 alts[t] = ranking.synonym_weight
                 kind = kind if kind == "exact" else "synonym"
+        for j in joined.get(word, ()):
+            for t in lexicon.lookup(j):
+                if alts.get(t, 0.0) < 1.0:
+                    alts[t] = 1.0
+                    kind = kind if kind == "exact" else "joined"
         is_prefix = prefix and typing and pos == len(words) - 1
         if question and alts and kind == "exact":
             is_prefix = False  # a question's last word, typed whole ("… do i check"), is not a prefix
@@ -296,8 +306,6 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
             alts[t] = ranking.synonym_weight
         if alts:
             out.append(QueryWord(phrase, alts, "phrase"))
-    for pair, joined in joined_words(text, lexicon):  # typed as two words, written as one ("log in")
-        out.append(QueryWord(pair, {t: 1.0 for t in lexicon.lookup(joined)}, "joined"))
     return _dedupe(out + splits)
 
 

@@ -343,7 +343,7 @@ def fold(text: str) -> str:
 IRREGULAR_EN = {
     "bought": "buy", "lost": "lose", "paid": "pay", "sent": "send", "sold": "sell", "broke": "break",
     "broken": "break", "stole": "steal", "stolen": "steal", "forgot": "forget", "forgotten": "forget",
-    "gave": "give", "given": "give", "took": "take", "taken": "take", "made": "make", "found": "find",
+    "gave": "give", "given": "give", "took": "take", "taken": "take", "made": "make",
     "wrote": "write", "written": "write", "chose": "choose", "chosen": "choose", "began": "begin",
     "begun": "begin", "froze": "freeze", "frozen": "freeze", "spent": "spend", "built": "build",
     "rebuilt": "rebuild", "kept": "keep", "held": "hold", "told": "tell", "caught": "catch",

@@ -244,23 +244,25 @@
       return { word: key, target: target, exact: find(target), phrase: true, comps: [], roots: [], typos: [],
                syn: Object.prototype.hasOwnProperty.call(S.lex.syn, target) ? S.lex.syn[target] : [] };
     });
-    for (i = 0; i + 1 < qw.toks.length; i++) { // two typed words written as one ("log in"): lexicon.joined_words
+    var joinedOf = {}, seenJ = []; // two typed words written as one ("log in"): an alternative of both
+    for (i = 0; i + 1 < qw.toks.length; i++) { // (lexicon.joined_words)
       var joined = qw.toks[i] + qw.toks[i + 1], jx = clen(joined) <= 40 ? find(joined) : -1;
-      if (jx >= 0 && !extra.some(function (e) { return e.joined && e.target === joined; }))
-        extra.push({ word: qw.toks[i] + " " + qw.toks[i + 1], target: joined, exact: jx, phrase: true, joined: true,
-                     comps: [], roots: [], typos: [], syn: [] });
+      if (jx < 0 || seenJ.indexOf(joined) >= 0) continue;
+      seenJ.push(joined);
+      [qw.toks[i], qw.toks[i + 1]].forEach(function (w) { (joinedOf["~" + w] = joinedOf["~" + w] || []).push(jx); });
     }
     var question = qw.toks.length >= rk.questionWords, splits = [];
     return qw.words.map(function (word, pos) {
-      var p = { word: word, exact: find(word), syn: [], comps: [], roots: [], typos: [] };
+      var p = { word: word, exact: find(word), syn: [], comps: [], roots: [], typos: [], joined: joinedOf["~" + word] || [] };
       if (Object.prototype.hasOwnProperty.call(S.lex.syn, word)) p.syn = S.lex.syn[word];
       var isPrefix = prefix && qw.typing && pos === qw.words.length - 1 && !(question && p.exact >= 0);
       if (isPrefix && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
-      var halves = p.exact < 0 && !p.syn.length && !p.comps.length ? splitWord(word) : null;
+      var known = p.exact >= 0 || p.syn.length || p.comps.length || p.joined.length;
+      var halves = !known ? splitWord(word) : null;
       if (halves) halves.forEach(function (k) { // typed as one word, written as two: both are query words
         splits.push({ word: S.lex.words[k], exact: k, syn: [], comps: [], roots: [], typos: [], split: true });
       });
-      else if (p.exact < 0 && !p.syn.length && !p.comps.length) { // unknown: its root's words, and typos
+      else if (!known) { // unknown: its root's words, and typos
         if (clen(word) >= 4) p.roots = completions(Array.from(word).slice(0, Math.max(4, clen(word) - 2)).join(""), rk.maxExpansions);
         p.typos = typos(word, budgetOf(word), rk.maxExpansions);
         p.near = p.typos.some(function (c) { return c[1] <= 1; });
@@ -273,16 +275,14 @@
     plans.forEach(function (p) {
       var alts = {}, kind = "none", share = 1;
       function add(t, w, k) { if ((alts[t] || 0) < w) { alts[t] = w; if (kind !== "exact") kind = k; } }
-      if (p.joined) {
-        termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; });
-        kind = "joined";
-      } else if (p.phrase) {
+      if (p.phrase) {
         if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = rk.synonymWeight; });
         p.syn.forEach(function (t) { alts[t] = rk.synonymWeight; });
         if (!Object.keys(alts).length) return;
         kind = "phrase";
       } else if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; kind = "exact"; });
       p.syn.forEach(function (t) { add(t, rk.synonymWeight, "synonym"); });
+      (p.joined || []).forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, 1, "joined"); }); });
       p.comps.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.prefixWeight, "prefix"); }); });
       var rootW = p.near ? rk.rootNearTypoWeight : rk.rootWeight;
       p.roots.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rootW, "root"); }); });
@@ -532,7 +532,7 @@
     var want = {}, w = S.lex.words;
     plans.forEach(function (p) {
       if (p.exact >= 0 || p.syn.length) want[shardOf(p.phrase ? p.target : p.word)] = 1;
-      p.comps.concat(p.roots).forEach(function (k) { want[shardOf(w[k])] = 1; });
+      p.comps.concat(p.roots, p.joined || []).forEach(function (k) { want[shardOf(w[k])] = 1; });
       p.typos.forEach(function (c) { want[shardOf(w[c[0]])] = 1; });
     });
     return Promise.all(Object.keys(want).map(getShard));
