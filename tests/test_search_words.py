@@ -39,6 +39,14 @@ ARTICLES = {
         "PayPal Express with PayflowLink",
         "PayflowLink redirects customers to PayPal.",
     ),
+    "build/build-with-makefiles.md": (
+        "Build with Makefiles",
+        "Makefiles build sketches outside the IDE.",
+    ),
+    "account/file-a-complaint.md": (
+        "Make a complaint",
+        "File it with the form; we make sure someone answers.",
+    ),
     "account/sign-in-with-google.md": (
         "Sign in with Google",
         "Use the Google button to sign in without a password.",
@@ -55,6 +63,8 @@ EXPECT = {
     "payflowpro": "/payments/payflow-pro/",
     "payflow link": "/payments/paypal-express/",
     "signin with google": "/account/sign-in-with-google/",
+    # ... but a word that starts a known word is that word, not two others ("makefile" → makefiles)
+    "makefile ide": "/build/build-with-makefiles/",
 }
 # As-you-type: a short input still completes its last word.
 PREFIX = {"checko": "/orders/checkout-fails/", "retri": "/account/retrieve-saved-basket/"}

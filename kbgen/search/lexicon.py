@@ -275,14 +275,16 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
                     if alts.get(t, 0.0) < ranking.prefix_weight:
                         alts[t] = ranking.prefix_weight
                         kind = kind if kind == "exact" else "prefix"
-        halves = split_word(word, lexicon) if not alts else None
-        if halves:  # typed as one word, written as two: both halves are query words
+        typos = lexicon.typo_candidates(word, typo_budget(word), ranking.max_expansions) if not alts else []
+        near = any(d <= 1 for _, d in typos)
+        # Typed as one word, written as two: both halves are query words — unless the word is one edit
+        # from a known word or the start of one ("makefile" → makefiles, not make + file).
+        halves = split_word(word, lexicon) if not alts and not near and not lexicon.completions(word, 1) else []
+        if halves:
             splits += [QueryWord(h, {t: 1.0 for t in lexicon.lookup(h)}, "split") for h in halves]
         elif not alts:
             # An unknown word: words sharing its root (the browser has no stemmer: "donate" → "donations"),
             # and the words within its typo budget, likeliest first.
-            typos = lexicon.typo_candidates(word, typo_budget(word), ranking.max_expansions)
-            near = any(d <= 1 for _, d in typos)
             root_w = ranking.root_near_typo_weight if near else ranking.root_weight
             for i in lexicon.completions(stem_root(word), ranking.max_expansions) if len(word) >= 4 else []:
                 for t in lexicon.word_terms[i]:

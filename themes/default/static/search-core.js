@@ -258,14 +258,17 @@
       var isPrefix = prefix && qw.typing && pos === qw.words.length - 1 && !(question && p.exact >= 0);
       if (isPrefix && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
       var known = p.exact >= 0 || p.syn.length || p.comps.length || p.joined.length;
-      var halves = !known ? splitWord(word) : null;
-      if (halves) halves.forEach(function (k) { // typed as one word, written as two: both are query words
+      var typ = !known ? typos(word, budgetOf(word), rk.maxExpansions) : [];
+      var near = typ.some(function (c) { return c[1] <= 1; });
+      // typed as one word, written as two: both are query words, unless one edit from or the start of a word
+      var halves = !known && !near && !completions(word, 1).length ? splitWord(word) : null;
+      if (halves) halves.forEach(function (k) {
         splits.push({ word: S.lex.words[k], exact: k, syn: [], comps: [], roots: [], typos: [], split: true });
       });
       else if (!known) { // unknown: its root's words, and typos
         if (clen(word) >= 4) p.roots = completions(Array.from(word).slice(0, Math.max(4, clen(word) - 2)).join(""), rk.maxExpansions);
-        p.typos = typos(word, budgetOf(word), rk.maxExpansions);
-        p.near = p.typos.some(function (c) { return c[1] <= 1; });
+        p.typos = typ;
+        p.near = near;
       }
       return p;
     }).concat(extra, splits);
