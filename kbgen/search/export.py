@@ -23,7 +23,7 @@ promoted boost), maxViews, stop words and filler words (folded), categories [[sl
   completions are in one shard), `shardSet`, `docsSet`, `docsPer`, `urlParents`, `articleRuns` (unit →
   article) and `categoryRuns` (unit → category). Shard i holds, for the words of its range, their term
   ids (wt) and for every term they or their synonyms reach the impacts (BM25F over fields × the document
-  prior, quantised 1..LEVELS (2^20 − 1) of the term's best; the `MAX_POSTINGS` best units kept, plus the
+  prior, quantised 1..LEVELS (2^20 − 1) of the term's best; the `max_postings()` best units kept, plus the
   best units where the term labels — title or heading — together with another term: "label pairs"), and
   display records [article, anchor, heading, text window] of the best unit of each term's `EMBED_TOP` best
   articles and of the `EMBED_PAIR` best articles of its label pairs. A term with more units has a tail:
@@ -68,7 +68,12 @@ FORMAT = 1
 # Varint alphabet: 64 JSON-safe ASCII characters; a digit < 32 ends a number, >= 32 continues it.
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<=>?@[]^_{|}~"[:64]
 SHARD_BYTES = 60_000  # raw JSON bytes after which a shard closes (≈ 25 kB gzip)
-MAX_POSTINGS = 400  # best units kept per term (sharded layout)
+MAX_POSTINGS = (400, 1000)  # best units kept per term in its shard (sharded layout): units / 27, within
+# these bounds (27,276 units: tail requests per first search 3.0 with 400, 1.8 with 1,000, same bytes)
+
+
+def max_postings(units: int) -> int:
+    return min(MAX_POSTINGS[1], max(MAX_POSTINGS[0], units // 27))
 LEVELS = (1 << 20) - 1  # impacts are quantised to 1..LEVELS of the term's best (4 characters each)
 EMBED_TOP = 6  # articles per term whose best unit's display data is embedded in the shard
 DOCS_PER_FRAGMENT = 48
@@ -491,7 +496,7 @@ def _export_sharded(
 
     mark("label pairs")
     # Per term: impacts (Σ over fields of boost × Whoosh's BM25, × the prior), quantised to 1..255 of the
-    # term's best, the MAX_POSTINGS best units kept (plus the pair units added below); the EMBED_TOP best
+    # term's best, the max_postings() best units kept (plus the pair units added below); the EMBED_TOP best
     # units for display; and the exact impacts of the units it labels.
     term_data: dict[int, tuple[float, list[int]]] = {}  # term → (scale, shown units)
     # Per term, as parallel sorted arrays (a dict per term took ~90 bytes an entry: ~500 MB at 50,000
@@ -499,6 +504,7 @@ def _export_sharded(
     kept_q: dict[int, tuple[array[int], array[int]]] = {}  # term → (units, quantised impacts)
     label_impacts: dict[int, tuple[array[int], array[float]]] = {}  # term → (units, impacts)
     tail_bound: dict[int, int] = {}  # term → quantised impact bound of the units not kept
+    keep = max_postings(len(unit_list))
     parts = max(1, workers)
 
     def term_scores(tid: int) -> dict[int, float]:
@@ -522,8 +528,8 @@ def _export_sharded(
         if not scores:
             return None
         impacts = [(-sc * unit_prior[u], u) for u, sc in scores.items()]
-        long = len(impacts) > MAX_POSTINGS
-        ranked = heapq.nsmallest(MAX_POSTINGS + 1, impacts) if long else sorted(impacts)
+        long = len(impacts) > keep
+        ranked = heapq.nsmallest(keep + 1, impacts) if long else sorted(impacts)
         top = -ranked[0][0]
         scale = top / LEVELS if top > 0 else 1.0
         # A long list's tail (its own file) is at most the first unit left out: the browser's bound.
