@@ -7,7 +7,7 @@
 
 Relevance: the Arduino help centre (tests/fixtures/arduino-help-center/content) with the dev queries
 (/work/shared/queries/arduino-dev.jsonl), our held-out set (bench/queries-heldout.jsonl) and the blind sets
-(bench/queries-blind.jsonl, bench/queries-blind2.jsonl), measured
+(bench/queries-blind.jsonl, bench/queries-blind2.jsonl, bench/queries-blind3.jsonl), measured
 through the browser code path (search-core.js in Chromium on the built site, results grouped per article)
 and through `kbgen search --queries --json`. MRR@10, Recall@5, Success@1, overall and per query kind.
 
@@ -49,6 +49,7 @@ QUERY_SETS = {
     "held-out": ROOT / "bench/queries-heldout.jsonl",
     "blind": ROOT / "bench/queries-blind.jsonl",
     "blind2": ROOT / "bench/queries-blind2.jsonl",
+    "blind3": ROOT / "bench/queries-blind3.jsonl",
 }
 RESULTS = ROOT / "bench/RESULTS.md"
 FIRST_SEARCH_QUERIES = [

@@ -2,6 +2,7 @@
 
 kbgen search "my board is not detected" [-n 10] [--json] [--category SLUG] [--no-prefix]
 kbgen search --queries queries.jsonl --json       # one {"q": …, "results": […]} line per input line
+kbgen search --check checks.jsonl [--min-mrr 0.8] [--format github]   # relevance tests (check.py)
 """
 
 from __future__ import annotations
@@ -70,6 +71,22 @@ def _print_human(answer: Answer) -> None:
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     help='Answer every {"q": ...} line of a JSON Lines file (one output line each).',
 )
+@click.option(
+    "--check",
+    "check_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help='Relevance test: every {"q": ..., "expect": ARTICLE(S), "rank": 3} line must rank its article '
+    "within `rank`; exit 1 on a miss or when MRR@10 is below --min-mrr.",
+)
+@click.option("--min-mrr", type=click.FloatRange(0.0, 1.0), default=0.0, help="With --check: minimum MRR@10.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    show_default=True,
+    help="With --check: `github` prints misses as GitHub Actions annotations.",
+)
 @click.option("--category", default="", help="Only results in this category (its slug).")
 @click.option("--no-prefix", is_flag=True, help="Do not treat the last word as a prefix (as-you-type).")
 def search_cmd(
@@ -78,11 +95,14 @@ def search_cmd(
     limit: int,
     as_json: bool,
     queries_file: Path | None,
+    check_file: Path | None,
+    min_mrr: float,
+    fmt: str,
     category: str,
     no_prefix: bool,
 ) -> None:
     """Search the help centre from the command line, as the site's search box does."""
-    if not query and not queries_file:
+    if not query and not queries_file and not check_file:
         raise click.UsageError('give a query (kbgen search "reset password") or --queries FILE.jsonl')
     try:
         config = _load_config(config_file)
@@ -97,6 +117,9 @@ def search_cmd(
         sys.exit(1)
     content_dir = Path(config.content_path)
     with index:
+        if check_file:
+            _check(index, check_file, min_mrr, fmt, prefix=not no_prefix)
+            return
         if queries_file:
             for n, line in enumerate(queries_file.read_text(encoding="utf-8").splitlines(), 1):
                 if not line.strip():
@@ -126,3 +149,17 @@ def search_cmd(
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         else:
             _print_human(ans)
+
+
+def _check(index: SearchIndex, path: Path, min_mrr: float, fmt: str, prefix: bool) -> None:
+    from .check import CheckFileError, article_keys, load_queries, report, run_check
+
+    try:
+        queries = load_queries(path, article_keys(index))
+    except CheckFileError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    lines, ok = report(run_check(index, queries, prefix=prefix), path, min_mrr, fmt)
+    for line in lines:
+        click.echo(line)
+    sys.exit(0 if ok else 1)

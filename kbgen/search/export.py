@@ -23,14 +23,16 @@ promoted boost), maxViews, stop words and filler words (folded), categories [[sl
   completions are in one shard), `shardSet`, `docsSet`, `docsPer`, `urlParents`, `articleRuns` (unit →
   article) and `categoryRuns` (unit → category). Shard i holds, for the words of its range, their term
   ids (wt) and for every term they or their synonyms reach the impacts (BM25F over fields × the document
-  prior, quantised 1..255 of the term's best; the `MAX_POSTINGS` best units kept, plus the best units
-  where the term labels — title or heading — together with another term: "label pairs"), and display
-  records [article, anchor, heading, text window] of the best unit of each term's `EMBED_TOP` best
-  articles and of the `EMBED_PAIR` best articles of its label pairs. A one- or two-word query needs meta
-  + one shard per word (on the 10k synthetic corpus: ≤ 3 requests, ≤ 110 kB gzip); `docs` fragments
-  (`DOCS_PER_FRAGMENT` units each) supply display data for anything else (more often for longer queries).
-  Impacts are quantised and truncated, so large-site rankings approximate `kbgen search` closely, not
-  exactly.
+  prior, quantised 1..LEVELS (2^20 − 1) of the term's best; the `max_postings()` best units kept, plus the
+  best units where the term labels — title or heading — together with another term: "label pairs"), and
+  display records [article, anchor, heading, text window] of the best unit of each term's `EMBED_TOP` best
+  articles and of the `EMBED_PAIR` best articles of its label pairs. A term with more units has a tail:
+  its entry is [scale, kept, tail file, bound] and `tail.<tailSet>.<i>.json` holds the impacts of the
+  units left out, each at most `bound`. The browser loads a tail only when a unit it does not know exactly
+  could still reach the results shown (search-core.js rank()), so it ranks exactly as `kbgen search`
+  (tests/test_search_parity.py), ties in the export's unit order, which the index manifest gives the CLI.
+  A one- or two-word query needs meta + one shard per word; `docs` fragments (`DOCS_PER_FRAGMENT` units
+  each) supply display data for anything else (more often for longer queries).
 """
 
 from __future__ import annotations
@@ -66,7 +68,13 @@ FORMAT = 1
 # Varint alphabet: 64 JSON-safe ASCII characters; a digit < 32 ends a number, >= 32 continues it.
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<=>?@[]^_{|}~"[:64]
 SHARD_BYTES = 60_000  # raw JSON bytes after which a shard closes (≈ 25 kB gzip)
-MAX_POSTINGS = 400  # best units kept per term (sharded layout)
+MAX_POSTINGS = (400, 1000)  # best units kept per term in its shard (sharded layout): units / 27, within
+# these bounds (27,276 units: tail requests per first search 3.0 with 400, 1.8 with 1,000, same bytes)
+
+
+def max_postings(units: int) -> int:
+    return min(MAX_POSTINGS[1], max(MAX_POSTINGS[0], units // 27))
+LEVELS = (1 << 20) - 1  # impacts are quantised to 1..LEVELS of the term's best (4 characters each)
 EMBED_TOP = 6  # articles per term whose best unit's display data is embedded in the shard
 DOCS_PER_FRAGMENT = 48
 TEXT_CHARS = 600  # unit text kept for snippets
@@ -488,18 +496,19 @@ def _export_sharded(
 
     mark("label pairs")
     # Per term: impacts (Σ over fields of boost × Whoosh's BM25, × the prior), quantised to 1..255 of the
-    # term's best, the MAX_POSTINGS best units kept (plus the pair units added below); the EMBED_TOP best
+    # term's best, the max_postings() best units kept (plus the pair units added below); the EMBED_TOP best
     # units for display; and the exact impacts of the units it labels.
     term_data: dict[int, tuple[float, list[int]]] = {}  # term → (scale, shown units)
     # Per term, as parallel sorted arrays (a dict per term took ~90 bytes an entry: ~500 MB at 50,000
     # articles): the units kept with their quantised impacts, and the units it labels with their exact ones.
-    kept_q: dict[int, tuple[array[int], bytes]] = {}  # term → (units, quantised impacts)
+    kept_q: dict[int, tuple[array[int], array[int]]] = {}  # term → (units, quantised impacts)
     label_impacts: dict[int, tuple[array[int], array[float]]] = {}  # term → (units, impacts)
+    tail_bound: dict[int, int] = {}  # term → quantised impact bound of the units not kept
+    keep = max_postings(len(unit_list))
     parts = max(1, workers)
 
-    def compute_entry(
-        tid: int,
-    ) -> tuple[float, list[int], tuple[array[int], bytes], tuple[array[int], array[float]]] | None:
+    def term_scores(tid: int) -> dict[int, float]:
+        """unit → Σ over fields of boost × Whoosh's BM25 for term `tid` (without the prior)."""
         scores: dict[int, float] = {}
         for fi, df, plist in postings[tid]:
             f = SCORED_FIELDS[fi]
@@ -510,14 +519,23 @@ def _export_sharded(
             for v in plist:  # Whoosh's bm25(), inlined
                 uid, tf = v >> TF_BITS, v & TF_MASK
                 scores[uid] = get(uid, 0.0) + idf * ((tf * k1p) / (tf + k1 * (nb + bavg * col[uid]))) * boost
+        return scores
+
+    def compute_entry(
+        tid: int,
+    ) -> tuple[float, list[int], tuple[array[int], array[int]], tuple[array[int], array[float]], int] | None:
+        scores = term_scores(tid)
         if not scores:
             return None
         impacts = [(-sc * unit_prior[u], u) for u, sc in scores.items()]
-        ranked = heapq.nsmallest(MAX_POSTINGS, impacts) if len(impacts) > MAX_POSTINGS else sorted(impacts)
+        long = len(impacts) > keep
+        ranked = heapq.nsmallest(keep + 1, impacts) if long else sorted(impacts)
         top = -ranked[0][0]
-        scale = top / 255 if top > 0 else 1.0
+        scale = top / LEVELS if top > 0 else 1.0
+        # A long list's tail (its own file) is at most the first unit left out: the browser's bound.
+        bound = max(1, round(-ranked.pop()[0] / scale)) if long else 0
         kept = sorted((u, max(1, round(-neg / scale))) for neg, u in ranked)
-        q = (array("I", [u for u, _ in kept]), bytes([x for _, x in kept]))
+        q = (array("I", [u for u, _ in kept]), array("I", [x for _, x in kept]))
         labelled = sorted({u for u in label_units.get(tid, ()) if u in scores})
         labels = (array("I", labelled), array("d", [scores[u] * unit_prior[u] for u in labelled]))
         shown: list[int] = []  # the best unit of each of the EMBED_TOP best articles
@@ -528,7 +546,7 @@ def _export_sharded(
                 shown.append(u)
                 if len(shown) >= EMBED_TOP:
                     break
-        return scale, shown, q, labels
+        return scale, shown, q, labels, bound
 
     def entries_part(p: int) -> list[tuple[int, Any]]:
         return [(tid, compute_entry(tid)) for tid in range(p, len(postings), parts)]
@@ -536,10 +554,15 @@ def _export_sharded(
     for done in fork_map(entries_part, parts, workers):
         for tid, entry in done:
             if entry is not None:
-                scale, shown, q, labels = entry
+                scale, shown, q, labels, bound = entry
                 term_data[tid] = (scale, shown)
                 kept_q[tid] = q
                 label_impacts[tid] = labels
+                if bound:
+                    tail_bound[tid] = bound
+    # Terms with a tail, in term order: tail file i holds the impacts of term tail_tids[i] left out.
+    tail_tids = sorted(tail_bound)
+    tail_index = {t: i for i, t in enumerate(tail_tids)}
 
     mark("entries")
     # A pair: the best EMBED_PAIR units the two terms label together (by the exact sum of both impacts,
@@ -578,7 +601,7 @@ def _export_sharded(
             for _, u, a_val, b_val in heapq.nsmallest(EMBED_PAIR, best_of):
                 for t, val in ((t1, a_val), (t2, b_val)):
                     if _position(kept_q[t][0], u) < 0:
-                        added.append((t, u, max(1, min(255, round(val / term_data[t][0])))))
+                        added.append((t, u, max(1, min(LEVELS, round(val / term_data[t][0])))))
         return added
 
     extra: dict[int, dict[int, int]] = {}
@@ -587,7 +610,7 @@ def _export_sharded(
             extra.setdefault(t, {})[u] = q
     for t, more in extra.items():
         kept = sorted([*zip(*kept_q[t], strict=True), *more.items()])
-        kept_q[t] = (array("I", [u for u, _ in kept]), bytes([q for _, q in kept]))
+        kept_q[t] = (array("I", [u for u, _ in kept]), array("I", [q for _, q in kept]))
     del extra
 
     mark("label pair units")
@@ -596,7 +619,10 @@ def _export_sharded(
     def entry_json(tid: int) -> list[Any]:
         e = packed_entry.get(tid)
         if e is None:
-            e = packed_entry[tid] = [term_data[tid][0], pack(_deltas(list(zip(*kept_q[tid], strict=True))))]
+            e = [term_data[tid][0], pack(_deltas(list(zip(*kept_q[tid], strict=True))))]
+            if tid in tail_bound:  # [scale, kept, tail file, bound of the tail's impacts]
+                e += [tail_index[tid], tail_bound[tid]]
+            packed_entry[tid] = e
         return e
 
     # Display records, per term: the best unit of each of its EMBED_TOP best articles (compute_entry), and
@@ -823,6 +849,18 @@ def _export_sharded(
     meta["docsSet"] = writer.write_set("docs", n_docs, make_docs, workers)
     mark("docs written")
     meta["docsPer"] = DOCS_PER_FRAGMENT
+
+    def make_tail(i: int) -> str:
+        """The impacts of term tail_tids[i] on the units its shard entry leaves out (same scale)."""
+        tid = tail_tids[i]
+        scale, kept = term_data[tid][0], set(kept_q[tid][0])
+        scores = term_scores(tid)
+        rest = sorted((u, max(1, round(sc * unit_prior[u] / scale))) for u, sc in scores.items() if u not in kept)
+        return pack(_deltas(rest))
+
+    # tail.<tailSet>.<i>.json: fetched only when a query's top results depend on them (search-core.js)
+    meta["tailSet"] = writer.write_set("tail", len(tail_tids), make_tail, workers)
+    mark("tails written")
     # Article of each unit: units of an article are consecutive; store the run lengths.
     runs: list[int] = []
     for i, a in enumerate(article_of):

@@ -504,7 +504,9 @@ def build_index(
         {
             "fingerprint": settings.fingerprint(),
             "articles": hashes,
-            "order": list(by_source),  # articles in navigation order: ties rank in this order
+            # Articles in the export's order (navigation order, or on a sharded site by category and
+            # title: inverted.export_order): ties rank in this order, in `kbgen search` and the browser.
+            "order": list(dict.fromkeys(units[d].source for d in export_order(units, settings.shard_threshold))),
             "buckets": new_buckets,
             "bucket_count": n_buckets,
             "max_views": stats.max_views,

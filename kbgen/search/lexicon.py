@@ -122,7 +122,9 @@ class Lexicon:
         return found[:limit]
 
     def typo_candidates(self, word: str, budget: int, limit: int) -> list[tuple[int, int]]:
-        """(word index, distance) of the words within `budget` edits (OSA), closest then commonest first."""
+        """(word index, distance) of the words within `budget` edits (OSA), likeliest first: closest, a
+        swap of two neighbouring letters before other single edits, then commonest. Distance 0 marks a
+        swap (`ranking.transpose_weight`)."""
         if budget <= 0:
             return []
         n = len(word)
@@ -132,9 +134,10 @@ class Lexicon:
                 continue
             d = osa_distance(word, w, budget)
             if d <= budget:
-                found.append((d, -self.word_pop(i), w, i))
+                swap = d == 1 and is_transposition(word, w)
+                found.append((d, 0 if swap else 1, -self.word_pop(i), w, i))
         found.sort()
-        return [(i, d) for d, _, _, i in found[:limit]]
+        return [(i, 0 if swap == 0 else d) for d, swap, _, _, i in found[:limit]]
 
 
 def field_dfs(reader: Any) -> dict[str, dict[str, int]]:
@@ -150,6 +153,37 @@ def field_dfs(reader: Any) -> dict[str, dict[str, int]]:
                 term = btext if isinstance(btext, str) else btext.decode("utf-8")
                 dfs[term] = dfs.get(term, 0) + ti.doc_frequency()
     return out
+
+
+def is_transposition(a: str, b: str) -> bool:
+    """`b` is `a` with two neighbouring letters swapped."""
+    if len(a) != len(b):
+        return False
+    diff = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+
+
+def split_word(word: str, lexicon: Lexicon) -> list[str]:
+    """An unknown word typed as one that the corpus writes as two ("payflowpro" → payflow pro, "signin" →
+    sign [in]): its known halves. Halves of 2+ letters, both known words, or one known word of 3+ letters
+    and a stop word; two known words first, then the split whose rarer half is commonest, then leftmost."""
+    stops = stop_words(lexicon.language)
+    best: tuple[int, int, int] | None = None
+    halves: list[str] = []
+    for i in range(2, len(word) - 1):
+        a, b = word[:i], word[i:]
+        ia, ib = lexicon.index_of(a), lexicon.index_of(b)
+        if ia is not None and ib is not None:
+            key, known = (2, min(lexicon.word_pop(ia), lexicon.word_pop(ib)), -i), [a, b]
+        elif ia is not None and b in stops and len(a) >= 3:
+            key, known = (1, lexicon.word_pop(ia), -i), [a]
+        elif ib is not None and a in stops and len(b) >= 3:
+            key, known = (1, lexicon.word_pop(ib), -i), [b]
+        else:
+            continue
+        if best is None or key > best:
+            best, halves = key, known
+    return halves
 
 
 def osa_distance(a: str, b: str, limit: int) -> int:
@@ -209,7 +243,14 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
     """The weighted terms of each query word (the last word is a prefix when `prefix`)."""
     words, typing = query_words(text, lexicon.language)
     filler_set = fillers(lexicon.language)
+    question = len(_TOKENS.findall(text)) >= ranking.question_words
+    # Typed as two words, written as one ("log in" → login): the joined word is an alternative of both.
+    joined: dict[str, list[str]] = {}
+    for pair, word in joined_words(text, lexicon):
+        for w in pair.split(" "):
+            joined.setdefault(w, []).append(word)
     out: list[QueryWord] = []
+    splits: list[QueryWord] = []
     for pos, word in enumerate(words):
         alts: dict[str, float] = {}
         kind = "none"
@@ -220,23 +261,38 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
             if alts.get(t, 0.0) < ranking.synonym_weight:
                 alts[t] = ranking.synonym_weight
                 kind = kind if kind == "exact" else "synonym"
+        for j in joined.get(word, ()):
+            for t in lexicon.lookup(j):
+                if alts.get(t, 0.0) < 1.0:
+                    alts[t] = 1.0
+                    kind = kind if kind == "exact" else "joined"
         is_prefix = prefix and typing and pos == len(words) - 1
+        if question and alts and kind == "exact":
+            is_prefix = False  # a question's last word, typed whole ("… do i check"), is not a prefix
         if is_prefix and len(word) >= ranking.min_prefix:
             for i in lexicon.completions(word, ranking.max_expansions):
                 for t in lexicon.word_terms[i]:
                     if alts.get(t, 0.0) < ranking.prefix_weight:
                         alts[t] = ranking.prefix_weight
                         kind = kind if kind == "exact" else "prefix"
-        if not alts:
+        typos = lexicon.typo_candidates(word, typo_budget(word), ranking.max_expansions) if not alts else []
+        near = any(d <= 1 for _, d in typos)
+        # Typed as one word, written as two: both halves are query words — unless the word is one edit
+        # from a known word or the start of one ("makefile" → makefiles, not make + file).
+        halves = split_word(word, lexicon) if not alts and not near and not lexicon.completions(word, 1) else []
+        if halves:
+            splits += [QueryWord(h, {t: 1.0 for t in lexicon.lookup(h)}, "split") for h in halves]
+        elif not alts:
             # An unknown word: words sharing its root (the browser has no stemmer: "donate" → "donations"),
-            # and the words within its typo budget.
+            # and the words within its typo budget, likeliest first.
+            root_w = ranking.root_near_typo_weight if near else ranking.root_weight
             for i in lexicon.completions(stem_root(word), ranking.max_expansions) if len(word) >= 4 else []:
                 for t in lexicon.word_terms[i]:
-                    if alts.get(t, 0.0) < ranking.root_weight:
-                        alts[t] = ranking.root_weight
+                    if alts.get(t, 0.0) < root_w:
+                        alts[t] = root_w
                         kind = "root"
-            for i, d in lexicon.typo_candidates(word, typo_budget(word), ranking.max_expansions):
-                w = ranking.typo_weight[d]
+            for i, d in typos:
+                w = ranking.transpose_weight if d == 0 else ranking.typo_weight[d]
                 for t in lexicon.word_terms[i]:
                     if alts.get(t, 0.0) < w:
                         alts[t] = w
@@ -252,7 +308,19 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
             alts[t] = ranking.synonym_weight
         if alts:
             out.append(QueryWord(phrase, alts, "phrase"))
-    return _dedupe(out)
+    return _dedupe(out + splits)
+
+
+def joined_words(text: str, lexicon: Lexicon) -> list[tuple[str, str]]:
+    """Two consecutive typed words that the corpus writes as one ("log in" → login, "payflow pro" →
+    payflowpro): (the two words, the known word), in order."""
+    toks = [fold(t.replace("-", "")) for t in _TOKENS.findall(text)]
+    found: list[tuple[str, str]] = []
+    for a, b in zip(toks, toks[1:], strict=False):
+        joined = a + b
+        if len(joined) <= MAX_TOKEN and lexicon.lookup(joined) and all(j != joined for _, j in found):
+            found.append((f"{a} {b}", joined))
+    return found
 
 
 def phrase_targets(text: str, language: str) -> list[tuple[str, str]]:

@@ -314,6 +314,10 @@ FILLERS: dict[str, tuple[str, ...]] = {
 }
 FILLER_WEIGHT = 0.5
 ROOT_WEIGHT = 0.75  # a word sharing the root of an unknown typed word (lexicon.stem_root)
+# ... when the typed word is one edit from a known word: more likely a typo than an unknown inflection
+ROOT_NEAR_TYPO_WEIGHT = 0.6
+TRANSPOSE_WEIGHT = 0.8  # a typo that swaps two neighbouring letters ("retrun" → return): the likeliest
+QUESTION_WORDS = 4  # from this many words, a last word that is a whole word is not completed as a prefix
 # A query that describes a problem ("my board isn't showing up", "emails never arrive") wants the
 # troubleshooting articles: units whose article title reads as one (is_problem_title) score × this.
 PROBLEM_BOOST = 1.3
@@ -331,9 +335,57 @@ def fold(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
+# English stemming corrections (applied before Snowball; the browser needs none: the export maps every
+# surface word to its term). Irregular forms meet their base ("bought" → buy, "lost" → lose), and words
+# Snowball merges with an unrelated one keep a term of their own — collisions mined from the Arduino help
+# centre's vocabulary (words sharing a stem, one with a derivational suffix) and checked by hand, plus the
+# classic ones (organization/organ, university/universe).
+IRREGULAR_EN = {
+    "bought": "buy", "lost": "lose", "paid": "pay", "sent": "send", "sold": "sell", "broke": "break",
+    "broken": "break", "stole": "steal", "stolen": "steal", "forgot": "forget", "forgotten": "forget",
+    "gave": "give", "given": "give", "took": "take", "taken": "take", "made": "make",
+    "wrote": "write", "written": "write", "chose": "choose", "chosen": "choose", "began": "begin",
+    "begun": "begin", "froze": "freeze", "frozen": "freeze", "spent": "spend", "built": "build",
+    "rebuilt": "rebuild", "kept": "keep", "held": "hold", "told": "tell", "caught": "catch",
+    "brought": "bring", "shown": "show", "hid": "hide", "hidden": "hide", "got": "get", "gotten": "get",
+    "worn": "wear", "torn": "tear", "bent": "bend", "meant": "mean", "understood": "understand",
+    "overwrote": "overwrite", "overwritten": "overwrite", "ran": "run", "drove": "drive", "driven": "drive",
+    "fell": "fall", "fallen": "fall", "undone": "undo", "redone": "redo", "withdrew": "withdraw",
+    "withdrawn": "withdraw",
+}  # fmt: skip
+STEM_EXCEPTIONS_EN = {
+    **dict.fromkeys(("organization", "organizations", "organisation", "organisations"), "organization"),
+    **dict.fromkeys(("organize", "organized", "organizes", "organizing", "organise", "organised"), "organize"),
+    **dict.fromkeys(("university", "universities"), "university"),
+    **dict.fromkeys(("international", "internationally"), "international"),
+    **dict.fromkeys(("succession",), "succession"),
+    **dict.fromkeys(("responsible", "responsibility", "responsibilities"), "responsib"),
+    **dict.fromkeys(("experiment", "experiments", "experimental", "experimenting"), "experiment"),
+    **dict.fromkeys(("integrity",), "integrity"),
+    **dict.fromkeys(("modulation",), "modulation"),
+    **dict.fromkeys(("activity", "activities"), "activity"),
+    **dict.fromkeys(("generic", "generics"), "generic"),
+    **dict.fromkeys(("generation", "generations"), "generation"),
+    **dict.fromkeys(("importance", "important", "importantly"), "importan"),
+    **dict.fromkeys(("animation", "animations"), "animation"),
+    **dict.fromkeys(("policy", "policies"), "policy"),
+    **dict.fromkeys(("police",), "police"),
+}  # fmt: skip
+
+
 @lru_cache(maxsize=8)
 def stem_function(lang: str) -> Callable[[str], str]:
-    return stemmer_for_language(normalize_language(lang))
+    """The language's Snowball stemmer; for English with IRREGULAR_EN and STEM_EXCEPTIONS_EN applied."""
+    lang = normalize_language(lang)
+    snowball = stemmer_for_language(lang)
+    if lang != "en":
+        return snowball
+
+    def stem(word: str) -> str:
+        exception = STEM_EXCEPTIONS_EN.get(word)
+        return exception if exception is not None else snowball(IRREGULAR_EN.get(word, word))
+
+    return stem
 
 
 def normalize_language(lang: str) -> str:
@@ -494,6 +546,9 @@ class Ranking:
     filler_weight: float = FILLER_WEIGHT
     root_weight: float = ROOT_WEIGHT
     problem_boost: float = PROBLEM_BOOST
+    root_near_typo_weight: float = ROOT_NEAR_TYPO_WEIGHT
+    transpose_weight: float = TRANSPOSE_WEIGHT
+    question_words: int = QUESTION_WORDS
 
     def prior(self, views: int, max_views: int, promoted: bool) -> float:
         """Document prior multiplied into the score: log-damped popularity, small promoted boost."""
@@ -516,6 +571,9 @@ class Ranking:
             "fillerWeight": self.filler_weight,
             "rootWeight": self.root_weight,
             "problemBoost": self.problem_boost,
+            "rootNearTypoWeight": self.root_near_typo_weight,
+            "transposeWeight": self.transpose_weight,
+            "questionWords": self.question_words,
             "problem": {lang: list(p) for lang, p in PROBLEM_PATTERNS.items()},
         }
 

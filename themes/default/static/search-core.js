@@ -78,7 +78,7 @@
     var lex = lexicon(bundle ? bundle.lexicon : meta.lexicon);
     var st = {
       meta: meta, rk: meta.ranking, lex: lex, stop: new Set(meta.stop), sharded: !bundle,
-      post: {}, termWords: bundle ? null : {}, tokens: new Map(), tokTerms: new Map(), recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}
+      post: {}, termWords: bundle ? null : {}, tokens: new Map(), tokTerms: new Map(), recs: {}, arts: {}, shards: {}, shardData: {}, termEntry: {}, docs: {}, tails: {}, tailData: {}, tailTerm: {}
     };
     if (bundle) {
       st.rawPost = bundle.post;
@@ -186,11 +186,32 @@
         var i = idx[j], x = w[i];
         if (bits(masks[i] ^ mask) > most || x === word) continue;
         var d = osa(ascii && x.length === len ? word : chars, ascii && x.length === len ? x : Array.from(x), budget);
-        if (d <= budget) found.push([d, -wordPop(i), x, i]);
+        if (d <= budget) found.push([d, d === 1 && swapped(chars, Array.from(x)) ? 0 : 1, -wordPop(i), x, i]);
       }
     }
-    found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || cmp(a[2], b[2]); });
-    return found.slice(0, limit).map(function (f) { return [f[3], f[0]]; });
+    // likeliest first: closest, a swap of neighbouring letters before other edits, commonest (lexicon.py)
+    found.sort(function (a, b) { return a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || cmp(a[3], b[3]); });
+    return found.slice(0, limit).map(function (f) { return [f[4], f[1] === 0 ? 0 : f[0]]; }); // 0: a swap
+  }
+  function swapped(a, b) { // b is a with two neighbouring letters swapped (lexicon.is_transposition)
+    if (a.length !== b.length) return false;
+    var diff = [];
+    for (var i = 0; i < a.length; i++) if (a[i] !== b[i]) { diff.push(i); if (diff.length > 2) return false; }
+    return diff.length === 2 && diff[1] === diff[0] + 1 && a[diff[0]] === b[diff[1]] && a[diff[1]] === b[diff[0]];
+  }
+  function splitWord(word) { // an unknown word the corpus writes as two (lexicon.split_word): known halves
+    var cs = Array.from(word), best = null, halves = null;
+    for (var i = 2; i < cs.length - 1; i++) {
+      var a = cs.slice(0, i).join(""), b = cs.slice(i).join(""), ia = find(a), ib = find(b), key, known;
+      if (ia >= 0 && ib >= 0) { key = [2, Math.min(wordPop(ia), wordPop(ib)), -i]; known = [ia, ib]; }
+      else if (ia >= 0 && S.stop.has(b) && i >= 3) { key = [1, wordPop(ia), -i]; known = [ia]; }
+      else if (ib >= 0 && S.stop.has(a) && cs.length - i >= 3) { key = [1, wordPop(ib), -i]; known = [ib]; }
+      else continue;
+      if (best === null || key[0] > best[0] || (key[0] === best[0] && (key[1] > best[1] || (key[1] === best[1] && key[2] > best[2])))) {
+        best = key; halves = known;
+      }
+    }
+    return halves;
   }
   function budgetOf(word) { var n = clen(word); return n >= 8 ? 2 : n >= 4 ? 1 : 0; }
 
@@ -223,35 +244,34 @@
       return { word: key, target: target, exact: find(target), phrase: true, comps: [], roots: [], typos: [],
                syn: Object.prototype.hasOwnProperty.call(S.lex.syn, target) ? S.lex.syn[target] : [] };
     });
+    var joinedOf = {}, seenJ = []; // two typed words written as one ("log in"): an alternative of both
+    for (i = 0; i + 1 < qw.toks.length; i++) { // (lexicon.joined_words)
+      var joined = qw.toks[i] + qw.toks[i + 1], jx = clen(joined) <= 40 ? find(joined) : -1;
+      if (jx < 0 || seenJ.indexOf(joined) >= 0) continue;
+      seenJ.push(joined);
+      [qw.toks[i], qw.toks[i + 1]].forEach(function (w) { (joinedOf["~" + w] = joinedOf["~" + w] || []).push(jx); });
+    }
+    var question = qw.toks.length >= rk.questionWords, splits = [];
     return qw.words.map(function (word, pos) {
-      var p = { word: word, exact: find(word), syn: [], comps: [], roots: [], typos: [] };
+      var p = { word: word, exact: find(word), syn: [], comps: [], roots: [], typos: [], joined: joinedOf["~" + word] || [] };
       if (Object.prototype.hasOwnProperty.call(S.lex.syn, word)) p.syn = S.lex.syn[word];
-      if (prefix && qw.typing && pos === qw.words.length - 1 && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
-      if (p.exact < 0 && !p.syn.length && !p.comps.length) { // unknown: its root's words, and typos
+      var isPrefix = prefix && qw.typing && pos === qw.words.length - 1 && !(question && p.exact >= 0);
+      if (isPrefix && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
+      var known = p.exact >= 0 || p.syn.length || p.comps.length || p.joined.length;
+      var typ = !known ? typos(word, budgetOf(word), rk.maxExpansions) : [];
+      var near = typ.some(function (c) { return c[1] <= 1; });
+      // typed as one word, written as two: both are query words, unless one edit from or the start of a word
+      var halves = !known && !near && !completions(word, 1).length ? splitWord(word) : null;
+      if (halves) halves.forEach(function (k) {
+        splits.push({ word: S.lex.words[k], exact: k, syn: [], comps: [], roots: [], typos: [], split: true });
+      });
+      else if (!known) { // unknown: its root's words, and typos
         if (clen(word) >= 4) p.roots = completions(Array.from(word).slice(0, Math.max(4, clen(word) - 2)).join(""), rk.maxExpansions);
-        p.typos = typos(word, budgetOf(word), rk.maxExpansions);
-      }
-      if (S.sharded) { // large sites: expansions from at most two shards (each shard is a request)
-        var w = S.lex.words, home = shardOf(word), near = function (k) { return shardOf(w[k]) === home; };
-        var oneShard = function (ks) {
-          var inHome = ks.filter(near);
-          if (inHome.length || !ks.length) return inHome;
-          var s0 = shardOf(w[ks[0]]);
-          return ks.filter(function (k) { return shardOf(w[k]) === s0; });
-        };
-        // a known word's completions only from its own shard (shards close between words that share
-        // little, so this rarely drops any): no extra request for them
-        p.comps = p.exact >= 0 || p.syn.length ? p.comps.filter(near) : oneShard(p.comps);
-        p.roots = oneShard(p.roots);
-        var shards = [];
-        p.typos = p.typos.filter(function (c) {
-          var sh = shardOf(w[c[0]]);
-          if (shards.indexOf(sh) < 0) { if (shards.length >= 2) return false; shards.push(sh); }
-          return true;
-        });
+        p.typos = typ;
+        p.near = near;
       }
       return p;
-    }).concat(extra);
+    }).concat(extra, splits);
   }
   function expand(plans) { // → [{word, alts: {term id: weight}, kind}], as lexicon.expand_query
     var rk = S.rk, out = [], seen = {}, fillers = new Set(S.meta.fillers || []);
@@ -265,10 +285,15 @@
         kind = "phrase";
       } else if (p.exact >= 0) termsOfIndex(p.exact).forEach(function (t) { alts[t] = 1; kind = "exact"; });
       p.syn.forEach(function (t) { add(t, rk.synonymWeight, "synonym"); });
+      (p.joined || []).forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, 1, "joined"); }); });
       p.comps.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.prefixWeight, "prefix"); }); });
-      p.roots.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.rootWeight, "root"); }); });
-      p.typos.forEach(function (c) { termsOfIndex(c[0]).forEach(function (t) { add(t, rk.typoWeight[c[1]], "typo"); }); });
-      if (!p.phrase && fillers.has(p.word)) {
+      var rootW = p.near ? rk.rootNearTypoWeight : rk.rootWeight;
+      p.roots.forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rootW, "root"); }); });
+      p.typos.forEach(function (c) {
+        var tw = c[1] === 0 ? rk.transposeWeight : rk.typoWeight[c[1]];
+        termsOfIndex(c[0]).forEach(function (t) { add(t, tw, "typo"); });
+      });
+      if (!p.phrase && !p.split && fillers.has(p.word)) {
         share = rk.fillerWeight;
         Object.keys(alts).forEach(function (t) { alts[t] = alts[t] * share; });
       }
@@ -312,6 +337,7 @@
       var n = S.unitArticle.length;
       S.acc = new Float64Array(n); S.cnt = new Float64Array(n); S.best = new Float64Array(n);
       S.alt = new Float64Array(n); S.fin = new Float64Array(n); S.seen = new Uint8Array(n);
+      S.up = new Float64Array(n); S.cup = new Float64Array(n); S.mask = new Int32Array(n);
     }
   }
   function altScores(t, w, alt, list) { // alt[u] = score of alternative (term t, weight w); units → list
@@ -319,6 +345,10 @@
     if (S.sharded) {
       var p = shardTerm(t);
       if (p) for (i = 0; i < p[0].length; i++) { alt[p[0][i]] = p[1][i] * p[2] * w; list.push(p[0][i]); }
+      if (p && p[3] >= 0 && S.tailData[p[3]]) {
+        var tl = S.tailData[p[3]];
+        for (i = 0; i < tl[0].length; i++) { alt[tl[0][i]] = tl[1][i] * p[2] * w; list.push(tl[0][i]); }
+      }
       return;
     }
     termPostings(t).forEach(function (fp) {
@@ -360,43 +390,69 @@
     return (1 + rk.popularityWeight * pop) * (art[5] ? rk.promotedBoost : 1);
   }
   // → {groups: the `limit` best pages [{a, units: [[score, unit, article]] (≤ 5, best first)}], total: the
-  // number of matching pages, terms}. Units rank by score, then unit number; pages by their best unit.
+  // number of matching pages, terms, fetch}. Units rank by score, then unit number; pages by their best unit.
+  // Sharded sites: a long term list is split into the shard's best units and a tail file; every unit the
+  // tails leave out scores at most the tails' bounds. When a unit that could still reach the top `limit`
+  // is not known exactly, `fetch` lists the tails to load (then rank again): the ranking is `kbgen search`'s.
   function rank(words, category, limit, trouble) {
     scratch();
     var acc = S.acc, cnt = S.cnt, best = S.best, alt = S.alt, fin = S.fin, seen = S.seen;
-    var n = 0, matched = {}, units = [], i, u;
+    var up = S.up, cup = S.cup, mask = S.mask;
+    var n = 0, matched = {}, units = [], i, u, sumB = 0, wB = 0, incWords = [];
     words.forEach(function (qw) {
       var ts = Object.keys(qw.alts).map(Number).sort(function (a, b) { return a - b; });
       if (!ts.length) return;
       n += qw.weight;
+      var inc = [], bit = {}; // the alternatives whose tail is not loaded, by bound (× weight), highest first
+      if (S.sharded) ts.forEach(function (t) {
+        var p = shardTerm(t);
+        if (p && p[3] >= 0 && !S.tailData[p[3]]) inc.push([p[4] * p[2] * qw.alts[t], t, p[3]]);
+      });
+      inc.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
+      inc.forEach(function (x, k) { if (k < 30) bit[x[1]] = 1 << k; });
+      if (inc.length) incWords.push([inc, qw.weight]);
       var mine = []; // the units this word reaches: best[u] = its best alternative's score
       ts.forEach(function (t) {
-        var list = [];
+        var list = [], m = bit[t] || 0;
         altScores(t, qw.alts[t], alt, list);
         for (var k = 0; k < list.length; k++) {
           var x = list[k], s = alt[x];
           alt[x] = 0;
           if (best[x] === 0) mine.push(x);
           if (s > best[x]) best[x] = s;
+          if (m) mask[x] |= m;
         }
       });
+      var bmax = inc.length ? inc[0][0] : 0, lim = Math.min(inc.length, 30);
       for (i = 0; i < mine.length; i++) {
         u = mine[i];
         if (!seen[u]) { seen[u] = 1; units.push(u); }
+        if (inc.length) { // this word's score of u is at most its best, or the bound of a tail that may hold u
+          var bu = inc.length > 30 ? inc[30][0] : 0;
+          for (var k = 0; k < lim; k++) if (!(mask[u] & (1 << k))) { bu = inc[k][0]; break; }
+          up[u] += Math.max(best[u], bu) - bmax;
+          mask[u] = 0;
+        } else up[u] += best[u];
+        if (bmax === 0) cup[u] += qw.weight;
         acc[u] += best[u]; cnt[u] += qw.weight; best[u] = 0;
       }
+      sumB += bmax;
+      if (bmax > 0) wB += qw.weight;
       ts.forEach(function (t) { matched[t] = 1; });
     });
     var cat = -1;
     if (category) S.meta.categories.forEach(function (c, i) { if (c[0] === category) cat = i; });
-    var pages = new Map(), top = []; // pages: article → its best unit; top: the `limit` best, sorted
+    var coord = function (c) { return c >= n ? 1 : Math.pow(c / n, S.rk.coordPower); };
+    var pages = new Map(), top = [], unsure = []; // pages: article → its best unit; top: the `limit` best
     var worse = function (x, y) { return fin[x] < fin[y] || (fin[x] === fin[y] && x > y); };
     for (i = 0; i < units.length; i++) {
       u = units[i];
-      var a = S.unitArticle[u], c = cnt[u], s = acc[u];
-      acc[u] = 0; cnt[u] = 0; seen[u] = 0;
+      var a = S.unitArticle[u], c = cnt[u], s = acc[u], hi = up[u] + sumB, chi = cup[u] + wB;
+      acc[u] = 0; cnt[u] = 0; seen[u] = 0; up[u] = 0; cup[u] = 0;
       if (category && unitCat(u, a) !== cat) { fin[u] = -1; continue; }
-      fin[u] = s * (c >= n ? 1 : Math.pow(c / n, S.rk.coordPower)) * prior(a) * (trouble ? problem(a) : 1);
+      var f = prior(a) * (trouble ? problem(a) : 1);
+      fin[u] = s * coord(c) * f;
+      if (sumB > 0) { hi = hi * coord(chi) * f; if (hi > fin[u] * (1 + 1e-9)) unsure.push([u, hi]); }
       var b = pages.get(a);
       if (b === undefined || worse(b, u)) pages.set(a, u);
     }
@@ -407,6 +463,33 @@
       top.splice(lo, 0, u);
       if (top.length > limit) top.pop();
     });
+    var fetch = [];
+    if (sumB > 0) { // is the top `limit` certain? Else the tails that could change it (then rank again)
+      var floor = top.length >= limit ? fin[top[limit - 1]] : 0, pb = trouble ? Math.max(1, S.rk.problemBoost) : 1;
+      var want = function (x) { if (fetch.indexOf(x[2]) < 0) fetch.push(x[2]); };
+      // a unit in no kept list could reach the top: the largest bounds' tails until it could not
+      var rest = incWords.map(function (w) { return [w[0].slice(), w[1]]; });
+      for (;;) {
+        var sb = 0, wb = 0, big = null;
+        rest.forEach(function (w) {
+          if (!w[0].length) return;
+          sb += w[0][0][0]; wb += w[1];
+          if (!big || w[0][0][0] > big[0][0][0]) big = w;
+        });
+        if (!big || sb * coord(wb) * pb < floor) break;
+        want(big[0].shift());
+      }
+      // a unit that could reach the top but is not known exactly: the tails that may hold it
+      var open = unsure.filter(function (x) { return x[1] >= floor; });
+      if (open.length > 200) incWords.forEach(function (w) { w[0].forEach(want); });
+      else if (open.length) incWords.forEach(function (w) {
+        w[0].forEach(function (x) {
+          if (fetch.indexOf(x[2]) >= 0) return;
+          var p = shardTerm(x[1]), head = p._set || (p._set = new Set(p[0]));
+          for (var k = 0; k < open.length; k++) if (!head.has(open[k][0])) { want(x); return; }
+        });
+      });
+    }
     var groups = [], byArt = new Map();
     top.forEach(function (u) { var g = { a: S.unitArticle[u], units: [] }; byArt.set(g.a, g); groups.push(g); });
     for (i = 0; i < units.length; i++) {
@@ -418,7 +501,7 @@
       g.units.sort(function (x, y) { return y[0] - x[0] || x[1] - y[1]; });
       if (g.units.length > 5) g.units.length = 5;
     });
-    return { groups: groups, total: pages.size, terms: matched };
+    return { groups: groups, total: pages.size, terms: matched, fetch: fetch };
   }
   function unitCat(u, a) {
     if (S.articles) return S.articles[a][2];
@@ -442,7 +525,8 @@
     if (e) {
       var nums = unpack(e[1]), us = [], qs = [], u = -1;
       for (var k = 0; k < nums.length; k += 2) { u += nums[k] + 1; us.push(u); qs.push(nums[k + 1]); }
-      out = [us, qs, e[0]];
+      out = [us, qs, e[0], e.length > 2 ? e[2] : -1, e.length > 2 ? e[3] : 0]; // units, impacts, scale, tail, bound
+      if (out[3] >= 0) S.tailTerm[out[3]] = t;
     }
     return (S.post[t] = out);
   }
@@ -451,7 +535,7 @@
     var want = {}, w = S.lex.words;
     plans.forEach(function (p) {
       if (p.exact >= 0 || p.syn.length) want[shardOf(p.phrase ? p.target : p.word)] = 1;
-      p.comps.concat(p.roots).forEach(function (k) { want[shardOf(w[k])] = 1; });
+      p.comps.concat(p.roots, p.joined || []).forEach(function (k) { want[shardOf(w[k])] = 1; });
       p.typos.forEach(function (c) { want[shardOf(w[c[0]])] = 1; });
     });
     return Promise.all(Object.keys(want).map(getShard));
@@ -476,6 +560,14 @@
       d.units.forEach(function (r, k) { S.recs[d.lo + k] = r; S.recs[d.lo + k].full = 1; });
       Object.keys(d.articles).forEach(function (a) { S.arts[a] = artRow(d.articles[a]); });
       return (S.docs[i] = d);
+    }));
+  }
+  function getTail(i) { // the rest of a long term list (export.py make_tail)
+    if (S.tails[i]) return S.tails[i];
+    return (S.tails[i] = fetchJSON(S.dir + "tail." + S.meta.tailSet + "." + i + ".json").then(function (d) {
+      var nums = unpack(d), us = [], qs = [], u = -1;
+      for (var k = 0; k < nums.length; k += 2) { u += nums[k] + 1; us.push(u); qs.push(nums[k + 1]); }
+      S.tailData[i] = [us, qs];
     }));
   }
   function artRow(r) { // sharded rows: [title, URL parent index, URL rest, category, type]
@@ -571,10 +663,13 @@
     return load(opts.metaHref).then(function () {
       var plans = plan(text, opts.prefix !== false);
       return need(plans).then(function () {
-        var words = expand(plans), r = rank(words, opts.category, limit, isProblemQuery(text)), groups = r.groups, total = r.total;
-        return display(groups).then(function () {
-          return answer(text, words, r, groups, total, limit);
-        });
+        var words = expand(plans), trouble = isProblemQuery(text);
+        var attempt = function () {
+          var r = rank(words, opts.category, limit, trouble);
+          if (r.fetch.length) return Promise.all(r.fetch.map(getTail)).then(attempt);
+          return display(r.groups).then(function () { return answer(text, words, r, r.groups, r.total, limit); });
+        };
+        return attempt();
       });
     });
   }
