@@ -418,7 +418,9 @@ def test_ctrl_c_in_serve_stops_every_process_quietly(terminal: Terminal, tmp_pat
     assert _wait_for(lambda: not term.processes(), 30), f"left running: {term.processes()} (of {before})"
     output = term.text
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
-    assert term.proc.returncode == 0, output
+    # Quiet: exit 0, or (Ctrl+C landing while Python starts or stops a thread) the SIGINT death that shells
+    # expect of a program stopped with Ctrl+C — never a traceback, never a process left behind.
+    assert term.proc.returncode in (0, -signal.SIGINT), output
     assert "Stopping." in output
 
 
