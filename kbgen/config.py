@@ -122,6 +122,11 @@ class Build:
 
 
 @dataclass
+class Deploy:
+    redirects: list[str] = field(default_factory=list)  # hosts: see kbgen.deploy.HOSTS
+
+
+@dataclass
 class Config:
     title: str = "Help Centre"
     description: str = ""
@@ -140,6 +145,7 @@ class Config:
     analytics: Analytics = field(default_factory=Analytics)
     check: Check = field(default_factory=Check)
     build: Build = field(default_factory=Build)
+    deploy: Deploy = field(default_factory=Deploy)
     # Not from the file: where it was read from.
     root: Path = field(default=Path("."), metadata={"internal": True})
     path: Path | None = field(default=None, metadata={"internal": True})
@@ -241,6 +247,24 @@ def _check_values(config: Config, where: str) -> None:
     if config.check.stale_after < 1:
         raise ConfigError(f"{where}: `check.stale_after` must be at least 1 (months)")
     _check_analytics(config.analytics, where)
+    _check_deploy(config.deploy, where)
+
+
+def _check_deploy(deploy: Deploy, where: str) -> None:
+    from .deploy import HOSTS
+
+    for i, host in enumerate(deploy.redirects):
+        if host not in HOSTS:
+            close = difflib.get_close_matches(host, HOSTS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{where}: `deploy.redirects[{i}]` must be one of {', '.join(HOSTS)}, not {host!r}{hint}"
+            )
+    if {"netlify", "cloudflare"} <= set(deploy.redirects):
+        raise ConfigError(
+            f"{where}: `deploy.redirects` lists both netlify and cloudflare, which read the same `_redirects` "
+            "file in different dialects: keep the one you deploy to"
+        )
 
 
 def _check_analytics(an: Analytics, where: str) -> None:
