@@ -193,6 +193,7 @@ LAZY_COMMANDS = {
     "serve": ("kbgen.serve", "serve_cmd"),
     "check": ("kbgen.check", "check_cmd"),
     "new": ("kbgen.new", "new_cmd"),
+    "import": ("kbgen.importers.cli", "import_cmd"),
 }
 
 
