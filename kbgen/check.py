@@ -44,7 +44,6 @@ RULES: dict[str, tuple[str, str]] = {
     "faq-no-questions": ("error", "an FAQ page without any `## Question?`"),
     "empty-folder": ("error", "an `_index.md` in a folder without articles"),
     "content-error": ("error", "another problem that stops the build"),
-    "placeholder": ("error", "example text that `kbgen new` wrote, still in the article"),
     "broken-anchor": ("warning", "a link to a heading that does not exist in the target article"),
     "missing-alt": ("warning", "an image without alt text"),
     "heading-skip": ("warning", "a heading that skips a level (## then ####)"),
@@ -53,6 +52,7 @@ RULES: dict[str, tuple[str, str]] = {
     "missing-description": ("warning", "an article without a description"),
     "long-title": ("warning", f"a title longer than {MAX_TITLE} characters"),
     "stale": ("warning", "an article not updated for more than `check.stale_after` months"),
+    "placeholder": ("warning", "example text that `kbgen new` wrote, still in the article"),
     "empty-description": ("warning", "a category or section without a description"),
     "future-date": ("warning", "an `updated` date after today"),
     "content-warning": ("warning", "another problem found while reading the content"),
@@ -413,10 +413,11 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
 
     \b
     Errors: broken links, missing images, duplicate URLs or titles, FAQ pages without questions,
-            invalid front matter, example text from `kbgen new` left in.
+            invalid front matter.
     Warnings: images without alt text, skipped heading levels, missing descriptions, titles over 70
               characters, duplicate FAQ questions, stale articles ([check] stale_after months),
-              categories without a description, `updated` dates in the future.
+              categories without a description, `updated` dates in the future, example text from
+              `kbgen new` left in.
     """  # fmt: skip
     try:
         config = load_config(config_file, root=Path.cwd())

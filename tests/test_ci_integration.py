@@ -49,12 +49,13 @@ def test_check_flags_what_kbgen_new_wrote_until_it_is_replaced(tmp_path: Path) -
     for kind, title in (("article", "Change your address"), ("faq", "Address questions"), ("howto", "Move a delivery")):
         run_kbgen("new", kind, title, "--in", "orders/changes", cwd=tmp_path)
     code, found = _json_check(tmp_path)
-    assert code == 1  # placeholder text is an error: customers would read it
+    assert code == 0  # a warning: a fresh article builds; `--strict` (CI) stops it being published
+    assert _json_check(tmp_path, "--strict")[0] == 1
     placeholders = {(f["path"], f["level"]) for f in found if f["rule"] == "placeholder"}
     assert placeholders == {
-        ("content/orders/changes/change-your-address.md", "error"),
-        ("content/orders/changes/address-questions.md", "error"),
-        ("content/orders/changes/move-a-delivery.md", "error"),
+        ("content/orders/changes/change-your-address.md", "warning"),
+        ("content/orders/changes/address-questions.md", "warning"),
+        ("content/orders/changes/move-a-delivery.md", "warning"),
     }
     first = next(f for f in found if f["rule"] == "placeholder" and "change-your" in str(f["path"]))
     assert first["line"] == 9 and "Start with one or two sentences" in str(first["message"])
@@ -68,7 +69,7 @@ def test_check_flags_what_kbgen_new_wrote_until_it_is_replaced(tmp_path: Path) -
             path.write_text(text[: text.index("---", 3) + 4].replace('description: ""', 'description: "Done."')
                             + "\nA real answer, written by the support team.\n\n## Steps\n\n1. Open the order.\n")  # fmt: skip
     code, found = _json_check(tmp_path)
-    assert not [f for f in found if f["rule"] == "placeholder"] and code == 0
+    assert not [f for f in found if f["rule"] == "placeholder"]
 
 
 def test_check_flags_future_updated_dates(tmp_path: Path) -> None:
@@ -121,8 +122,11 @@ def runner_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     installs kbgen into it, from this checkout. (Its dependencies come from the test environment, so the test
     needs no network.)"""
     venv = tmp_path_factory.mktemp("runner") / "py"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
+    # `pip` as setup-python provides it; pip and setuptools themselves come from the test environment.
+    (venv / "bin" / "pip").write_text(f'#!/bin/sh\nexec "{py}" -m pip "$@"\n')
+    (venv / "bin" / "pip").chmod(0o755)
     purelib = subprocess.run([py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     Path(purelib, "kbgen-test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")

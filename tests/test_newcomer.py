@@ -188,7 +188,7 @@ def test_build_check_new_and_init_run_without_rich(tmp_path: Path) -> None:
     assert kb("init", "help", cwd=tmp_path).returncode == 0
     project = tmp_path / "help"
     assert kb("new", "article", "Reset a password", "--in", "account/security", cwd=project).returncode == 0
-    check = kb("check", cwd=project)
+    check = kb("check", "--strict", cwd=project)
     assert check.returncode == 1 and "placeholder" in check.stdout and "rich" not in check.stderr
     import shutil
 
