@@ -443,6 +443,19 @@ class SearchJob:
 def build(config: Config, options: BuildOptions | None = None) -> BuildResult:
     """Build the site described by `config`. Raises `BuildError` with every problem found."""
     options = options or BuildOptions()
+    if config.hooks or config.plugins:  # kbgen.plugins; their code is unknown to the caches: not used
+        from . import plugins
+
+        config = plugins.activate(config)
+        options.cache = False
+        try:
+            return _build_with_plugins(config, options)
+        finally:
+            plugins.deactivate()
+    return _build_with_plugins(config, options)
+
+
+def _build_with_plugins(config: Config, options: BuildOptions) -> BuildResult:
     if options.base_url is not None:
         config.base_url = options.base_url if options.base_url.endswith("/") else options.base_url + "/"
     output = (options.output or config.output_path).resolve()
@@ -574,6 +587,10 @@ def _build(
             os.chmod(staging, 0o755)
             mark("build: search done, written")
             swap_in(staging, output)
+            if config.hooks or config.plugins:
+                from .plugins import call
+
+                call("on_post_build", site_dir=output)
             if options.cache:
                 cache.inputs = inputs
                 cache.output_id = output_identity(output, MARKER)

@@ -146,6 +146,8 @@ class Config:
     check: Check = field(default_factory=Check)
     build: Build = field(default_factory=Build)
     deploy: Deploy = field(default_factory=Deploy)
+    hooks: list[str] = field(default_factory=list)  # MkDocs-style hooks files (kbgen.plugins)
+    plugins: dict[str, Any] = field(default_factory=dict)  # [plugins.<name>]: installed plugins and options
     # Not from the file: where it was read from.
     root: Path = field(default=Path("."), metadata={"internal": True})
     path: Path | None = field(default=None, metadata={"internal": True})
@@ -194,6 +196,10 @@ def _convert(value: Any, tp: Any, key: str, where: str) -> Any:
             except ConfigError:
                 continue
         return _convert(value, args[-1], key, where)
+    if origin is dict:  # [plugins.<name>] tables: each plugin validates its own (kbgen.plugins)
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ConfigError(f"{where}: `{key}` must be a table of tables, like [{key}.NAME]")
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: `{key}` must be a table, not {type(value).__name__}")

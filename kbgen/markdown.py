@@ -32,6 +32,8 @@ from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 from slugify import slugify
 
+from . import plugins
+
 HEADING_ID = re.compile(r"\s*\{#([A-Za-z][\w\-:.]*)\}\s*$")
 TAG = re.compile(r"<[^>]+>")
 CALLOUTS = ("note", "tip", "important", "warning", "caution")
@@ -259,6 +261,7 @@ class MarkdownRenderer:
         md.add_render_rule("table_open", self._render_table_open)
         md.add_render_rule("table_close", self._render_table_close)
         md.add_render_rule("image", self._render_image)
+        plugins.call("on_markdown", md=md)  # kbgen.plugins: register markdown-it plugins
         _dispatch_block_rules(md)
         self.md = md
 
