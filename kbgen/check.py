@@ -53,6 +53,9 @@ RULES: dict[str, tuple[str, str]] = {
     "missing-description": ("warning", "an article without a description"),
     "long-title": ("warning", f"a title longer than {MAX_TITLE} characters"),
     "stale": ("warning", "an article not updated for more than `check.stale_after` months"),
+    "placeholder": ("warning", "example text that `kbgen new` wrote, still in the article"),
+    "empty-description": ("warning", "a category or section without a description"),
+    "future-date": ("warning", "an `updated` date after today"),
     "content-warning": ("warning", "another problem found while reading the content"),
     "analytics": ("warning", "a problem with the analytics data"),
 }
@@ -151,6 +154,7 @@ class Checker:
         self.check_duplicate_questions(articles)
         self.check_alias_urls(articles)
         self.check_stale(articles)
+        self.check_unfinished(articles)
         return self.ordered()
 
     def ordered(self) -> list[Finding]:
@@ -271,6 +275,47 @@ class Checker:
             self.add(a.source, self.line_of(a.source, "updated"), "stale", message, a.views)
 
 
+    def check_unfinished(self, articles: list[Article]) -> None:
+        """`kbgen new`'s example text left in, folders without a description, `updated` in the future."""
+        phrases = _placeholders()
+        for a in articles:
+            parsed = self.details.sources.get(a.source)
+            if parsed is not None:
+                lines = parsed.body.splitlines()
+                for i, line in enumerate(lines):
+                    text = _norm(line.lstrip("#0123456789. "))
+                    if text and text in phrases:
+                        self.add(a.source, parsed.body_line + i + 1, "placeholder",
+                                 f"example text from `kbgen new` is still here: {line.strip()[:80]!r}")  # fmt: skip
+                        break
+            if a.updated is not None and a.updated > self.today:
+                line = self.line_of(a.source, "updated")
+                if line:
+                    self.add(a.source, line, "future-date",
+                             f"`updated: {a.updated.isoformat()}` is after today ({self.today.isoformat()})")  # fmt: skip
+        for cat in self.library.categories:
+            for node in (cat, *cat.sections):
+                # Its _index.md says nothing (as `kbgen new` writes it). A folder without one is left alone.
+                if node.source and not node.description.strip():
+                    line = self.line_of(node.source, "description") or 1
+                    self.add(node.source, line, "empty-description",
+                             f"{node.title!r} has no `description` (its _index.md): the home page and "
+                             "search engines show it under the title")  # fmt: skip
+
+
+def _placeholders() -> set[str]:
+    """Every line of example text that `kbgen new` writes into a body, normalised."""
+    from .new import BODIES
+
+    out = set()
+    for body in BODIES.values():
+        for line in body.splitlines():
+            text = _norm(line.lstrip("#0123456789. "))
+            if len(text) > 12 and not text.startswith("`") and text != "if it didn't work":
+                out.add(text)
+    return out
+
+
 _PARSER: MarkdownIt | None = None
 
 
@@ -362,14 +407,18 @@ def summary(findings: list[Finding], articles: int | None = None) -> str:
     help="Config file (default: ./kbgen.toml).",
 )
 @click.option("--drafts", is_flag=True, help="Check articles marked `draft: true` too.")
-def check_cmd(fmt: str, config_file: Path | None, drafts: bool) -> None:
-    """Check the content for problems before customers find them; exit status 1 if there are errors.
+@click.option("--strict", is_flag=True, help="Exit with status 1 on warnings too (for CI).")
+def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) -> None:
+    """Check the content for problems before customers find them; exit status 1 if there are errors
+    (with --strict: errors or warnings).
 
     \b
     Errors: broken links, missing images, duplicate URLs or titles, FAQ pages without questions,
             invalid front matter.
     Warnings: images without alt text, skipped heading levels, missing descriptions, titles over 70
-              characters, duplicate FAQ questions, stale articles ([check] stale_after months).
+              characters, duplicate FAQ questions, stale articles ([check] stale_after months),
+              categories without a description, `updated` dates in the future, example text from
+              `kbgen new` left in.
     """  # fmt: skip
     try:
         config = load_config(config_file, root=Path.cwd())
@@ -382,4 +431,4 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool) -> None:
         click.echo(text if fmt == "json" else for_terminal(text))  # JSON escapes controls itself
     if fmt == "text":
         click.echo(summary(findings), err=True)
-    sys.exit(1 if any(f.level == "error" for f in findings) else 0)
+    sys.exit(1 if any(f.level == "error" or strict for f in findings) else 0)

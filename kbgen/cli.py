@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 
 from . import __version__
 from .build import BuildOptions, build
@@ -24,7 +23,17 @@ from .lifetime import exit_on_sigterm
 from .lock import ProjectBusy, project_lock
 from .termsafe import for_terminal
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Err:
+    """Styled lines on stderr. Plain click, not rich: `build`, `check`, `new` and `init` never import rich
+    (only the progress bar, `serve` and `report` do), and a message is printed as it is, brackets and all."""
+
+    def print(self, text: str, style: str = "", markup: bool = False) -> None:
+        colour = "red" if "red" in style else "yellow" if "yellow" in style else None
+        click.secho(text, err=True, fg=colour, bold="bold" in style)
+
+
+err = _Err()
 
 
 def print_problems(problems: list[Problem]) -> None:
@@ -50,11 +59,12 @@ class _Bar:
         if not self.enabled or time.monotonic() - self.start < 1.0:
             return
         if self.progress is None:
+            from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.progress = Progress(
                 TextColumn("{task.description:>8}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                TimeElapsedColumn(), console=err, transient=True,
+                TimeElapsedColumn(), console=Console(stderr=True), transient=True,
             )  # fmt: skip
             self.progress.start()
         if stage not in self.tasks:
@@ -197,6 +207,7 @@ LAZY_COMMANDS = {
     "serve": ("kbgen.serve", "serve_cmd"),
     "check": ("kbgen.check", "check_cmd"),
     "new": ("kbgen.new", "new_cmd"),
+    "import": ("kbgen.importers.cli", "import_cmd"),
 }
 
 

@@ -139,6 +139,11 @@ class Widget:  # the embeddable help widget (kbgen/widget.py)
 
 
 @dataclass
+class Deploy:
+    redirects: list[str] = field(default_factory=list)  # hosts: see kbgen.deploy.HOSTS
+
+
+@dataclass
 class Config:
     title: str = "Help Centre"
     description: str = ""
@@ -158,6 +163,9 @@ class Config:
     check: Check = field(default_factory=Check)
     build: Build = field(default_factory=Build)
     widget: Widget = field(default_factory=Widget)
+    deploy: Deploy = field(default_factory=Deploy)
+    hooks: list[str] = field(default_factory=list)  # MkDocs-style hooks files (kbgen.plugins)
+    plugins: dict[str, Any] = field(default_factory=dict)  # [plugins.<name>]: installed plugins and options
     # Not from the file: where it was read from.
     root: Path = field(default=Path("."), metadata={"internal": True})
     path: Path | None = field(default=None, metadata={"internal": True})
@@ -206,6 +214,10 @@ def _convert(value: Any, tp: Any, key: str, where: str) -> Any:
             except ConfigError:
                 continue
         return _convert(value, args[-1], key, where)
+    if origin is dict:  # [plugins.<name>] tables: each plugin validates its own (kbgen.plugins)
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ConfigError(f"{where}: `{key}` must be a table of tables, like [{key}.NAME]")
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: `{key}` must be a table, not {type(value).__name__}")
@@ -263,6 +275,24 @@ def _check_values(config: Config, where: str) -> None:
     from .widget import check_widget_config
 
     check_widget_config(config.widget, where)
+    _check_deploy(config.deploy, where)
+
+
+def _check_deploy(deploy: Deploy, where: str) -> None:
+    from .deploy import HOSTS
+
+    for i, host in enumerate(deploy.redirects):
+        if host not in HOSTS:
+            close = difflib.get_close_matches(host, HOSTS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(
+                f"{where}: `deploy.redirects[{i}]` must be one of {', '.join(HOSTS)}, not {host!r}{hint}"
+            )
+    if {"netlify", "cloudflare"} <= set(deploy.redirects):
+        raise ConfigError(
+            f"{where}: `deploy.redirects` lists both netlify and cloudflare, which read the same `_redirects` "
+            "file in different dialects: keep the one you deploy to"
+        )
 
 
 def _check_analytics(an: Analytics, where: str) -> None:

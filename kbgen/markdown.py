@@ -33,6 +33,8 @@ from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 from slugify import slugify
 
+from . import plugins
+
 HEADING_ID = re.compile(r"\s*\{#([A-Za-z][\w\-:.]*)\}\s*$")
 TAG = re.compile(r"<[^>]+>")
 CALLOUTS = ("note", "tip", "important", "warning", "caution")
@@ -277,6 +279,7 @@ class MarkdownRenderer:
         md.add_render_rule("th_open", self._render_cell_open)
         md.add_render_rule("td_open", self._render_cell_open)
         md.add_render_rule("image", self._render_image)
+        plugins.call("on_markdown", md=md)  # kbgen.plugins: register markdown-it plugins
         _dispatch_block_rules(md)
         self.md = md
 

@@ -22,7 +22,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
 
-from . import __version__
+from . import __version__, plugins
 from .config import Config
 from .content.model import Article, Category, Library, Section, Tag
 from .errors import Problem, display_path
@@ -513,7 +513,11 @@ class SiteRenderer:
 
     def render(self, page: Page) -> bytes:
         template = self.env.get_template(page.template)
-        return template.render(page.context).encode("utf-8")
+        if not plugins.active():
+            return template.render(page.context).encode("utf-8")
+        context = plugins.call("on_page_context", "context", context=page.context, page=page)
+        out = plugins.call("on_page", "html", html=template.render(context), page=page)
+        return str(out).encode("utf-8")
 
     # -- non-HTML outputs ----------------------------------------------------------------------
 

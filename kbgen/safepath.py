@@ -36,11 +36,17 @@ GENERATED = {
     "robots.txt": "robots.txt",
     ".kbgen-site": "kbgen's marker file",
     "widget.js": "the help widget's launcher",
+    "_redirects": "the host's redirect rules ([deploy])",
+    "_headers": "the host's header rules ([deploy])",
+    "vercel.json": "Vercel's configuration ([deploy])",
+    "staticwebapp.config.json": "Azure Static Web Apps' configuration ([deploy])",
+    ".htaccess": "Apache's rules ([deploy])",
 }
 RESERVED_FOLDERS = {
     "_search": "the search index (_search/)",
     "static": "the theme's static files (static/)",
     "_widget": "the help widget's panel (_widget/)",
+    ".kbgen-deploy": "the deploy rules for S3 and nginx (.kbgen-deploy/)",
 }
 
 

@@ -58,10 +58,13 @@ def test_report_in_the_terminal_and_as_html(tmp_path: Path) -> None:
     )
 
 
-def test_report_needs_sources(tmp_path: Path) -> None:
+def test_report_without_sources_explains_how_to_add_one(tmp_path: Path) -> None:
     shutil.copy(ROOT / "kbgen.toml", tmp_path / "kbgen.toml")
     proc = run_kbgen("report", cwd=tmp_path, check=False)
-    assert proc.returncode != 0 and "no analytics sources" in proc.stderr
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert "No analytics data to report on yet" in proc.stdout
+    assert 'sources = [{type = "collector", path = "analytics.sqlite"}]' in proc.stdout
+    assert "kbgen report --source collector:analytics.sqlite" in proc.stdout
 
 
 def test_report_with_an_extra_source(tmp_path: Path) -> None:

@@ -36,13 +36,37 @@ def _load_library(config: Any) -> Any:
     return result.library
 
 
+NO_SOURCES = """\
+No analytics data to report on yet. `kbgen report` reads what customers viewed and searched for from
+the sources listed in {config}. Add one:
+
+  kbgen's own collector (the data stays on your server):
+    1. add to {config}:
+         [analytics.beacon]
+         url = "https://help.example.com/collect"
+    2. run the collector there:  kbgen collect --db analytics.sqlite
+    3. add to {config}:
+         [analytics]
+         sources = [{{type = "collector", path = "analytics.sqlite"}}]
+
+  or an export from Plausible, GA4, Matomo or Umami (or a CSV of path,views); add to {config}:
+         [analytics]
+         sources = [{{type = "plausible", path = "analytics/plausible-export.zip"}}]
+
+  or, just once, without editing {config}:
+         kbgen report --source collector:analytics.sqlite
+
+Source types: plausible, ga4, matomo, umami, csv, collector. README.md, "Analytics", has every option."""
+
+
 @click.command("report")
 @click.option(
+    "-c",
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="kbgen.toml (default: ./kbgen.toml).",
+    help="Config file (default: ./kbgen.toml).",
 )
 @click.option(
     "--html",
@@ -88,10 +112,8 @@ def report(
             )
         config.analytics.sources.append({"type": kind, "path": str(Path(path).resolve())})
     if not config.analytics.sources:
-        raise click.ClickException(
-            'no analytics sources: add `sources = [{type = "plausible", path = "exports/pages.csv"}]` to '
-            "[analytics] in kbgen.toml, or pass --source collector:analytics.sqlite"
-        )
+        click.echo(NO_SOURCES.format(config=config.path.name if config.path else "kbgen.toml"))
+        return
     library = _load_library(config)
     data = load_analytics(library, config, config.root, window_days=days)
     rep = build_report(data, config, top=top)
@@ -123,8 +145,10 @@ def report(
     default=None,
     help="SQLite database (default: the collector source in kbgen.toml, else analytics.sqlite).",
 )
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8787, show_default=True, help="Port to listen on."
+)
 @click.option(
     "--origin",
     "origins",
@@ -165,7 +189,14 @@ def report(
     show_default=True,
     help="Seconds a connection has to send a whole request (headers and body).",
 )
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Config file (default: ./kbgen.toml).",
+)
 def collect(
     db_path: Path | None,
     host: str,
@@ -178,7 +209,7 @@ def collect(
     request_timeout: float,
     config_path: Path | None,
 ) -> None:
-    """Run the first-party event collector (needs `pip install 'kbgen[collector]'`)."""
+    """Run the first-party event collector (needs uvicorn: `pip install '.[collector]'` in kbgen's checkout)."""
     from .collector import Collector, normalize_origin, serve
 
     config = None

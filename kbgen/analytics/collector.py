@@ -683,7 +683,10 @@ def server_config(app: Collector, host: str = "127.0.0.1", port: int = 8787) -> 
     try:
         import uvicorn
     except ImportError:  # pragma: no cover - depends on the extra
-        raise SystemExit("kbgen collect needs uvicorn: pip install 'kbgen[collector]'") from None
+        raise SystemExit(
+            "kbgen collect needs uvicorn: `pip install uvicorn` (or `pip install '.[collector]'` in kbgen's "
+            "checkout; with pipx: `pipx inject kbgen uvicorn`)"
+        ) from None
     config = uvicorn.Config(
         app, host=host, port=port, lifespan="on", access_log=False, log_level="warning",
         proxy_headers=False, server_header=False, date_header=False, timeout_keep_alive=5,

@@ -24,7 +24,7 @@ from typing import Any
 
 from slugify import slugify
 
-from .. import __version__
+from .. import __version__, plugins
 from ..errors import Problem
 from ..lifetime import die_with_parent
 from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path, heading_slug
@@ -428,6 +428,9 @@ class _Loader:
             node = categories.get(folder) or sections.get(folder)
             if node is not None:
                 urls[src] = node.url
+        if plugins.active():  # kbgen.plugins: `on_article` may rewrite an article's Markdown before rendering
+            for a, p in pending:
+                p.body = plugins.call("on_article", "markdown", article=a, markdown=p.body)
         # Anchors are only known after rendering; link anchors are checked against headings written in source.
         anchors = {a.source: _source_anchors(p.body) for a, p in pending}
         links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts)

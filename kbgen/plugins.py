@@ -1,0 +1,138 @@
+"""Plugins and hooks, named as MkDocs users expect.
+
+Sources: `hooks = ["hooks.py"]` in kbgen.toml (files of the project, like MkDocs hooks), and installed
+packages that declare an entry point in the group `kbgen.plugins`, enabled by a `[plugins.<name>]` table (an
+empty one is enough). A plugin is a module or an object; each event it defines is called with keyword
+arguments; a return value other than None replaces the value passed in:
+
+| event | when | keywords | returns |
+|---|---|---|---|
+| `on_config` | config loaded | `config` | the config |
+| `on_markdown` | each markdown-it parser made | `md`, `config` | (register plugins on `md`) |
+| `on_article` | front matter read, before rendering | `article`, `markdown`, `config` | the Markdown |
+| `on_page_context` | before a page's template | `context`, `page`, `config` | the context |
+| `on_page` | a page's HTML rendered | `html`, `page`, `config` | the HTML |
+| `on_post_build` | the site folder in place | `site_dir`, `config` | — |
+
+A plugin with a `config_class` (a dataclass) gets its `[plugins.<name>]` table validated like the rest of
+kbgen.toml and passed as `plugin_config=` to every event it defines (only if the function accepts it). A
+plugin's failure stops the build with its name and the event (`PluginError`).
+
+The calls are thin on purpose: `call()` from the stage that owns the value. While plugins are active the
+build caches are not used (they cannot know what a plugin's code depends on).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, is_dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+GROUP = "kbgen.plugins"
+EVENTS = ("on_config", "on_markdown", "on_article", "on_page_context", "on_page", "on_post_build")
+
+
+class PluginError(Exception):
+    """A plugin raised: the message names it and the event."""
+
+
+@dataclass
+class Plugin:
+    name: str
+    obj: Any
+    config: Any = None
+
+
+_ACTIVE: list[Plugin] = []
+_CONFIG: list[Any] = [None]  # the active build's config: passed as `config=` to every event
+
+
+def active() -> bool:
+    return bool(_ACTIVE)
+
+
+def _load_file(path: Path, key: str, where: str) -> Any:
+    if not path.is_file():
+        raise ConfigError(f"{where}: `{key}`: hooks file {path} not found")
+    name = f"kbgen_hooks_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"{where}: `{key}`: {path} is not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise PluginError(f"hooks {path.name}: failed to load: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def load(config: Any) -> list[Plugin]:
+    """The plugins `config` asks for, loaded and with their config tables validated."""
+    from .config import _build
+
+    where = config.path.name if config.path else "kbgen.toml"
+    plugins: list[Plugin] = []
+    for i, rel in enumerate(config.hooks):
+        path = (config.root / rel).resolve()
+        plugins.append(Plugin(f"hooks {rel}", _load_file(path, f"hooks[{i}]", where)))
+    if config.plugins:
+        found = {ep.name: ep for ep in entry_points(group=GROUP)}
+        for name, table in config.plugins.items():
+            if name not in found:
+                known = ", ".join(sorted(found)) or "none"
+                raise ConfigError(f"{where}: `plugins.{name}`: no installed plugin by that name (installed: {known})")
+            if not isinstance(table, dict):
+                raise ConfigError(f"{where}: `plugins.{name}` must be a table")
+            try:
+                obj = found[name].load()
+            except Exception as exc:
+                raise PluginError(f"plugin {name}: failed to load: {type(exc).__name__}: {exc}") from exc
+            cls = getattr(obj, "config_class", None)
+            if cls is not None and is_dataclass(cls):
+                plugin_config = _build(cls, table, f"plugins.{name}.", where)
+            elif table:
+                raise ConfigError(f"{where}: `plugins.{name}`: this plugin takes no options")
+            else:
+                plugin_config = None
+            plugins.append(Plugin(name, obj, plugin_config))
+    return plugins
+
+
+def activate(config: Any) -> Any:
+    """Load the plugins of `config`, make them the active ones, and return `on_config`'s config."""
+    _ACTIVE[:] = load(config)
+    _CONFIG[0] = config
+    _CONFIG[0] = call("on_config", "config", config=config)
+    return _CONFIG[0]
+
+
+def deactivate() -> None:
+    _ACTIVE.clear()
+    _CONFIG[0] = None
+
+
+def call(event: str, value_key: str | None = None, **kwargs: Any) -> Any:
+    """Call `event` on every active plugin in order; returns kwargs[value_key], replaced by each non-None
+    return value."""
+    kwargs.setdefault("config", _CONFIG[0])
+    for plugin in _ACTIVE:
+        fn = getattr(plugin.obj, event, None)
+        if fn is None:
+            continue
+        args = dict(kwargs)
+        if plugin.config is not None and "plugin_config" in inspect.signature(fn).parameters:
+            args["plugin_config"] = plugin.config
+        try:
+            result = fn(**args)
+        except Exception as exc:
+            raise PluginError(f"plugin {plugin.name!r} failed in {event}: {type(exc).__name__}: {exc}") from exc
+        if value_key is not None and result is not None:
+            kwargs[value_key] = result
+    return kwargs.get(value_key) if value_key is not None else None
