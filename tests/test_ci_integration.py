@@ -178,11 +178,32 @@ def test_action_installs_kbgen_checks_skips_search_without_queries_and_builds(
     project = clean_project(tmp_path / "repo" / "help")
     steps = run_action(tmp_path / "repo", runner_bin, {"working-directory": "help"})
     names = [name for name, _ in steps]
-    assert names == ["kbgen check", "kbgen search --check", "kbgen build"], steps[-1][1].stderr
+    assert names == ["kbgen check", "kbgen build", "kbgen search --check"], steps[-1][1].stderr
     assert all(p.returncode == 0 for _, p in steps), [(n, p.stderr) for n, p in steps]
-    assert "search check skipped" in steps[1][1].stdout
+    assert "search check skipped" in steps[2][1].stdout
     assert (project / "site" / "index.html").is_file()
     assert (tmp_path / "repo" / "github-output.txt").read_text() == f"site={project / 'site'}\n"
+
+
+def test_action_runs_the_search_check_when_its_file_exists_and_a_miss_fails_the_job(
+    tmp_path: Path, runner_bin: Path
+) -> None:
+    project = clean_project(tmp_path)
+    write(project, "content/orders/tracking/refund.md",
+          '---\ntitle: Get your money back\ndescription: "Refunds."\n---\n\nRefunds take five days.\n')  # fmt: skip
+    checks = project / "search-checks.jsonl"
+    checks.write_text('{"q": "where is my parcel", "expect": "orders/tracking/track.md"}\n', encoding="utf-8")
+    steps = run_action(project, runner_bin)
+    assert [n for n, _ in steps] == ["kbgen check", "kbgen build", "kbgen search --check"]
+    assert all(p.returncode == 0 for _, p in steps), [(n, p.stdout, p.stderr) for n, p in steps]
+    assert "1/1" in steps[-1][1].stdout or "MRR" in steps[-1][1].stdout, steps[-1][1].stdout
+    # A query whose article does not rank first: an annotation, and the job fails (nothing deploys).
+    with checks.open("a", encoding="utf-8") as f:
+        f.write('{"q": "parcel tracking link", "expect": "orders/tracking/refund.md", "rank": 1}\n')
+    steps = run_action(project, runner_bin)
+    name, proc = steps[-1]
+    assert name == "kbgen search --check" and proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "::error" in proc.stdout and "parcel tracking link" in proc.stdout
 
 
 def test_action_annotates_errors_and_stops_before_building(tmp_path: Path, runner_bin: Path) -> None:
