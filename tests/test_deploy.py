@@ -30,12 +30,12 @@ HOSTILE = [
     "/dollar$uri/",
     "/place/:splat/*",
     "/café-commande/",
-    "/x\n/evil 200\nCache-Control: none",
     "/already%20encoded/",
     "/legacy/track.html",
     "/brace{1}(x)+/",
-    "/query?x=1",
 ]
+# Not plain paths: the loader refuses them (an error at the alias's line), so they never reach a deploy file.
+REFUSED = ["/x\n/evil 200\nCache-Control: none", "/query?x=1"]
 
 
 def write(root: Path, rel: str, text: str) -> Path:
@@ -84,9 +84,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return root / "site", proc.stdout + proc.stderr
 
 
-def test_the_newline_alias_is_refused_with_a_warning_naming_the_file(built: tuple[Path, str]) -> None:
-    _, out = built
-    assert "orders/tracking/track-an-order.md" in out and "not a plain site path" in out
+def test_aliases_that_are_not_plain_paths_stop_the_build_before_any_deploy_file(tmp_path: Path) -> None:
+    for i, alias in enumerate(REFUSED):
+        root = make_site(tmp_path / str(i), ALL, aliases=[*HOSTILE[:2], alias])
+        proc = run_kbgen("build", cwd=root, check=False)
+        assert proc.returncode == 1
+        assert "orders/tracking/track-an-order.md:" in proc.stderr and "alias" in proc.stderr
+        assert not (root / "site").exists()
 
 
 def _assert_one_line_per_rule(text: str) -> None:
