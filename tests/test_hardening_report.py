@@ -427,7 +427,11 @@ def test_serve_prints_hostile_file_names_without_controls(tmp_path: Path) -> Non
         server.drain()
         bad = server.project / "content" / "orders" / "tracking" / "new\x1b]8;;https:__evil.example\x07[bold]\x1b[2J.md"
         bad.write_text('---\ntitle: "broken [\n---\ntext\n', encoding="utf-8")  # an error naming the file
-        server.wait_event("status")
+        # The first build's own status event may still be on its way: wait for the one that names the file.
+        for _ in range(20):
+            server.wait_event("status")
+            if "[bold].md" in server.output():
+                break
         shown = server.output()
         assert "[bold].md" in shown and "error" in shown
         assert_clean(shown)
