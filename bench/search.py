@@ -50,6 +50,7 @@ QUERY_SETS = {
     "blind": ROOT / "bench/queries-blind.jsonl",
     "blind2": ROOT / "bench/queries-blind2.jsonl",
     "blind3": ROOT / "bench/queries-blind3.jsonl",
+    "blind4": ROOT / "bench/queries-blind4.jsonl",
 }
 RESULTS = ROOT / "bench/RESULTS.md"
 FIRST_SEARCH_QUERIES = [
