@@ -199,6 +199,14 @@ def inputs_fingerprint(
                 h.update(repr((st.st_size, st.st_mtime_ns)).encode())
             except OSError:
                 h.update(b"missing")
+            # A SQLite database in WAL mode (the collector's) holds its newest rows in `<name>-wal` until a
+            # checkpoint. An empty one holds nothing (a read-only reader leaves one behind, with a new date).
+            try:
+                wal = path.with_name(path.name + "-wal").stat()
+                if wal.st_size:
+                    h.update(repr(("wal", wal.st_size, wal.st_mtime_ns)).encode())
+            except OSError:
+                pass
     h.update(_git_head(config.root).encode())
     return h.hexdigest()
 

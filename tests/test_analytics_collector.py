@@ -316,3 +316,36 @@ def test_without_lifespan_the_first_requests_start_the_writer(tmp_path: Path) ->
     runner.join(timeout=60)
     assert statuses == [[204] * 20]
     assert len(rows(tmp_path / "a.sqlite")) == 20
+
+
+def test_a_same_day_rebuild_sees_events_still_in_the_collectors_wal(tmp_path: Path) -> None:
+    """The collector keeps new events in `analytics.sqlite-wal` until a checkpoint: the build's
+    "Up to date" check must see them, or a same-day rebuild ignores the day's traffic."""
+    import shutil
+
+    from conftest import ROOT, run_kbgen
+
+    from kbgen.analytics.collector import connect
+
+    project = tmp_path / "p"
+    project.mkdir()
+    shutil.copytree(ROOT / "content", project / "content")
+    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    toml += '\n[analytics]\nsources = [{type = "collector", path = "analytics.sqlite"}]\n'
+    (project / "kbgen.toml").write_text(toml, encoding="utf-8")
+    db = connect(project / "analytics.sqlite")
+    db.execute("INSERT INTO events (ts, name) VALUES (?, 'pageview')", (int(time.time() * 1000),))
+    db.close()  # checkpointed into the main file
+    run_kbgen("build", cwd=project)
+    assert run_kbgen("build", cwd=project).stdout.startswith("Up to date")
+    writer = connect(project / "analytics.sqlite")  # the running collector: its writes stay in the WAL
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        main_file = (project / "analytics.sqlite").stat()
+        writer.execute("INSERT INTO events (ts, name) VALUES (?, 'pageview')", (int(time.time() * 1000),))
+        assert (project / "analytics.sqlite").stat().st_mtime_ns == main_file.st_mtime_ns
+        assert (project / "analytics.sqlite-wal").stat().st_size > 0
+        again = run_kbgen("build", cwd=project)
+        assert not again.stdout.startswith("Up to date"), again.stdout
+    finally:
+        writer.close()
