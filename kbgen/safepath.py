@@ -231,8 +231,17 @@ def is_within(path: str, roots: Iterable[str]) -> bool:
 
 
 def allowed_roots(*paths: Path) -> list[str]:
-    """The real paths a link may point into: the project, and the folder walked (when it is elsewhere)."""
-    return [os.path.realpath(p) for p in paths]
+    """The real paths a link may point into: the project, and the folder walked when the configuration names
+    one elsewhere. A folder inside the project that is itself a link (`static/` → `/etc`) adds nothing: its
+    target is outside, and `walk_files()` does not read it."""
+    if not paths:
+        return []
+    project = os.path.abspath(paths[0])
+    roots = [os.path.realpath(paths[0])]
+    for p in paths[1:]:
+        if not is_within(os.path.abspath(p), [project]):  # configured outside the project: trusted
+            roots.append(os.path.realpath(p))
+    return roots
 
 
 def walk_files(
@@ -251,6 +260,12 @@ def walk_files(
     file that is not a regular one (a FIFO, a device, a broken link) is skipped with a problem too. `label`:
     how `root` is named in messages."""
     base = label or str(root)
+    target = os.path.realpath(root)
+    if not is_within(target, roots):  # the folder itself, or a folder above it, links outside the project
+        if problems is not None:
+            problems.append(Problem(shown(base), 0, f"symbolic link to {shown(target)}, outside the project: "
+                                    "not published", level))  # fmt: skip
+        return
     stack = [""]
     while stack:
         rel_dir = stack.pop()
