@@ -122,7 +122,7 @@ def test_head_contract(sample_site: Path, pages: dict[str, str]) -> None:
         'type="application/ld+json"',
         'rel="icon"',
         '<meta name="referrer" content="strict-origin">',
-        'id="kb-contact-template"',
+        'id="kb-contact"',
         "data-kb-base=",
         'data-kb-feedback="yes"',
         "data-kb-contact=",
