@@ -157,6 +157,8 @@ class Config:
     copyright: str = ""
     brand: Brand = field(default_factory=Brand)
     footer_links: list[FooterLink] = field(default_factory=list)
+    header_links: list[FooterLink] = field(default_factory=list)  # [[header_links]]: "Back to shop", …
+    announcement: str = ""  # one line of text above the home page's categories
     contact: Contact = field(default_factory=Contact)
     search: Search = field(default_factory=Search)
     analytics: Analytics = field(default_factory=Analytics)
@@ -394,6 +396,14 @@ def _check_page_values(config: Config, where: str) -> None:
                    "a language tag like en or pt-BR")  # fmt: skip
     for i, link in enumerate(config.footer_links):
         _check_url(link.url, f"footer_links[{i}].url", where, ("http", "https", "mailto", "tel"))
+    for i, link in enumerate(config.header_links):
+        if not link.title.strip():
+            raise ConfigError(f"{where}: `header_links[{i}].title` must not be empty")
+        _check_url(link.url, f"header_links[{i}].url", where, ("http", "https", "mailto", "tel"))
+        if not link.url:
+            raise ConfigError(f"{where}: `header_links[{i}].url` must not be empty")
+    if len(config.announcement) > 300 or "\n" in config.announcement.strip():
+        raise ConfigError(f"{where}: `announcement` must be one line of at most 300 characters")
     c = config.contact
     for key in ("chat_url", "messenger_url", "form_url"):
         _check_url(getattr(c, key), f"contact.{key}", where)

@@ -266,6 +266,7 @@ class SiteRenderer:
         self.env.filters["date"] = self.format_date
         self.env.filters["isodate"] = _iso
         self.env.filters["others"] = _others
+        self.env.filters["top_articles"] = _top_articles
 
     # -- helpers exposed to templates --------------------------------------------------------
 
@@ -602,6 +603,14 @@ def _others(articles: list[Article], article: Article, limit: int = 5) -> list[A
             if len(out) == limit:
                 break
     return out
+
+
+def _top_articles(category: Any, limit: int = 3) -> list[Article]:
+    """A category's `limit` most viewed articles (else promoted, else in order), sections included."""
+    from .content.model import popularity_key
+
+    every = list(category.articles or []) + [a for s in category.sections or [] for a in s.articles or []]
+    return sorted(every, key=popularity_key)[:limit]
 
 
 def _alias_output(alias: str) -> str:

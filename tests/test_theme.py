@@ -122,7 +122,7 @@ def test_head_contract(sample_site: Path, pages: dict[str, str]) -> None:
         'type="application/ld+json"',
         'rel="icon"',
         '<meta name="referrer" content="strict-origin">',
-        'id="kb-contact-template"',
+        'id="kb-contact"',
         "data-kb-base=",
         'data-kb-feedback="yes"',
         "data-kb-contact=",
@@ -353,7 +353,7 @@ def test_without_javascript(browser, site_url: str, pages: dict[str, str]) -> No
         assert "JavaScript" in page.content()
         # Navigation by plain links: home → a category card → an article.
         _goto(page, site_url + pages["home"])
-        page.locator(".kb-card").first.click()
+        page.locator(".kb-card .kb-card-link").first.click()
         page.wait_for_load_state()
         assert page.evaluate("document.body.className") == "kb-kind-category"
         page.locator(".kb-list a").first.click()

@@ -17,8 +17,25 @@
     try { localStorage.setItem('kb-theme', t); } catch (e) { /* private mode */ }
     sync();
   }));
+  // "Use system theme": forget the stored choice (shown by CSS only while one is stored).
+  $$('[data-kb-theme-system]').forEach(b => b.addEventListener('click', () => {
+    delete root.dataset.theme;
+    try { localStorage.removeItem('kb-theme'); } catch (e) { /* private mode */ }
+    sync();
+  }));
   mq.addEventListener?.('change', sync);
   sync();
+
+  // The search box keeps the query it was opened with; "/" focuses search (not while typing elsewhere).
+  const boxes = $$('[data-kb-search-input]');
+  const q = new URLSearchParams(location.search).get('q');
+  if (q) boxes.forEach(i => { if (!i.value) i.value = q.slice(0, 200); });
+  d.addEventListener('keydown', e => {
+    const a = d.activeElement;
+    if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || (a && (a.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName)))) return;
+    const box = boxes.find(i => i.offsetParent);
+    if (box) { e.preventDefault(); box.focus(); box.select(); }
+  });
 
   // FAQ: #anchor opens its <details> (and any enclosing ones) and scrolls it into view.
   const openHash = () => {
