@@ -140,7 +140,7 @@ class Widget:  # the embeddable help widget (kbgen/widget.py)
 
 @dataclass
 class Deploy:
-    redirects: list[str] = field(default_factory=list)  # hosts: see kbgen.deploy.HOSTS
+    redirects: list[str] = field(default_factory=list)  # hosts: DEPLOY_HOSTS
 
 
 @dataclass
@@ -274,15 +274,12 @@ def _check_values(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: `check.stale_after` must be at least 1 (months)")
     _check_analytics(config.analytics, where)
     _check_page_values(config, where)
-    from .widget import check_widget_config
-
     check_widget_config(config.widget, where)
     _check_deploy(config.deploy, where)
 
 
 def _check_deploy(deploy: Deploy, where: str) -> None:
-    from .deploy import HOSTS
-
+    HOSTS = DEPLOY_HOSTS
     for i, host in enumerate(deploy.redirects):
         if host not in HOSTS:
             close = difflib.get_close_matches(host, HOSTS, n=1)
@@ -448,3 +445,65 @@ def load_config(path: Path | None = None, *, root: Path | None = None) -> Config
     config = config_from_dict(data, path.parent, where=path.name)
     config.path = path
     return config
+
+
+# [widget] (kbgen/widget.py builds it from these)
+WIDGET_POSITIONS = ("right", "left")
+_WIDGET_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
+_WIDGET_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?")
+WIDGET_MAX_RULES = 200
+WIDGET_MAX_GLOB = 200
+# [deploy] redirects: the hosts kbgen/deploy.py writes rules for
+DEPLOY_HOSTS = ("netlify", "cloudflare", "vercel", "azure", "s3", "nginx", "apache")
+
+
+def _widget_where(where: str, key: str) -> str:
+    return f"{where}: `{key}`"
+
+
+def check_widget_config(w: Widget, where: str) -> None:
+    """Check `[widget]` (kbgen/widget.py builds it): every error names its key."""
+    hosts = []
+    for i, host in enumerate(w.hosts):
+        h = host.strip().rstrip("/")
+        if not _WIDGET_ORIGIN.fullmatch(h):
+            raise ConfigError(
+                f"{_widget_where(where, f'widget.hosts[{i}]')} must be an origin (scheme, host, optional port; "
+                f"no path) like https://shop.example, not {host[:100]!r}"
+            )
+        hosts.append(h.lower())
+    w.hosts = list(dict.fromkeys(hosts))
+    if w.enabled and not w.hosts:
+        raise ConfigError(
+            f"{_widget_where(where, 'widget.hosts')} is required when `widget.enabled` is true: the origins of the "
+            'shop pages that embed the widget, e.g. hosts = ["https://shop.example"]'
+        )
+    if w.position not in WIDGET_POSITIONS:
+        raise ConfigError(
+            f"{_widget_where(where, 'widget.position')} must be one of {', '.join(WIDGET_POSITIONS)}, not {w.position[:40]!r}"
+        )
+    if w.color and not _WIDGET_COLOR.fullmatch(w.color):
+        raise ConfigError(
+            f"{_widget_where(where, 'widget.color')} must be a hex colour like #0b5cad, not {w.color[:40]!r}"
+        )
+    if len(w.suggest) > WIDGET_MAX_RULES:
+        raise ConfigError(f"{_widget_where(where, 'widget.suggest')} has more than {WIDGET_MAX_RULES} rules")
+    for i, rule in enumerate(w.suggest):
+        key = f"widget.suggest[{i}]"
+        globs = [rule.match] if isinstance(rule.match, str) else rule.match
+        if not globs or not all(globs):
+            raise ConfigError(
+                f'{_widget_where(where, key + ".match")} is required: a host page path like "/checkout*"'
+            )
+        for j, g in enumerate(globs):
+            k = f"{key}.match" + (f"[{j}]" if not isinstance(rule.match, str) else "")
+            if not g.startswith("/"):
+                raise ConfigError(f"{_widget_where(where, k)} must be a path starting with /, not {g[:100]!r}")
+            if len(g) > WIDGET_MAX_GLOB or re.search(r"[\x00-\x20#]", g):
+                raise ConfigError(
+                    f"{_widget_where(where, k)} must be a path glob of at most {WIDGET_MAX_GLOB} characters with no spaces "
+                    f"or #, not {g[:100]!r}"
+                )
+        rule.match = globs
+        if not rule.articles and not rule.tags:
+            raise ConfigError(f"{_widget_where(where, key)} needs `articles` or `tags`")

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from .config import Config
+from .config import DEPLOY_HOSTS, Config
 from .content.model import Library
 from .errors import Problem
 
-HOSTS = ("netlify", "cloudflare", "vercel", "azure", "s3", "nginx", "apache")
+HOSTS = DEPLOY_HOSTS
 # Files that are configuration for a server, not pages: written beside the site's pages, in this folder.
 CONFIG_DIR = ".kbgen-deploy"
 HISTORY_FILE = "url-history.json"

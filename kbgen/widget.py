@@ -19,71 +19,18 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError
 
 if TYPE_CHECKING:
-    from .config import Widget
     from .content.model import Article
     from .render import SiteRenderer
+
+from .config import WIDGET_MAX_GLOB as MAX_GLOB  # noqa: F401  (declared with the [widget] table)
+from .config import WIDGET_MAX_RULES as MAX_RULES  # noqa: F401
+from .config import WIDGET_POSITIONS as POSITIONS  # noqa: F401
+from .config import check_widget_config  # noqa: F401  (kept importable from here)
 
 __all__ = ["check_widget_config", "glob_regex", "write_widget"]
 
 PANEL_DIR = "_widget"
-POSITIONS = ("right", "left")
-_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
-_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::\d{1,5})?")
 MAX_PER_RULE = 6
-MAX_RULES = 200
-MAX_GLOB = 200
-
-
-def _where(where: str, key: str) -> str:
-    return f"{where}: `{key}`"
-
-
-def check_widget_config(w: Widget, where: str) -> None:
-    """Check `[widget]` (called by config.load_config): every error names its key."""
-    hosts = []
-    for i, host in enumerate(w.hosts):
-        h = host.strip().rstrip("/")
-        if not _ORIGIN.fullmatch(h):
-            raise ConfigError(
-                f"{_where(where, f'widget.hosts[{i}]')} must be an origin (scheme, host, optional port; "
-                f"no path) like https://shop.example, not {host[:100]!r}"
-            )
-        hosts.append(h.lower())
-    w.hosts = list(dict.fromkeys(hosts))
-    if w.enabled and not w.hosts:
-        raise ConfigError(
-            f"{_where(where, 'widget.hosts')} is required when `widget.enabled` is true: the origins of the "
-            'shop pages that embed the widget, e.g. hosts = ["https://shop.example"]'
-        )
-    if w.position not in POSITIONS:
-        raise ConfigError(
-            f"{_where(where, 'widget.position')} must be one of {', '.join(POSITIONS)}, not {w.position[:40]!r}"
-        )
-    if w.color and not _COLOR.fullmatch(w.color):
-        raise ConfigError(
-            f"{_where(where, 'widget.color')} must be a hex colour like #0b5cad, not {w.color[:40]!r}"
-        )
-    if len(w.suggest) > MAX_RULES:
-        raise ConfigError(f"{_where(where, 'widget.suggest')} has more than {MAX_RULES} rules")
-    for i, rule in enumerate(w.suggest):
-        key = f"widget.suggest[{i}]"
-        globs = [rule.match] if isinstance(rule.match, str) else rule.match
-        if not globs or not all(globs):
-            raise ConfigError(
-                f'{_where(where, key + ".match")} is required: a host page path like "/checkout*"'
-            )
-        for j, g in enumerate(globs):
-            k = f"{key}.match" + (f"[{j}]" if not isinstance(rule.match, str) else "")
-            if not g.startswith("/"):
-                raise ConfigError(f"{_where(where, k)} must be a path starting with /, not {g[:100]!r}")
-            if len(g) > MAX_GLOB or re.search(r"[\x00-\x20#]", g):
-                raise ConfigError(
-                    f"{_where(where, k)} must be a path glob of at most {MAX_GLOB} characters with no spaces "
-                    f"or #, not {g[:100]!r}"
-                )
-        rule.match = globs
-        if not rule.articles and not rule.tags:
-            raise ConfigError(f"{_where(where, key)} needs `articles` or `tags`")
 
 
 def glob_regex(glob: str) -> str:
