@@ -6,11 +6,14 @@ import functools
 import http.server
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +30,24 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+
+
+def wait_for(condition: Callable[[], Any], seconds: float = 15) -> Any:
+    """Poll `condition` until it returns something truthy or `seconds` pass; returns its last value, so the
+    caller asserts what it needs (`assert wait_for(lambda: …, 30)`). Waits on a condition, never on time."""
+    deadline = time.monotonic() + seconds
+    value = condition()
+    while not value and time.monotonic() < deadline:
+        time.sleep(0.02)
+        value = condition()
+    return value
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 def run_kbgen(
     *args: str, cwd: Path | None = None, check: bool = True, env: dict[str, str] | None = None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import free_port
 
 from kbgen.analytics.collector import Collector, RateLimiter, device_class, normalize_origin
 
@@ -27,12 +28,6 @@ EVENT = {
     "page": "/orders/tracking/track-your-order/",
     "id": "orders/tracking/track-your-order",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_collector(app: Collector) -> tuple[str, object, threading.Thread]:

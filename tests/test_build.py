@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import FIXTURES, ROOT, run_kbgen
+from conftest import wait_for as _wait_for
 
 ARDUINO = FIXTURES / "arduino-help-center" / "content"
 
@@ -668,13 +669,6 @@ def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
     assert not job._process.is_alive()
     time.sleep(0.2)
     assert not _running(worker_pid)  # the worker it started is gone too
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
-    """Poll `condition` until it holds or `seconds` pass (the caller asserts what it needs)."""
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 def _catches(pid: int, signum: int) -> bool:

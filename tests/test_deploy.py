@@ -10,13 +10,14 @@ import shutil
 import socket
 import subprocess
 import textwrap
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 import pytest
+from conftest import free_port as _free_port
 from conftest import run_kbgen
+from conftest import wait_for as _wait_for
 
 ALL = ["netlify", "vercel", "azure", "s3", "nginx", "apache"]
 
@@ -319,18 +320,6 @@ def test_htaccess_is_only_plain_directives_and_each_regex_matches_exactly_its_ol
 
 
 # -- nginx, for real ---------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")

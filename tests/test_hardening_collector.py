@@ -15,14 +15,14 @@ import string
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from conftest import free_port, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,22 +31,6 @@ from kbgen.analytics.events import EVENTS, clean_query
 
 SITE = "https://help.northwind.example"
 HEADERS = {"origin": SITE, "content-type": "text/plain;charset=UTF-8", "user-agent": "Mozilla/5.0 (X11)"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    """Poll `condition` until it holds or `seconds` pass; the caller asserts on the result."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 @contextmanager

@@ -21,12 +21,13 @@ import sys
 import termios
 import textwrap
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_kbgen
+from conftest import free_port as _free_port
+from conftest import wait_for as _wait_for
 
 READY = "kbgen-test: at the moment"
 ENV = dict(os.environ, SOURCE_DATE_EPOCH="1790000000", NO_COLOR="1", COLUMNS="200", PYTHONUNBUFFERED="1")
@@ -268,22 +269,6 @@ def test_the_next_build_removes_what_a_killed_build_left(tmp_path: Path, moment:
 
 
 # -- 3. Ctrl+C in `kbgen serve`, typed in a real terminal ------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
-    """Poll `condition` until it holds or `seconds` pass; returns whether it held."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _get(port: int, path: str, host: str | None = None, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:

@@ -9,13 +9,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import click
 import pytest
 from conftest import ROOT, run_kbgen
+from conftest import wait_for as _wait_for
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,12 +29,6 @@ def _blocks(section: str) -> list[str]:
     """The ```sh blocks of one `## section` of the README."""
     body = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     return re.findall(r"```sh\n(.*?)```", body, re.S)
-
-
-def _wait_for(condition, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def test_start_your_own_help_centre_works_as_copied(tmp_path: Path) -> None:

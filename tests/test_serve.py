@@ -7,7 +7,6 @@ import json
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from conftest import free_port
 
 from kbgen.rebuild import Change, Plan
 from kbgen.serve import DevServer, iter_sse
@@ -74,12 +74,6 @@ def make_project(root: Path, base_url: str = "/") -> Path:
         encoding="utf-8",
     )
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:

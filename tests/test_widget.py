@@ -8,13 +8,13 @@ import http.server
 import json
 import shutil
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import ROOT, _mime_fix, _QuietHandler, run_kbgen, serve_directory
+from conftest import wait_for as _wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -48,16 +48,6 @@ SHOP_PAGE = """<!doctype html>
 
 FOREIGN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Elsewhere</title></head>
 <body><iframe id="f" title="help" src="{panel}"></iframe></body></html>"""
-
-
-def _wait_for(condition: Callable[[], Any], seconds: float = 15) -> Any:
-    """Poll `condition` until it returns something truthy or `seconds` pass; returns its last value."""
-    deadline = time.monotonic() + seconds
-    value = condition()
-    while not value and time.monotonic() < deadline:
-        time.sleep(0.02)
-        value = condition()
-    return value
 
 
 class _Pages(http.server.BaseHTTPRequestHandler):
