@@ -82,6 +82,16 @@ def as_int(value: object) -> int:
         return 0
 
 
+def api_date(value: object) -> date | None:
+    """The date of an API timestamp (`2026-05-31T12:00:00Z` → 2026-05-31), or None when it is not one."""
+    if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\d", value):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
 def read_json(path: Path) -> object:
     import json
 

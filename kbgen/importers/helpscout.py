@@ -11,11 +11,10 @@ is looked up as that path under EXPORT).
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import Export, Folder, ImportError_, Item, as_int, read_json, url_path
+from . import Export, Folder, ImportError_, Item, api_date, as_int, read_json, url_path
 
 ARTICLE_LINK = re.compile(r"/article/(\d+)(?:-|$)")
 
@@ -31,15 +30,6 @@ def _items(data: object, key: str, path: Path) -> list[dict[str, Any]]:
         if not isinstance(row, dict) or "id" not in row:
             raise ImportError_(f"{path}: `{key}.items[{i}]` has no `id`")
     return rows
-
-
-def _date(value: object) -> date | None:
-    if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\d", value):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
 
 
 def read_export(root: Path, locale: str | None = None) -> Export:
@@ -92,7 +82,7 @@ def read_export(root: Path, locale: str | None = None) -> Export:
             a["text"],
             folder,
             draft=str(a.get("status") or "published") != "published",
-            updated=_date(a.get("lastPublishedAt")) or _date(a.get("updatedAt")),
+            updated=api_date(a.get("lastPublishedAt")) or api_date(a.get("updatedAt")),
             keywords=[str(k) for k in keywords if isinstance(k, str)] if isinstance(keywords, list) else [],
             old_urls=old,
         )

@@ -13,23 +13,13 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import Export, Folder, ImportError_, Item, as_int, local_file, read_json, safe_text, url_path
+from . import Export, Folder, ImportError_, Item, api_date, as_int, local_file, read_json, safe_text, url_path
 
 LOCALE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,2}")
 ARTICLE_LINK = re.compile(r"/hc/(?:[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*/)?articles/(\d+)")
-
-
-def _date(value: object) -> date | None:
-    if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\d", value):
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
 
 
 def _records(root: Path, key: str) -> list[tuple[Path, dict[str, Any]]]:
@@ -131,7 +121,7 @@ def read_export(root: Path, locale: str | None = None) -> Export:
             body or "",
             "s" + str(section) if section is not None else None,
             draft=bool(a.get("draft")),
-            updated=_date(a.get("edited_at")) or _date(a.get("updated_at")),
+            updated=api_date(a.get("edited_at")) or api_date(a.get("updated_at")),
             keywords=[str(x) for x in a.get("label_names") or [] if isinstance(x, str | int)],
             order=as_int(a.get("position")),
             promoted=bool(a.get("promoted")),
