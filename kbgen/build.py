@@ -41,7 +41,7 @@ from .lock import project_lock, remove_leftovers
 from .memtrace import mark
 from .render import Page, SiteRenderer, Theme, build_date_from_env
 from .safepath import allowed_roots, inside, walk_files
-from .widget import write_widget
+from .widget import widget_outputs
 
 MARKER = ".kbgen-site"
 PARALLEL_PAGES = 600
@@ -87,6 +87,21 @@ def _write(path: Path, data: bytes) -> None:
     except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+
+
+def _write_site_files(renderer: SiteRenderer, staging: Path) -> int:
+    """The site's files besides its pages (sitemap, robots.txt, feed, the brand CSS and other generated
+    files, the help widget's), for a full build and for `kbgen serve`'s full rebuild alike; returns how many."""
+    files = {
+        "sitemap.xml": renderer.sitemap(),
+        "robots.txt": renderer.robots(),
+        "feed.xml": renderer.feed(),
+        **renderer.generated_files(),
+        **widget_outputs(renderer),
+    }
+    for rel, data in files.items():
+        _write(staging / rel, data)
+    return len(files)
 
 
 # Worker state for forked page rendering: set in the parent before the pool forks.
@@ -581,13 +596,7 @@ def _build(
         with _timed(timings, "render"):
             todo, reused = reuse_pages(renderer, library, config, cache, output, staging)
             pages = reused + render_pages(renderer, staging, workers, options.progress, todo)
-            _write(staging / "sitemap.xml", renderer.sitemap())
-            _write(staging / "robots.txt", renderer.robots())
-            _write(staging / "feed.xml", renderer.feed())
-            generated = renderer.generated_files()
-            for rel, data in generated.items():
-                _write(staging / rel, data)
-            widget_files = write_widget(renderer, staging)
+            site_files = _write_site_files(renderer, staging)
         mark("build: rendered")
         with _timed(timings, "index_wait"):  # the part of the index stage not hidden behind rendering
             info = search.result()
@@ -595,7 +604,7 @@ def _build(
         if options.progress:
             options.progress("index", 1, 1)
         with _timed(timings, "write"):
-            files = pages + 3 + len(generated) + widget_files
+            files = pages + site_files
             files += _copy_tree_files(static, staging)
             files += _copy_tree_files(
                 {site.lstrip("/"): config.content_path / src for site, src in library.assets.items()}, staging
@@ -718,12 +727,7 @@ class BuildSession:
             with _timed(timings, "render"):
                 todo, _reused = reuse_pages(renderer, library, config, cache, config.output_path, staging)
                 render_pages(renderer, staging, self.workers, None, todo)
-                _write(staging / "sitemap.xml", renderer.sitemap())
-                _write(staging / "robots.txt", renderer.robots())
-                _write(staging / "feed.xml", renderer.feed())
-                for rel, data in renderer.generated_files().items():
-                    _write(staging / rel, data)
-                write_widget(renderer, staging)
+                _write_site_files(renderer, staging)
             with _timed(timings, "index_wait"):
                 timings["index"] = search.result().get("wall", 0.0)
                 search = None

@@ -1,7 +1,7 @@
 """The embeddable help widget: `/widget.js` (the launcher a shop adds to its pages) and `/_widget/` (the
 panel, an iframe served by the help centre, built from the theme's `templates/widget.html`).
 
-`check_widget_config` validates `[widget]` when `kbgen.toml` is read; `write_widget` writes both files into
+`check_widget_config` (in config.py) validates `[widget]` when `kbgen.toml` is read; `widget_outputs` gives both files for
 a build's staging folder: the suggestions of `[[widget.suggest]]` (resolved to articles here, so a wrong
 path or tag fails the build, naming the key), the allowed host origins and the brand colour go into the
 panel as one JSON data block (no inline script: the theme works under `default-src 'self'`).
@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import json
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
@@ -27,7 +26,7 @@ from .config import WIDGET_MAX_RULES as MAX_RULES  # noqa: F401
 from .config import WIDGET_POSITIONS as POSITIONS  # noqa: F401
 from .config import check_widget_config  # noqa: F401  (kept importable from here)
 
-__all__ = ["check_widget_config", "glob_regex", "write_widget"]
+__all__ = ["check_widget_config", "glob_regex", "widget_outputs"]
 
 PANEL_DIR = "_widget"
 MAX_PER_RULE = 6
@@ -108,17 +107,6 @@ def _launcher_source(renderer: SiteRenderer) -> str:
         if path.is_file():
             return path.read_text(encoding="utf-8")
     raise FileNotFoundError("the theme has no widget/widget.js")
-
-
-def write_widget(renderer: SiteRenderer, staging: Path) -> int:
-    """Write `widget.js` and `_widget/` (one panel per theme language) into `staging`; returns the number of
-    files written (0 when `[widget]` is not enabled)."""
-    outputs = widget_outputs(renderer)
-    for rel, data in outputs.items():
-        out = staging / rel
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-    return len(outputs)
 
 
 def widget_outputs(renderer: SiteRenderer) -> dict[str, bytes]:
