@@ -19,7 +19,7 @@ from . import __version__
 from .build import BuildOptions, build
 from .config import Config, load_config
 from .errors import BuildError, ConfigError, Problem
-from .lifetime import exit_on_sigterm
+from .lifetime import defer_ctrl_c_in_forks, exit_on_sigterm
 from .lock import ProjectBusy, project_lock
 from .termsafe import for_terminal
 
@@ -243,6 +243,7 @@ cli.list_commands = _list_all  # type: ignore[method-assign]
 
 
 def main() -> None:
+    defer_ctrl_c_in_forks()
     state: dict[str, object] = {}
     try:
         cli(prog_name="kbgen", obj=state)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -58,3 +59,28 @@ def ctrl_c_deferred() -> Iterator[None]:
     finally:
         if signal.SIGINT not in previous:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+_fork_mask = threading.local()
+_forks_deferred = False
+
+
+def defer_ctrl_c_in_forks() -> None:
+    """`ctrl_c_deferred` around every fork of this process, pools included: SIGINT is blocked in the forking
+    thread from just before the fork until just after it, and a forked child starts with it blocked, so a
+    Ctrl+C landing while the child runs Python's own after-fork code (`random` re-seeds itself there) waits
+    for the worker's `ignore_ctrl_c()` and is discarded there, instead of printing a KeyboardInterrupt
+    traceback from the child. Call once, in the command-line process (idempotent)."""
+    global _forks_deferred
+    if _forks_deferred or not hasattr(signal, "pthread_sigmask") or not hasattr(os, "register_at_fork"):
+        return
+    _forks_deferred = True
+
+    def before() -> None:
+        _fork_mask.previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def after_in_parent() -> None:
+        if signal.SIGINT not in getattr(_fork_mask, "previous", {signal.SIGINT}):
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    os.register_at_fork(before=before, after_in_parent=after_in_parent)
