@@ -31,7 +31,7 @@ from .cache import (
     page_signature,
     site_signature,
 )
-from .config import Config
+from .config import Config, checked_base_url
 from .content import LoadOptions, load_library
 from .content.model import Library
 from .errors import BuildError, Problem
@@ -497,7 +497,7 @@ def _build_locked(config: Config, options: BuildOptions | None = None) -> BuildR
 
 def _build_with_plugins(config: Config, options: BuildOptions) -> BuildResult:
     if options.base_url is not None:
-        config.base_url = options.base_url if options.base_url.endswith("/") else options.base_url + "/"
+        config.base_url = checked_base_url(options.base_url, "command line", "--base-url")
     output = (options.output or config.output_path).resolve()
     timings: dict[str, float] = {}
     workers = options.workers or config.build.workers or (os.cpu_count() or 1)

@@ -260,13 +260,20 @@ def config_from_dict(data: dict[str, Any], root: Path, where: str = CONFIG_NAME)
     return config
 
 
+def checked_base_url(value: str, where: str, key: str = "base_url") -> str:
+    """`value` as a base URL ending in "/", or a ConfigError naming `where` and `key`.
+
+    Used for `base_url` in kbgen.toml and for `--base-url` on the command line alike."""
+    if not value.endswith("/"):
+        value += "/"
+    if not (value.startswith("/") or "://" in value):
+        raise ConfigError(f"{where}: `{key}` must start with / or be an absolute URL, not {value!r}")
+    _check_url(value, key, where)
+    return value
+
+
 def _check_values(config: Config, where: str) -> None:
-    if not config.base_url.endswith("/"):
-        config.base_url += "/"
-    if not (config.base_url.startswith("/") or "://" in config.base_url):
-        raise ConfigError(
-            f"{where}: `base_url` must start with / or be an absolute URL, not {config.base_url!r}"
-        )
+    config.base_url = checked_base_url(config.base_url, where)
     if config.site_url and "://" not in config.site_url:
         raise ConfigError(f"{where}: `site_url` must be an absolute URL like https://help.example.com")
     config.site_url = config.site_url.rstrip("/")
@@ -388,7 +395,6 @@ def _check_page_values(config: Config, where: str) -> None:
         else:
             _check_url(value, f"brand.{key}", where)
     _check_url(config.site_url, "site_url", where, paths=False)
-    _check_url(config.base_url, "base_url", where)
     _check_pattern(config.language, "language", where, r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*",
                    "a language tag like en or pt-BR")  # fmt: skip
     for i, link in enumerate(config.footer_links):

@@ -262,6 +262,16 @@ def test_base_url_prefixes_every_link(tmp_path: Path) -> None:
     assert all(h.startswith("/help/") for h in hrefs), [h for h in hrefs if not h.startswith("/help/")]
 
 
+@pytest.mark.parametrize("value", ["help", "help/", 'https://x.example/a b/', "/<script>/"])
+def test_a_bad_base_url_on_the_command_line_is_refused_like_one_in_kbgen_toml(tmp_path: Path, value: str) -> None:
+    """`--base-url help` used to publish `href="help/orders/"` links and a broken canonical URL."""
+    small_site(tmp_path)
+    proc = run_kbgen("build", "--base-url", value, cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "`--base-url` must" in proc.stderr
+    assert not (tmp_path / "site").exists(), "nothing is published"
+
+
 # -- bad input ---------------------------------------------------------------------------------
 
 
