@@ -153,12 +153,6 @@ def _token_text(tok: Token) -> str:
     return " ".join(raw.split())
 
 
-def _block_text(tokens: list[Token]) -> str:
-    """The plain text of block tokens: their texts joined by one space (the same as normalising the whitespace
-    of the texts joined, since a run of whitespace never spans two tokens' words)."""
-    return " ".join([t for t in map(_token_text, tokens) if t])
-
-
 def _video_embed(src: str) -> tuple[str, str, str] | None:
     """(kind, embed URL, thumbnail URL) for a YouTube/Vimeo page URL or a local video file."""
     parts = urlsplit(src)

@@ -20,7 +20,6 @@ from ..atomic import pickle_atomic
 from .schema import (
     MAX_TOKEN,
     MIN_TOKEN,
-    SCORED_FIELDS,
     TOKEN_PATTERN,
     Ranking,
     fillers,
@@ -48,11 +47,6 @@ class Lexicon:
 
     def __post_init__(self) -> None:
         self._index = {w: i for i, w in enumerate(self.words)}
-
-    @classmethod
-    def from_index(cls, reader: Any, vocab: dict[str, str | None], language: str) -> Lexicon:
-        """From a Whoosh reader and the surface vocabulary the writer collected."""
-        return cls.from_dfs(field_dfs(reader), vocab, language)
 
     @classmethod
     def from_dfs(cls, dfs: dict[str, dict[str, int]], vocab: dict[str, str | None], language: str) -> Lexicon:
@@ -138,21 +132,6 @@ class Lexicon:
                 found.append((d, 0 if swap else 1, -self.word_pop(i), w, i))
         found.sort()
         return [(i, 0 if swap == 0 else d) for d, swap, _, _, i in found[:limit]]
-
-
-def field_dfs(reader: Any) -> dict[str, dict[str, int]]:
-    """field → term → document frequency, summed over the segments of `reader` (a segment or the index)."""
-    leaves = reader.leaf_readers() if hasattr(reader, "leaf_readers") else [(reader, 0)]
-    out: dict[str, dict[str, int]] = {}
-    for fieldname in SCORED_FIELDS:
-        dfs = out.setdefault(fieldname, {})
-        for leaf, _offset in leaves:
-            if fieldname not in leaf.indexed_field_names():
-                continue
-            for btext, ti in leaf.iter_field(fieldname):
-                term = btext if isinstance(btext, str) else btext.decode("utf-8")
-                dfs[term] = dfs.get(term, 0) + ti.doc_frequency()
-    return out
 
 
 def is_transposition(a: str, b: str) -> bool:

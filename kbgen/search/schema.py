@@ -483,17 +483,6 @@ def make_analyzer(lang: str, stem: bool = True) -> Composable:
     return RegexTokenizer(TOKEN_PATTERN) | CompoundFilter() | KbStemFilter(lang, stem=stem)
 
 
-def surface_words(text: str, lang: str) -> list[str]:
-    """The surface words of a text (folded, stop words dropped), in order: what the browser tokenizes."""
-    ana = _surface_analyzer(normalize_language(lang))
-    return [t.text for t in ana(text)]
-
-
-@lru_cache(maxsize=8)
-def _surface_analyzer(lang: str) -> Composable:
-    return make_analyzer(lang, stem=False)
-
-
 @lru_cache(maxsize=8)
 def term_filter(lang: str) -> KbStemFilter:
     return KbStemFilter(lang, stem=True)
