@@ -124,8 +124,9 @@ def report(
     rep.widget = widget if config.widget.enabled or widget["measured"] else None
     from .reasons import feedback_reasons  # what was missing after "No" (collector only)
 
+    shown = {a.url: (a.title, f"{config.content_dir}/{a.source}") for a in getattr(library, "articles", [])}
     rep.reasons = feedback_reasons(
-        config.analytics.sources, config.root, days or config.analytics.window_days, top
+        config.analytics.sources, config.root, days or config.analytics.window_days, top, shown
     )
     # The file first: `kbgen report --html r.html | head` still writes all of it.
     if html_path is not None:

@@ -40,9 +40,16 @@ def _connect(src: Any, root: Path) -> sqlite3.Connection | None:
         return None
 
 
-def feedback_reasons(sources: list[Any], root: Path, window_days: int, top: int = 15) -> dict[str, Any]:
-    """Per rated article (`url`), most reasons first: {"url", "total", "reasons": {reason: n}, "examples"}.
-    `measured` is False when no collector database has `feedback_reason` events."""
+def feedback_reasons(
+    sources: list[Any],
+    root: Path,
+    window_days: int,
+    top: int = 15,
+    articles: dict[str, tuple[str, str]] | None = None,
+) -> dict[str, Any]:
+    """Per rated article (`url`), most reasons first: {"url", "title", "file", "total", "reasons": {reason:
+    n}, "examples"}; `articles` maps an article's URL to its title and source file. `measured` is False
+    when no collector database has `feedback_reason` events."""
     by_url: dict[str, dict[str, Any]] = {}
     measured = False
     for src in sources:
@@ -75,6 +82,8 @@ def feedback_reasons(sources: list[Any], root: Path, window_days: int, top: int 
             entry["reasons"][reason] += 1
             if isinstance(comment, str) and comment.strip() and len(entry["examples"]) < EXAMPLES:
                 entry["examples"].append({"reason": reason, "text": comment[:_MAX_SHOWN]})
+    for entry in by_url.values():
+        entry["title"], entry["file"] = (articles or {}).get(entry["url"], ("", ""))
     rows_out = sorted(by_url.values(), key=lambda e: (-e["total"], e["url"]))
     return {"measured": measured, "rows": rows_out[:top]}
 
@@ -95,7 +104,10 @@ def print_reasons(data: dict[str, Any] | None, console: Any) -> None:
     console.print()
     say("What was missing (after “No”, by article)", "bold")
     for row in data["rows"]:
-        say(f"  {for_terminal(row['url'], one_line=True)} — {row['total']:,}: {_counts(row['reasons'])}")
+        where = for_terminal(row["url"], one_line=True)
+        if row["title"]:
+            where = f"{for_terminal(row['title'], one_line=True)} ({for_terminal(row['file'], one_line=True)})"
+        say(f"  {where} — {row['total']:,}: {_counts(row['reasons'])}")
         for ex in row["examples"]:
             say(f"      “{for_terminal(ex['text'], one_line=True)}” ({LABELS[ex['reason']]})", "dim")
 
@@ -111,7 +123,8 @@ def reasons_html(data: dict[str, Any] | None) -> str:
             f"<li>“{e(ex['text'])}” <small>({e(LABELS[ex['reason']])})</small></li>" for ex in row["examples"]
         )
         items.append(
-            f"<li><code>{e(row['url'])}</code> — {row['total']:,}: {e(_counts(row['reasons']))}"
+            f"<li>{e(row['title']) + ' ' if row['title'] else ''}<code>{e(row['file'] or row['url'])}</code>"
+            f" — {row['total']:,}: {e(_counts(row['reasons']))}"
             + (f"<ul>{examples}</ul>" if examples else "")
             + "</li>"
         )
