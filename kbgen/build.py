@@ -692,8 +692,15 @@ class BuildSession:
         previous_config, self.config = self.config, config
         try:
             # The warm-build cache of `kbgen build` is read, never written: bodies rendered then are reused
-            # (each only while its links still resolve alike), and so are unchanged pages of site/.
-            cache = BuildCache.open(config.cache_path)
+            # (each only while its links still resolve alike), and so are unchanged pages of site/. Not
+            # while plugins are active (Rebuilder.full activates them): their output is unknown to it.
+            from . import plugins
+
+            cache = (
+                BuildCache(config.cache_path / CACHE_FILE)
+                if plugins.active()
+                else BuildCache.open(config.cache_path)
+            )
             if reload_content or self.details is None:
                 options = self.load_options(theme)
                 options.render_cache = cache.render

@@ -329,7 +329,21 @@ def _parser() -> MarkdownIt:
 def run_check(
     config: Config, *, drafts: bool = False, today: date | None = None, cwd: Path | None = None
 ) -> list[Finding]:
-    """Load the content of `config` and return every finding, in report order."""
+    """Load the content of `config` and return every finding, in report order. Its plugins run as in
+    `kbgen build` (what `on_config`, `on_article` and `on_markdown` change is checked too)."""
+    from . import plugins
+
+    if not plugins.wanted(config):
+        return _run_check(config, drafts=drafts, today=today, cwd=cwd)
+    try:
+        return _run_check(plugins.activate(config), drafts=drafts, today=today, cwd=cwd, cache=False)
+    finally:
+        plugins.deactivate()
+
+
+def _run_check(
+    config: Config, *, drafts: bool, today: date | None, cwd: Path | None, cache: bool = True
+) -> list[Finding]:
     labels: dict[str, str] = {}
     try:
         theme = Theme.for_config(config)
@@ -343,7 +357,8 @@ def run_check(
     try:  # bodies rendered by the last `kbgen build` are reused (each only while its links resolve alike)
         from .cache import BuildCache
 
-        options.render_cache = BuildCache.open(config.cache_path).render
+        if cache:  # not with plugins: what they change is unknown to the cache
+            options.render_cache = BuildCache.open(config.cache_path).render
     except (ImportError, AttributeError):
         pass
     details = load_library_details(config.content_path, options, keep_sources=True)
@@ -425,7 +440,17 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
     except ConfigError as exc:
         click.echo(f"error: {for_terminal(exc)}", err=True)
         sys.exit(2)
-    findings = run_check(config, drafts=drafts)
+    from .plugins import PluginError
+
+    try:
+        findings = run_check(config, drafts=drafts)
+    except PluginError as exc:  # names the plugin and the event
+        where = f"{display_path(exc.path, Path.cwd())}:{exc.line}: " if exc.path else ""
+        click.echo(f"{for_terminal(where)}error: {for_terminal(exc)}", err=True)
+        sys.exit(1)
+    except ConfigError as exc:  # a hooks file not found, a plugin's options
+        click.echo(f"error: {for_terminal(exc)}", err=True)
+        sys.exit(2)
     text = format_findings(findings, fmt)
     if text:
         click.echo(text if fmt == "json" else for_terminal(text))  # JSON escapes controls itself

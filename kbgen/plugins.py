@@ -20,6 +20,10 @@ plugin's failure stops the build with its name and the event (`PluginError`).
 
 The calls are thin on purpose: `call()` from the stage that owns the value. While plugins are active the
 build caches are not used (they cannot know what a plugin's code depends on).
+
+`kbgen build`, `kbgen serve` and `kbgen check` all activate them: serve re-activates on every full rebuild
+that re-reads kbgen.toml (a hooks file saved is one: `watched_files()`), running each hooks file's source
+as it is on disk now (never a cached import or bytecode), so the preview is what `kbgen build` publishes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
+import traceback
 from dataclasses import dataclass, is_dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -39,7 +44,20 @@ EVENTS = ("on_config", "on_markdown", "on_article", "on_page_context", "on_page"
 
 
 class PluginError(Exception):
-    """A plugin raised: the message names it and the event."""
+    """A plugin raised: the message names it and the event; `path` and `line`: where in a hooks file."""
+
+    path: Path | None = None
+    line: int = 0
+
+
+def _error(message: str, exc: BaseException, path: Path | None) -> PluginError:
+    error = PluginError(message)
+    error.path = path
+    if path is not None:  # the deepest line of the hooks file in the traceback
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == str(path):
+                error.line = frame.lineno or 0
+    return error
 
 
 @dataclass
@@ -47,6 +65,7 @@ class Plugin:
     name: str
     obj: Any
     config: Any = None
+    path: Path | None = None  # a hooks file
 
 
 _ACTIVE: list[Plugin] = []
@@ -67,9 +86,11 @@ def _load_file(path: Path, key: str, where: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        # The source as it is now, compiled here: not `exec_module`, whose bytecode cache is keyed by the
+        # file's mtime in seconds and size (a hooks file saved twice in a second could run its old code).
+        exec(compile(path.read_bytes(), str(path), "exec"), module.__dict__)  # noqa: S102 - project code
     except Exception as exc:
-        raise PluginError(f"hooks {path.name}: failed to load: {type(exc).__name__}: {exc}") from exc
+        raise _error(f"hooks {path.name}: failed to load: {type(exc).__name__}: {exc}", exc, path) from exc
     return module
 
 
@@ -81,7 +102,7 @@ def load(config: Any) -> list[Plugin]:
     plugins: list[Plugin] = []
     for i, rel in enumerate(config.hooks):
         path = (config.root / rel).resolve()
-        plugins.append(Plugin(f"hooks {rel}", _load_file(path, f"hooks[{i}]", where)))
+        plugins.append(Plugin(f"hooks {rel}", _load_file(path, f"hooks[{i}]", where), path=path))
     if config.plugins:
         found = {ep.name: ep for ep in entry_points(group=GROUP)}
         for name, table in config.plugins.items():
@@ -105,11 +126,27 @@ def load(config: Any) -> list[Plugin]:
     return plugins
 
 
+def wanted(config: Any) -> bool:
+    """Does `config` ask for any plugin?"""
+    return bool(config.hooks or config.plugins)
+
+
+def watched_files(config: Any) -> list[Path]:
+    """The hooks files of `config` (a change to one is a change of kbgen.toml: plugins re-activated)."""
+    return [(config.root / rel).resolve() for rel in config.hooks]
+
+
 def activate(config: Any) -> Any:
-    """Load the plugins of `config`, make them the active ones, and return `on_config`'s config."""
-    _ACTIVE[:] = load(config)
-    _CONFIG[0] = config
-    _CONFIG[0] = call("on_config", "config", config=config)
+    """Load the plugins of `config`, make them the active ones (instead of any active before), and return
+    `on_config`'s config. On failure none is active."""
+    deactivate()
+    try:
+        _ACTIVE[:] = load(config)
+        _CONFIG[0] = config
+        _CONFIG[0] = call("on_config", "config", config=config)
+    except BaseException:
+        deactivate()
+        raise
     return _CONFIG[0]
 
 
@@ -132,7 +169,8 @@ def call(event: str, value_key: str | None = None, **kwargs: Any) -> Any:
         try:
             result = fn(**args)
         except Exception as exc:
-            raise PluginError(f"plugin {plugin.name!r} failed in {event}: {type(exc).__name__}: {exc}") from exc
+            message = f"plugin {plugin.name!r} failed in {event}: {type(exc).__name__}: {exc}"
+            raise _error(message, exc, plugin.path) from exc
         if value_key is not None and result is not None:
             kwargs[value_key] = result
     return kwargs.get(value_key) if value_key is not None else None

@@ -43,12 +43,14 @@ from typing import Any
 
 import jinja2
 
+from . import plugins
 from .atomic import write_atomic
 from .build import BuildSession
 from .config import Config, load_config
 from .content.load import (
     LoadOptions,
     OneArticle,
+    article_hooks,
     check_outputs,
     folder_slug,
     read_one_article,
@@ -193,6 +195,7 @@ class Rebuilder:
         self.search = SearchUpdater()
         self.watching: set[Path] = set()  # folders the server watches (set by kbgen.serve)
         self.base_url_override: str | None = None
+        self.plugins_stale = True  # kbgen.plugins: (re-)activate them with the config on the next full build
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -211,6 +214,7 @@ class Rebuilder:
             paths += self.session.theme.dirs
         paths.append(config.root / config.static_dir)
         paths.append(self.config_path)
+        paths += plugins.watched_files(config)
         paths += self.analytics_inputs()
         return paths
 
@@ -239,9 +243,14 @@ class Rebuilder:
         site_static = (config.root / config.static_dir).resolve()
         analytics = {p.resolve() for p in self.analytics_inputs()}
         config_path = self.config_path
+        hooks = set(plugins.watched_files(config))
         for change in changes:
             path = change.path if change.path.is_absolute() else (self.root / change.path)
             path = Path(os.path.abspath(path))
+            if path in hooks:  # its new code: loaded again with the config (kbgen.plugins)
+                plan.full = plan.config = True
+                plan.reason = plan.reason or f"{path.name} changed"
+                continue
             if path == config_path:
                 plan.full = plan.config = True
                 plan.reason = plan.reason or f"{path.name} changed"
@@ -375,8 +384,18 @@ class Rebuilder:
         self.search.reset()
         gc.unfreeze()
         try:
-            config = self.reload_config() if reload_config else session.config
+            if reload_config or self.plugins_stale:  # the plugins of the config as it is now, their code too
+                self.plugins_stale = True
+                plugins.deactivate()
+                config = self.reload_config()
+                if plugins.wanted(config):
+                    config = plugins.activate(config)
+            else:
+                config = session.config
             session.full(config, reload_content=reload_content)
+            self.plugins_stale = False
+            if plugins.active():  # the preview folder in place, as `kbgen build` calls it on site/
+                plugins.call("on_post_build", site_dir=session.output)
         except ConfigError as exc:
             problem = Problem(display_path(self.config_path, self.root), 0, str(exc).split(": ", 1)[-1])
             self._failed_full([problem])
@@ -471,6 +490,7 @@ class Rebuilder:
         for one in changed.values():
             assert one.article is not None
             one.article.url = self._place(one.article, folders)
+            article_hooks(one)
         self._check_urls(ones, changed, errors)
         if errors:
             return self._fail(ones, errors)
@@ -512,6 +532,7 @@ class Rebuilder:
                     continue
                 raise NeedFull(f"{rel} changed")
             one.article.url = self._place(one.article, folders)
+            article_hooks(one)
             ones[rel] = one
             changed[rel] = one
         if errors:
@@ -644,6 +665,8 @@ class Rebuilder:
                 _prune_empty(target.parent, output)
         static_paths = self._sync_static(plan.static)
         written += len(static_paths)
+        if plugins.active():  # as after a full build: the preview folder updated in place
+            plugins.call("on_post_build", site_dir=output)
         timings["write"] = time.perf_counter() - t4
 
         after: list[Callable[[], None]] = []
@@ -1296,7 +1319,10 @@ def _prune_empty(folder: Path, root: Path) -> None:
 
 
 def _exception_problem(exc: BaseException, root: Path) -> Problem:
-    """A problem for an unexpected exception: template errors point at their template and line."""
+    """A problem for an unexpected exception: template errors point at their template and line, a plugin's
+    at its hooks file and line (or kbgen.toml for an installed plugin)."""
+    if isinstance(exc, plugins.PluginError):
+        return Problem(display_path(exc.path, root) if exc.path else "kbgen.toml", exc.line, str(exc))
     if isinstance(exc, jinja2.TemplateSyntaxError):
         where = exc.filename or exc.name or "template"
         return Problem(display_path(Path(where), root), exc.lineno or 0, f"template error: {exc.message}")

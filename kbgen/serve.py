@@ -31,6 +31,7 @@ from urllib.parse import quote, unquote, urlsplit
 import click
 from rich.console import Console
 
+from . import plugins
 from .build import BuildSession
 from .config import Config, load_config
 from .errors import ConfigError, Problem
@@ -261,8 +262,9 @@ class DevServer:
             if path.parent.is_dir():
                 roots.append((str(path.parent.resolve()), False))
         config_path = self.rebuilder.config_path
-        if config_path.parent.is_dir():
-            roots.append((str(config_path.parent), False))
+        for path in (config_path, *plugins.watched_files(config)):  # kbgen.toml and its hooks files
+            if path.parent.is_dir():
+                roots.append((str(path.parent.resolve()), False))
         unique: dict[str, bool] = {}
         for path_str, rec in roots:
             unique[path_str] = unique.get(path_str, False) or rec

@@ -32,6 +32,20 @@ CHROMIUM_ARGS = [
 
 
 
+# Test files whose tests run a real `kbgen serve` (or several builds) each: the `slow` lane.
+SLOW_FILES = {"test_serve.py", "test_widget_serve.py"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`browser` on every test that uses the Chromium fixture (also through another fixture), `slow` on
+    the end-to-end ones: `pytest -m "not browser and not slow"` is the fast lane."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if item.path.name in SLOW_FILES or "serve" in item.name:
+            item.add_marker(pytest.mark.slow)
+
+
 def wait_for(condition: Callable[[], Any], seconds: float = 15) -> Any:
     """Poll `condition` until it returns something truthy or `seconds` pass; returns its last value, so the
     caller asserts what it needs (`assert wait_for(lambda: …, 30)`). Waits on a condition, never on time."""
@@ -133,8 +147,14 @@ def site_url(sample_site: Path) -> Iterator[str]:
 def browser() -> Iterator[object]:
     """Debian's Chromium, headless, driven by Playwright."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run `apt-get install -y chromium` (see .ci/run)")
-    from playwright.sync_api import sync_playwright
+        pytest.skip(
+            f"browser test skipped: Chromium not found at {CHROMIUM} (install it: `apt-get install -y "
+            "chromium`, or point KBGEN_CHROMIUM at one)"
+        )
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser test skipped: Playwright for Python is not installed (`pip install -e '.[test]'`)")
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)

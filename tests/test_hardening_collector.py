@@ -410,6 +410,8 @@ FIELD_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "url": TEXT.map(lambda t: "/" + t),
     "rank": st.integers(1, 1000),
     "helpful": st.sampled_from(["yes", "no"]),
+    "reason": st.sampled_from(["outdated", "unanswered", "unclear", "other"]),
+    "comment": TEXT,
     "channel": SLUG,
     "video": TEXT,
     "provider": SLUG,

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import textwrap
+import urllib.request
 from pathlib import Path
 
-from conftest import ROOT, run_kbgen
+import pytest
+from conftest import ROOT, run_kbgen, wait_for
 
 HOOKS = '''
 import json
@@ -190,3 +193,131 @@ def test_the_example_plugins_in_docs(tmp_path: Path) -> None:
     assert ('<p class="kb-reviewed">Last reviewed by &lt;b&gt;Priya&lt;/b&gt; &amp; co on '
             '<time datetime="2026-10-01">2026-10-01</time></p>') in page  # fmt: skip
     assert "kb-reviewed" not in (root / "site/index.html").read_text()
+
+
+# -- kbgen serve and kbgen check run the plugins too (issue #19) ---------------------------------------------
+
+SERVE_HOOKS = '''
+import json
+from pathlib import Path
+
+LOG = Path({log!r})
+
+
+def on_config(config, **kw):
+    config.title = "Hooked Help"
+    return config
+
+
+def on_article(article, markdown, **kw):
+    return markdown.replace("{{{{product}}}}", "Northwind Kettle")
+
+
+def on_page(html, page, **kw):
+    return html.replace("</main>", "<p class=hook>HOOK-V1</p></main>")
+
+
+def on_post_build(site_dir, **kw):
+    with LOG.open("a") as fh:
+        fh.write(json.dumps({{"site_dir": str(site_dir)}}) + "\\n")
+    (Path(site_dir) / "hooked.txt").write_text("post build")
+'''
+
+_LIVERELOAD = re.compile(rb'<script src="/__kbgen/livereload\.js"[^>]*></script>')
+
+
+def _post_builds(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_serve_runs_the_hooks_like_build_and_reloads_their_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_serve import Served
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1790000000")  # the date `run_kbgen` builds with
+    log = tmp_path / "post-build.jsonl"
+    root = project(tmp_path / "p", 'hooks = ["hooks/site.py"]\n')
+    hooks = root / "hooks/site.py"
+    write(root, "hooks/site.py", SERVE_HOOKS.format(log=str(log)))
+    run_kbgen("build", cwd=root)
+    built = {url: (root / "site" / url / "index.html").read_bytes() for url in ("", "kettles/care/descale")}
+    assert b"HOOK-V1" in built["kettles/care/descale"]
+    assert _post_builds(log) == 1
+    log.unlink()
+
+    served = Served(root)
+    try:
+        page_url = "/kettles/care/descale/"
+        # First load: every event ran (on_config, on_article, on_page; on_post_build on the preview folder).
+        code, page = served.get(page_url)
+        assert code == 200 and "Descale the Northwind Kettle monthly." in page and "HOOK-V1" in page
+        assert "Hooked Help" in page
+        assert served.get("/hooked.txt") == (200, "post build")
+        assert _post_builds(log) == 1
+        # The served pages are `kbgen build`'s pages, byte for byte (the live-reload tag aside).
+        for url, want in built.items():
+            with urllib.request.urlopen(served.base + "/" + (url + "/" if url else ""), timeout=20) as resp:
+                got = resp.read()
+            assert _LIVERELOAD.sub(b"", got) == want, url
+
+        # An article saved: the incremental rebuild runs on_article and on_page, then on_post_build.
+        article = root / "content/kettles/care/descale.md"
+        served.drain()
+        article.write_text(article.read_text() + "\nThe {{product}} again: EDIT-2.\n", encoding="utf-8")
+        served.wait_event("reload")
+        assert served.status()["kind"] == "incremental"
+        page = served.get(page_url)[1]
+        assert "The Northwind Kettle again: EDIT-2." in page and "HOOK-V1" in page
+        assert wait_for(lambda: _post_builds(log) == 2, 5)
+
+        # The hooks file saved (same size, likely the same second): a full rebuild with its new code.
+        served.drain()
+        hooks.write_text(hooks.read_text().replace("HOOK-V1", "HOOK-V2"), encoding="utf-8")
+        served.wait_event("reload")
+        page = served.get(page_url)[1]
+        assert "HOOK-V2" in page and "HOOK-V1" not in page
+        assert "HOOK-V2" in served.get("/")[1]
+
+        # A failing hook: a build error naming the plugin, its file and line; the last good site stays.
+        good = hooks.read_text()
+        served.drain()
+        hooks.write_text(good.replace(
+            "    return html.replace(", "    raise ValueError('broken on purpose')\n    return html.replace("
+        ), encoding="utf-8")  # fmt: skip
+        served.wait_event("status")
+        status = served.status()
+        assert not status["ok"]
+        (error,) = status["errors"]
+        assert "plugin 'hooks hooks/site.py' failed in on_page: ValueError: broken on purpose" in error["message"]
+        assert error["path"] == "hooks/site.py" and error["line"] == good.splitlines().index(
+            "def on_page(html, page, **kw):"
+        ) + 2  # fmt: skip
+        assert "HOOK-V2" in served.get(page_url)[1] and served.proc.poll() is None
+        assert "failed in on_page" in served.output()
+
+        # Fixed: it recovers, with the fixed code.
+        served.drain()
+        hooks.write_text(good.replace("HOOK-V2", "HOOK-V3"), encoding="utf-8")
+        served.wait_event("reload")
+        assert served.status()["ok"]
+        assert "HOOK-V3" in served.get(page_url)[1]
+    finally:
+        served.stop()
+
+
+def test_check_runs_the_hooks(tmp_path: Path) -> None:
+    root = project(tmp_path, 'hooks = ["hooks.py"]\n')
+    write(root, "hooks.py", '''
+        def on_article(article, markdown, **kw):
+            return markdown + "\\nSee [the manual](no-such-manual.md).\\n"
+        ''')
+    proc = run_kbgen("check", cwd=root, check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (line,) = [ln for ln in proc.stdout.splitlines() if "no-such-manual.md" in ln]
+    assert line.startswith("content/kettles/care/descale.md:") and "[broken-link]" in line
+    # A hook that fails is named, with its file and line.
+    write(root, "hooks.py", "def on_article(article, markdown, **kw):\n    raise KeyError('oops')\n")
+    proc = run_kbgen("check", cwd=root, check=False)
+    assert proc.returncode == 1
+    assert "hooks.py:2: error: plugin 'hooks hooks.py' failed in on_article: KeyError: 'oops'" in proc.stderr

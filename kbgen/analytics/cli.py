@@ -122,6 +122,12 @@ def report(
         config.analytics.sources, config.root, days or config.analytics.window_days, top
     )
     rep.widget = widget if config.widget.enabled or widget["measured"] else None
+    from .reasons import feedback_reasons  # what was missing after "No" (collector only)
+
+    shown = {a.url: (a.title, f"{config.content_dir}/{a.source}") for a in getattr(library, "articles", [])}
+    rep.reasons = feedback_reasons(
+        config.analytics.sources, config.root, days or config.analytics.window_days, top, shown
+    )
     # The file first: `kbgen report --html r.html | head` still writes all of it.
     if html_path is not None:
         write_html(rep, html_path)

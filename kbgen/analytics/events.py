@@ -28,11 +28,16 @@ __all__ = [
     "SchemaError",
     "clean_path",
     "clean_query",
+    "clean_text",
     "redact",
     "schema_markdown",
     "validate",
     "validate_batch",
 ]
+
+
+# `feedback_reason`'s `reason`: out of date, didn't answer my question, hard to follow, something else.
+REASONS: tuple[str, ...] = ("outdated", "unanswered", "unclear", "other")
 
 
 class SchemaError(ValueError):
@@ -92,6 +97,20 @@ FIELDS: dict[str, Field] = {
         Field("rank", "int", "1-based position of the clicked result", minimum=1, maximum=1000),
         Field("helpful", "enum", "the customer's answer to *Was this helpful?*", choices=("yes", "no")),
         Field(
+            "reason",
+            "enum",
+            "after *No*, what was missing: out of date, didn't answer my question, hard to follow, "
+            "something else",
+            choices=REASONS,
+        ),
+        Field(
+            "comment",
+            "text",
+            "after *No*, the customer's optional words (control characters and whitespace collapsed, e-mail "
+            "addresses and long numbers replaced by `[email]` / `[number]`, at most 300 characters)",
+            300,
+        ),
+        Field(
             "channel",
             "str",
             "contact channel: `email`, `phone`, `chat`, `messenger`, `form` (or the theme's own)",
@@ -146,6 +165,13 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("search_click", "a search result was opened", ("query", "url", "rank")),
         EventSpec("feedback", "a *Was this helpful?* answer (once per page view)", ("url", "helpful")),
         EventSpec(
+            "feedback_reason",
+            "after a *No* `feedback`, what was missing: the reason chosen and the optional text, in one "
+            "event (once per page view; the `feedback` vote was sent already)",
+            ("url", "reason"),
+            ("comment",),
+        ),
+        EventSpec(
             "contact_click",
             "a contact link (`data-kb-contact`) was followed: self-service did not answer",
             ("url", "channel"),
@@ -187,6 +213,11 @@ def clean_query(text: str) -> str:
     return _SPACE.sub(" ", redact(_CONTROL.sub(" ", text))).strip()[:100]
 
 
+def clean_text(text: str, max_len: int = 300) -> str:
+    """A customer's free text (`comment`) as stored: `clean_query`'s rules, at most `max_len` characters."""
+    return _SPACE.sub(" ", redact(_CONTROL.sub(" ", text))).strip()[:max_len]
+
+
 def clean_path(text: str, max_len: int = 500) -> str:
     """A page or URL as stored: each part between `/ ? # & = ;` `redact`ed, also when it is
     percent-encoded (`ann%40example.com`, `+` for a space after `?`), then cut to `max_len`."""
@@ -218,6 +249,10 @@ def _check(field: Field, value: Any) -> Any:
         raise SchemaError(f"`{name}` must be a string, not {type(value).__name__}")
     if _SURROGATE.search(value):  # not Unicode text: cannot be stored, shown or exported as UTF-8
         raise SchemaError(f"`{name}` is not valid Unicode text (a lone surrogate)")
+    if field.kind == "text":  # bounded before the cleaning too: a client cannot make it work on megabytes
+        if len(value) > 4 * field.max_len:
+            raise SchemaError(f"`{name}` is longer than {field.max_len} characters")
+        return clean_text(value, field.max_len)
     if field.kind == "query":
         value = clean_query(value)
         if not value:
@@ -263,7 +298,9 @@ def validate(obj: Any) -> dict[str, Any]:
             if key in spec.required or key == "page":
                 raise SchemaError(f"`{name}` needs `{key}`")
             continue
-        out[key] = _check(FIELDS[key], value)
+        value = _check(FIELDS[key], value)
+        if value != "" or key in spec.required:  # a text of spaces only: as if not given
+            out[key] = value
     return out
 
 
@@ -291,7 +328,8 @@ def schema_markdown() -> str:
         lines.append(f"| `{spec.name}` | {', '.join(fields) or '—'} | {spec.doc} |")
     lines += ["", "| field | type | meaning |", "|---|---|---|"]
     for f in FIELDS.values():
-        kind = {"enum": " \\| ".join(f"`{c}`" for c in f.choices), "path": "string", "query": "string"}.get(
+        kind = {"enum": " \\| ".join(f"`{c}`" for c in f.choices), "path": "string", "query": "string",
+                "text": "string"}.get(
             f.kind, "integer" if f.kind == "int" else "string"
         )
         lines.append(f"| `{f.name}` | {kind} | {f.doc} |")

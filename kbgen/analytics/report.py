@@ -21,6 +21,7 @@ from ..atomic import write_atomic
 from ..config import is_css_color
 from ..termsafe import for_terminal
 from .popularity import AnalyticsData
+from .reasons import print_reasons, reasons_html
 
 __all__ = ["Report", "build_report", "print_report", "render_html", "widget_deflection", "write_html"]
 
@@ -42,6 +43,7 @@ class Report:
     unmatched: list[tuple[str, int]] = field(default_factory=list)
     brand_color: str = "#0b5cad"
     widget: dict[str, Any] | None = None  # widget_deflection(), when the site has the help widget
+    reasons: dict[str, Any] | None = None  # reasons.feedback_reasons(): what was missing after "No"
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -289,6 +291,7 @@ def print_report(rep: Report, console: Any = None) -> None:
             "",
         )
     print_deflection(rep.widget, console)
+    print_reasons(rep.reasons, console)
 
 
 # -- HTML ----------------------------------------------------------------
@@ -568,6 +571,7 @@ add the words to an existing article's <code>keywords</code>.</p>{gaps}</section
 </div>
 {unmatched}
 {deflection_html(rep.widget)}
+{reasons_html(rep.reasons)}
 <section class="panel"><h2>Sources</h2><ul class="sources">{sources}</ul></section>
 </main></body></html>
 """

@@ -431,6 +431,7 @@ class _Loader:
         if plugins.active():  # kbgen.plugins: `on_article` may rewrite an article's Markdown before rendering
             for a, p in pending:
                 p.body = plugins.call("on_article", "markdown", article=a, markdown=p.body)
+                self.rewritten(a.source, p.body)
         # Anchors are only known after rendering; link anchors are checked against headings written in source.
         anchors = {a.source: _source_anchors(p.body) for a, p in pending}
         links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts)
@@ -560,6 +561,9 @@ class _Loader:
         ):
             return None
         return article
+
+    def rewritten(self, rel: str, body: str) -> None:
+        """An `on_article` hook returned the Markdown of `rel` (kbgen.plugins)."""
 
     @staticmethod
     def attach(article: Article, r: Rendered) -> None:
@@ -749,6 +753,9 @@ class _DetailLoader(_Loader):
         _Loader.attach(article, r)
         self.rendered[article.source] = r
 
+    def rewritten(self, rel: str, body: str) -> None:
+        self.anchors[rel] = _source_anchors(body)  # the headings an `on_article` hook left
+
 
 def load_library_details(
     content_dir: Path, options: LoadOptions | None = None, *, keep_sources: bool = False
@@ -804,6 +811,15 @@ def read_one_article(content_dir: Path, rel: str, options: LoadOptions, dates: d
     if article.draft and not options.drafts:
         return OneArticle(rel, None, parsed, loader.problems, hidden_draft=True)
     return OneArticle(rel, article, parsed, loader.problems, anchors=_source_anchors(parsed.body))
+
+
+def article_hooks(one: OneArticle) -> None:
+    """kbgen.plugins: `on_article` on an article from `read_one_article` (its `url` set), as a full load runs
+    it before rendering; the anchors follow the Markdown it returns."""
+    if plugins.active() and one.article is not None and one.parsed is not None:
+        body = plugins.call("on_article", "markdown", article=one.article, markdown=one.parsed.body)
+        one.parsed.body = body
+        one.anchors = _source_anchors(body)
 
 
 def render_one_article(one: OneArticle, renderer: MarkdownRenderer, strict: bool = False) -> None:

@@ -11,6 +11,7 @@
     search_no_results: ['query', 'results'],
     search_click: ['query', 'url', 'rank'],
     feedback: ['url', 'helpful'],
+    feedback_reason: ['url', 'reason', 'comment'],
     contact_click: ['url', 'channel'],
     video_play: ['url', 'video', 'provider'],
     widget_open: [],
@@ -18,10 +19,10 @@
   };
   const base = (ds.kbBase || '/').replace(/\/?$/, '/');
   const path = location.pathname.indexOf(base) ? location.pathname : '/' + location.pathname.slice(base.length);
-  // = events.clean_query: no e-mail addresses or long numbers; in a typed path (404, referrer) too
+  // = events.clean_query/clean_text: no e-mail addresses or long numbers; in typed paths (404, referrer) too
   const N = /\+?(?:\d[\s.-]?){4,}\d/g;
-  const clean = q => String(q).replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\s@]+@[^\s@]+/g, '[email]')
-    .replace(N, '[number]').replace(/\s+/g, ' ').trim().slice(0, 100);
+  const clean = (q, m) => String(q).replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\s@]+@[^\s@]+/g, '[email]')
+    .replace(N, '[number]').replace(/\s+/g, ' ').trim().slice(0, m || 100);
   const scrub = p => {
     let t = p;
     try { t = decodeURIComponent(p); } catch (e) {}
@@ -30,7 +31,7 @@
   };
   const is404 = b.classList.contains('kb-kind-404');
   const page = is404 ? scrub(path) : ds.kbUrl || path;
-  // Providers are handed the address and referrer without query or fragment (?q= is what was typed)
+  // providers get the address and referrer without query or fragment (?q= is what was typed)
   const bare = (u, t) => { try { u = new URL(u); return u.origin + (t ? scrub(u.pathname) : u.pathname); } catch (e) { return ''; } };
   const loc = bare(location.href, is404), ref = bare(d.referrer, 1);
 
@@ -67,13 +68,9 @@
   if (U && !off) umami('', null, 0);
 
   const send = ev => {
-    const name = ev.name, props = Object.assign({}, ev);
-    delete props.name;
-    if (B) {
-      // a string goes as text/plain: no CORS preflight (sendBeacon can't do one)
-      const s = JSON.stringify(ev);
-      try { n.sendBeacon(B.url, s); } catch (e) {}
-    }
+    const { name, comment, ...props } = ev; // comment: to the beacon only
+    // a string: text/plain, no CORS preflight (sendBeacon can't do one)
+    if (B) try { n.sendBeacon(B.url, JSON.stringify(ev)); } catch (e) {}
     if (name == 'page_view') return;
     if (P) W.plausible(name, { props, u: loc, url: loc });
     if (G) W.gtag('event', name == 'search' ? 'view_search_results' : name, name == 'search' ? Object.assign({ search_term: ev.query }, props) : props);
@@ -81,7 +78,7 @@
       // Matomo's site search counts no-result searches itself
       if (name == 'search') W._paq.push(['trackSiteSearch', ev.query, false, ev.results]);
       else if (name != 'search_no_results') {
-        W._paq.push(['trackEvent', name, ev.helpful || ev.channel || ev.query || ev.video || name, ev.url || page, ev.rank]);
+        W._paq.push(['trackEvent', name, ev.helpful || ev.reason || ev.channel || ev.query || ev.video || name, ev.url || page, ev.rank]);
       }
     }
     if (U) umami(name, props, 0);
@@ -100,7 +97,7 @@
       let v = props[k];
       if (k == 'url' && v == null) v = page;
       if (v == null || v === '') continue;
-      ev[k] = k == 'query' ? clean(v) : k == 'results' || k == 'rank' ? +v : String(v);
+      ev[k] = k == 'query' || k == 'comment' ? clean(v, k < 'q' && 300) : k == 'results' || k == 'rank' ? +v : String(v);
     }
     if (name.startsWith('search') && !ev.query) return;
     d.dispatchEvent(new CustomEvent('kb:event', { detail: ev }));
@@ -118,5 +115,5 @@
     else if (!voted) { voted = true; track('feedback', { helpful: f }); }
   }, true);
 
-  if (!ds.kbSource) track('page_view'), W.addEventListener('pageshow', e => { if (e.persisted) track('page_view'); });
+  if (!ds.kbSource) track('page_view'), W.addEventListener('pageshow', e => e.persisted && track('page_view'));
 })();

@@ -1,6 +1,6 @@
-/* kbgen default theme: dark-mode toggle, FAQ deep links + expand all, feedback thank-you, video facades,
+/* kbgen default theme: dark-mode toggle, FAQ deep links + expand all, feedback thank-you and reasons, video facades,
  * image zoom, on-page TOC highlight, print. Everything works without it; analytics.js records clicks on
- * [data-kb-feedback]/[data-kb-contact] itself, this file only reports video_play. */
+ * [data-kb-feedback]/[data-kb-contact] itself, this file only reports video_play and feedback_reason. */
 (() => {
   const d = document, W = window, root = d.documentElement;
   const $$ = (s, r = d) => [...r.querySelectorAll(s)];
@@ -64,6 +64,18 @@
     upd();
   });
 
+  // The reason and the optional text: one feedback_reason event (analytics.js cleans the text); focus
+  // goes to the thank-you that replaces the form.
+  d.addEventListener('submit', e => {
+    const f = e.target.closest('[data-kb-feedback-why]');
+    if (!f) return;
+    e.preventDefault();
+    track('feedback_reason', { reason: f.elements.reason.value, comment: f.elements.comment.value });
+    const msg = f.parentElement.querySelector('[data-kb-feedback-thanks]');
+    f.hidden = true;
+    if (msg) { msg.textContent = msg.dataset.sent; msg.focus(); }
+  });
+
   d.addEventListener('click', e => {
     const t = e.target.closest ? e.target : e.target.parentElement;
     // "Was this helpful?": swap the buttons for a thank-you (the vote itself is sent by analytics.js).
@@ -73,6 +85,9 @@
       const msg = box.querySelector('[data-kb-feedback-thanks]');
       if (msg) msg.textContent = msg.dataset[fb.dataset.kbFeedback] || msg.dataset.yes;
       box.classList.add('is-done');
+      // After No: "What was missing?" (the No itself is sent already); focus on its first choice.
+      const why = box.querySelector('[data-kb-feedback-why]');
+      if (why && fb.dataset.kbFeedback == 'no') { why.hidden = false; why.querySelector('input').focus(); }
       return;
     }
     // Video facade → iframe (autoplay) on click.
