@@ -113,6 +113,8 @@ class Stats:
     search_results: dict[str, int] = field(default_factory=dict)  # query → results last shown
     query_text: dict[str, str] = field(default_factory=dict)  # casefolded → as typed
     clicks: Counter[tuple[str, Key]] = field(default_factory=Counter)  # (query, page) → clicks
+    # (query, page) → the distinct days (ISO) it was clicked on, where the source says (analytics/learn.py)
+    click_days: dict[tuple[str, Key], set[str]] = field(default_factory=dict)
     helpful: Counter[Key] = field(default_factory=Counter)
     not_helpful: Counter[Key] = field(default_factory=Counter)
     contacts: Counter[Key] = field(default_factory=Counter)
@@ -157,6 +159,8 @@ class Stats:
             getattr(self, name).update(getattr(other, name))
         for metric, weeks in other.weekly.items():
             self.weekly.setdefault(metric, Counter()).update(weeks)
+        for pair, days in other.click_days.items():
+            self.click_days.setdefault(pair, set()).update(days)
         self.search_results.update(other.search_results)
         for k, v in other.query_text.items():
             self.query_text.setdefault(k, v)
@@ -763,9 +767,12 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     for query, n in rows("query, count(*)", "search_no_results", "query"):
         if query:
             st.add_no_results(query, n)
-    for query, url, n in rows("query, url, count(*)", "search_click", "query, url"):
+    for query, url, d, n in rows(f"query, url, {day} AS d, count(*)", "search_click", "query, url, d"):
         if query and (k := key(None, url)):
-            st.clicks[(" ".join(query.split()).casefold(), k)] += n
+            pair = (" ".join(query.split()).casefold(), k)
+            st.clicks[pair] += n
+            if d:
+                st.click_days.setdefault(pair, set()).add(str(d))
     for article, url, helpful, n in rows("id, url, helpful, count(*)", "feedback", "id, url, helpful"):
         if k := key(article, url):
             (st.helpful if helpful == "yes" else st.not_helpful)[k] += n
