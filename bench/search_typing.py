@@ -92,7 +92,7 @@ def type_queries(site: Path, queries: list[str], delay: int = 150) -> list[dict[
                     "q => window.kbTyping.renders.some(r => r[1].includes('“' + q + '”'))", arg=q, timeout=60000
                 )
                 # then until nothing more is fetched or drawn for 600 ms (search.js completes an as-you-type
-                # answer 250 ms after the last key)
+                # answer 300 ms after the last key)
                 quiet = (len(seen), len(page.evaluate("window.kbTyping.renders")))
                 while True:
                     page.wait_for_timeout(600)

@@ -135,8 +135,9 @@
     const go = q => { input.value = q; run(1); input.focus(); };
     const render = (q, a) => {
       const n = total(a);
-      // As-you-type answers may leave out what is not loaded yet: the whole answer once typing pauses.
-      if (a.partial || (!n && a.typing)) full = setTimeout(() => run(0, 1), 250);
+      // As-you-type answers may leave out what is not loaded yet: the whole answer once typing pauses
+      // (not for a last word of one or two letters: its completions span many shards, and it is not a word yet).
+      if ((a.partial || (!n && a.typing)) && !/(^|\s)\S{1,2}$/.test(q)) full = setTimeout(() => run(0, 1), 300);
       // A half-typed word ("refn" on the way to "refnud") that matches nothing: keep what is shown.
       if (!n && a.typing) return;
       if (!n && !a.didYouMean && norm(q).length < 3) return open(false); // too short to say "no results"
