@@ -130,3 +130,23 @@ def test_browser_finds_the_article_in_the_customers_words(tmp_path: Path, browse
         page.close()
     finally:
         server.shutdown()
+
+
+def test_provider_export_of_search_clicks_teaches_from_unique_visitors(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    toml = (root / "kbgen.toml").read_text(encoding="utf-8")
+    toml = toml.replace(
+        '{type = "collector", path = "analytics.sqlite"}', '{type = "csv", path = "clicks.csv"}'
+    )
+    (root / "kbgen.toml").write_text(toml, encoding="utf-8")
+    # Plausible's breakdown of a `search_click` goal by its `query` and `url` properties
+    csv = "query,url,visitors,events\n"
+    csv += f"{QUERY},{REFUND},1,6\n"  # one customer clicking six times teaches nothing
+    (root / "clicks.csv").write_text(csv, encoding="utf-8")
+    run_kbgen("build", cwd=root)
+    assert REFUND not in top_urls(root, "dosh")[:1]
+    csv += f"dosh never came back,{REFUND},4,5\n{QUERY},{TRACK},1,1\n"
+    (root / "clicks.csv").write_text(csv, encoding="utf-8")
+    run_kbgen("build", cwd=root)
+    assert top_urls(root, "dosh")[0] == REFUND
+    assert "dosh (5, 11)" in run_kbgen("report", cwd=root).stdout

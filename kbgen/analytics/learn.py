@@ -9,7 +9,9 @@ rank with them identically).
 Only repeated evidence teaches a word. For a word *w* and an article *a*, over the clicks of every search
 whose query contains *w*:
 
-- **days**: the clicks on *a* happened on at least `[search] learn_min_days` distinct days (default 3).
+- **days**: the clicks on *a* happened on at least `[search] learn_min_days` distinct days (default 3),
+  or, from a provider's export of search clicks (a table with a search term, the clicked page and counts),
+  that many unique visitors when the export has a visitors column, or rows on that many distinct dates.
   The collector keeps no visitor identifier by design, so distinct days stand in for distinct visitors:
   one visitor's click, or one visitor clicking the same result ten times in a sitting, is one day and
   teaches nothing; a single person would have to come back on three separate days with the same word and
@@ -96,6 +98,7 @@ def learn_words(
     word_total: Counter[str] = Counter()  # word → clicks of searches with it
     pair_clicks: Counter[tuple[str, str]] = Counter()  # (word, article id) → clicks
     pair_days: dict[tuple[str, str], set[str]] = defaultdict(set)
+    pair_visitors: Counter[tuple[str, str]] = Counter()  # unique visitors, from exports that count them
     articles: dict[str, Any] = {}
     for (query, key), n in stats.clicks.items():
         words = set(_words(query)) - skip
@@ -109,10 +112,12 @@ def learn_words(
                 articles[article.id] = article
                 pair_clicks[(w, article.id)] += n
                 pair_days[(w, article.id)].update(days)
+                pair_visitors[(w, article.id)] += stats.click_visitors.get((query, key), 0)
     out: dict[str, list[LearnedWord]] = {}
     blocks: dict[str, set[str]] = {}
     for (w, aid), n in pair_clicks.items():
-        days = len(pair_days[(w, aid)])
+        # distinct days, or an export's unique visitors when it has more (both: distinct customers)
+        days = max(len(pair_days[(w, aid)]), pair_visitors[(w, aid)])
         share = n / word_total[w]
         if days < min_days or share < min_share or w in site_block:
             continue
