@@ -109,7 +109,7 @@ def test_config_rejects_one_day_of_evidence(tmp_path: Path) -> None:
     root = project(tmp_path, "learn_min_days = 1\n")
     proc = run_kbgen("build", cwd=root, check=False)
     assert proc.returncode != 0
-    assert "search.learn_min_days" in proc.stdout + proc.stderr
+    assert "`search.learn_min_days` must be at least 2" in proc.stdout + proc.stderr
 
 
 @pytest.mark.browser
