@@ -62,6 +62,12 @@ class Search:
     shard_threshold: int = 2000
     promoted_boost: float = 1.15
     popularity_weight: float = 0.25
+    # Learning from customers' searches (kbgen/analytics/learn.py): a search followed by a click on an
+    # article adds the query's words to that article's customer words, from repeated evidence only.
+    learn: bool = True
+    learn_block: list[str] = field(default_factory=list)  # words never learned
+    learn_min_days: int = 3  # distinct days with such a click (the collector keeps no visitor id)
+    learn_min_share: float = 0.3  # share of the clicks of searches with that word
 
 
 @dataclass
@@ -280,6 +286,10 @@ def _check_values(config: Config, where: str) -> None:
     if config.check.stale_after < 1:
         raise ConfigError(f"{where}: `check.stale_after` must be at least 1 (months)")
     _check_analytics(config.analytics, where)
+    if config.search.learn_min_days < 2:
+        raise ConfigError(f"{where}: `search.learn_min_days` must be at least 2: one day can be one visitor")
+    if not 0 < config.search.learn_min_share <= 1:
+        raise ConfigError(f"{where}: `search.learn_min_share` must be above 0 and at most 1")
     _check_page_values(config, where)
     check_widget_config(config.widget, where)
     _check_deploy(config.deploy, where)

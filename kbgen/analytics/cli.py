@@ -134,6 +134,9 @@ def report(
         click.echo(f"wrote {for_terminal(html_path)}", err=True)
     try:
         print_report(rep)
+        from .learn import print_learned
+
+        print_learned(data, library, config)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader stopped early (`| head`): what it read is what it wanted. Point stdout at /dev/null so

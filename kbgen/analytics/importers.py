@@ -113,6 +113,9 @@ class Stats:
     search_results: dict[str, int] = field(default_factory=dict)  # query → results last shown
     query_text: dict[str, str] = field(default_factory=dict)  # casefolded → as typed
     clicks: Counter[tuple[str, Key]] = field(default_factory=Counter)  # (query, page) → clicks
+    # (query, page) → the distinct days (ISO) it was clicked on, where the source says (analytics/learn.py)
+    click_days: dict[tuple[str, Key], set[str]] = field(default_factory=dict)
+    click_visitors: Counter[tuple[str, Key]] = field(default_factory=Counter)  # unique visitors, if exported
     helpful: Counter[Key] = field(default_factory=Counter)
     not_helpful: Counter[Key] = field(default_factory=Counter)
     contacts: Counter[Key] = field(default_factory=Counter)
@@ -148,6 +151,7 @@ class Stats:
             "searches",
             "no_results",
             "clicks",
+            "click_visitors",
             "helpful",
             "not_helpful",
             "contacts",
@@ -157,6 +161,8 @@ class Stats:
             getattr(self, name).update(getattr(other, name))
         for metric, weeks in other.weekly.items():
             self.weekly.setdefault(metric, Counter()).update(weeks)
+        for pair, days in other.click_days.items():
+            self.click_days.setdefault(pair, set()).update(days)
         self.search_results.update(other.search_results)
         for k, v in other.query_text.items():
             self.query_text.setdefault(k, v)
@@ -357,6 +363,10 @@ QUERY_COUNT_COLUMNS = (
     "users",
     "total users",
 )
+# Search-click breakdowns: the clicked page, the clicks and the unique visitors (Plausible / GA4 exports)
+CLICK_URL_COLUMNS = ("url", "clicked url", "result url", "clicked page", "result")
+CLICK_COUNT_COLUMNS = ("clicks", "events", "event count", "total events", "count")
+CLICK_VISITOR_COLUMNS = ("visitors", "unique visitors", "total users", "users", "active users")
 RESULT_COLUMNS = ("results", "result count", "results count", "nb_results")
 DATE_COLUMNS = ("date", "day", "created_at", "timestamp")
 IGNORED_LABELS = {"total", "totals", "grand total", "(not set)", "(other)", "others", "(none)"}
@@ -380,6 +390,8 @@ def _read_table(
     if c_views is None:
         c_views = table.column(*FALLBACK_VIEW_COLUMNS)
     c_date = table.column(*DATE_COLUMNS)
+    if c_query is not None and (c_path is not None or table.column(*CLICK_URL_COLUMNS) is not None):
+        return _read_click_table(table, result, c_query, c_date)
     if c_query is not None and c_path is None:
         c_count = table.column(*QUERY_COUNT_COLUMNS)
         c_results = table.column(*RESULT_COLUMNS)
@@ -440,6 +452,41 @@ def _read_table(
                 st.views[("title", " ".join(text.split()).casefold())] += count
         if day is not None:
             st.add_week("views", day, count)
+    return True
+
+
+def _read_click_table(table: Table, result: SourceResult, c_query: int, c_date: int | None) -> bool:
+    """A search term with the page it led to (a provider's `search_click` events broken down by their
+    `query` and `url` properties): clicks, and the evidence of distinct customers that learning needs
+    (kbgen/analytics/learn.py): the row's date, or a unique-visitors column."""
+    st = result.stats
+    c_url = table.column(*CLICK_URL_COLUMNS, *PATH_COLUMNS)
+    c_count = table.column(*CLICK_COUNT_COLUMNS)
+    c_visitors = table.column(*CLICK_VISITOR_COLUMNS)
+    if c_count is None:
+        c_count = c_visitors
+    if c_url is None or c_count is None:
+        return False
+    result.kinds.add("searches")
+    for line, row in table.rows:
+        result.rows += 1
+        query, url = _cell(row, c_query), _cell(row, c_url)
+        count = parse_count(_cell(row, c_count) or "")
+        if query is None or url is None or count is None:
+            result.skip(line, f"expected a search term, a page and a count, got {','.join(row)[:80]!r}")
+            continue
+        key = " ".join(query.split()).casefold()
+        path = normalize_path(url.strip())
+        if not key or key in IGNORED_LABELS or path is None:
+            continue
+        pair = (key, ("path", path))
+        st.clicks[pair] += count
+        day = parse_day(_cell(row, c_date) or "") if c_date is not None else None
+        if day:
+            st.click_days.setdefault(pair, set()).add(day.isoformat())
+        visitors = parse_count(_cell(row, c_visitors) or "") if c_visitors is not None else None
+        if visitors:
+            st.click_visitors[pair] += visitors
     return True
 
 
@@ -763,9 +810,12 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     for query, n in rows("query, count(*)", "search_no_results", "query"):
         if query:
             st.add_no_results(query, n)
-    for query, url, n in rows("query, url, count(*)", "search_click", "query, url"):
+    for query, url, d, n in rows(f"query, url, {day} AS d, count(*)", "search_click", "query, url, d"):
         if query and (k := key(None, url)):
-            st.clicks[(" ".join(query.split()).casefold(), k)] += n
+            pair = (" ".join(query.split()).casefold(), k)
+            st.clicks[pair] += n
+            if d:
+                st.click_days.setdefault(pair, set()).add(str(d))
     for article, url, helpful, n in rows("id, url, helpful, count(*)", "feedback", "id, url, helpful"):
         if k := key(article, url):
             (st.helpful if helpful == "yes" else st.not_helpful)[k] += n

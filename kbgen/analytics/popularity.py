@@ -251,8 +251,11 @@ def apply_popularity(library: Any, config: Any, project_root: Path | None = None
     for rank, s in enumerate(ranked, 1):
         s.article.views = s.views
         s.article.popularity_rank = rank
+    from .learn import apply_learning
+
+    learn_problems = apply_learning(data, library, config)
     report = PopularityReport(
-        problems=data.problems,
+        problems=data.problems + learn_problems,
         sources=data.sources,
         ranked=len(ranked),
         matched_views=sum(s.views for s in ranked),

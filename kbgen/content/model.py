@@ -74,6 +74,7 @@ class Article:
     tag_links: list[Tag] = field(default_factory=list, repr=False, compare=False)  # `tags` as Tag pages
     views: int = 0
     popularity_rank: int | None = None
+    customer_words: list[str] = field(default_factory=list)  # learned from searches (analytics/learn.py)
 
     @property
     def reading_minutes(self) -> int:

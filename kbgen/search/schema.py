@@ -27,7 +27,7 @@ from whoosh.analysis import Composable, Filter, RegexTokenizer, Token
 from whoosh.lang import has_stemmer, stemmer_for_language, stopwords_for_language
 
 # Bump when the analysis, the schema or the unit model changes: an index of another version is rebuilt.
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 
 TOKEN_PATTERN = r"\w+(?:[.\-]\w+)*"
 MIN_TOKEN, MAX_TOKEN = 2, 40
@@ -41,6 +41,9 @@ FIELD_BOOSTS: dict[str, float] = {
     "tags": 1.5,
     "category": 0.5,
     "body": 1.0,
+    # Words customers searched with before opening the article (kbgen/analytics/learn.py): their own low
+    # weight, below keywords and headings, so an editor's words always outrank what was learned.
+    "customer": 1.0,
 }
 SCORED_FIELDS: tuple[str, ...] = tuple(FIELD_BOOSTS)
 K1 = 1.2
@@ -51,6 +54,7 @@ FIELD_B: dict[str, float] = {
     "tags": 0.5,
     "category": 0.5,
     "body": 0.75,
+    "customer": 0.5,
 }
 
 # Query expansion weights (identical in search-core.js, which reads them from meta.json).
@@ -508,6 +512,7 @@ def make_schema(lang: str) -> fields.Schema:
         keywords=fields.TEXT(**text),
         tags=fields.TEXT(**text),
         category=fields.TEXT(**text),  # category and section titles, as words
+        customer=fields.TEXT(**text),  # words learned from customers' searches (analytics/learn.py)
         category_slug=fields.STORED(),
         category_title=fields.STORED(),
         type=fields.STORED(),

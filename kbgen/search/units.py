@@ -43,6 +43,7 @@ class Unit:
     views: int = 0
     promoted: bool = False
     text: str = ""  # display text for snippets (plain text)
+    customer: str = ""  # words learned from customers' searches that opened this article
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -81,6 +82,7 @@ def article_units(article: Article) -> list[Unit]:
         "url": article.url,
         "views": int(article.views or 0),
         "promoted": bool(article.promoted),
+        "customer": " ".join(getattr(article, "customer_words", ()) or ()),
     }
     sections = [s for s in article.sections if s[0]]
     split = bool(sections) and (

@@ -4,6 +4,9 @@
  *   metaHref defaults to <body data-kb-base> + "_search/meta.json".
  * kbSearchCore.query(q, {category, limit = 10, prefix = true}) → Promise<{query, terms, results, grouped,
  *   total, didYouMean?}>. The last word of q is a prefix unless prefix === false (submitted searches).
+ *   typing: true (as-you-type, between keystrokes; large sites): the word being typed loads only its own
+ *   shard, no tail is loaded; the answer then has `partial` (something was left out: ask again without
+ *   `typing` when the customer pauses) and `typing` (the last word is still being typed).
  *   grouped: pages best first, {title, url, href, category, categorySlug, type, score, snippet,
  *     highlights, titleHighlights, units: Result[]}; results: the best unit of each page;
  *   Result: {title ("Page › Section" for a section), pageTitle, heading, url, anchor, href, category,
@@ -256,6 +259,7 @@
       var p = { word: word, exact: find(word), syn: [], comps: [], roots: [], typos: [], joined: joinedOf["~" + word] || [] };
       if (Object.prototype.hasOwnProperty.call(S.lex.syn, word)) p.syn = S.lex.syn[word];
       var isPrefix = prefix && qw.typing && pos === qw.words.length - 1 && !(question && p.exact >= 0);
+      if (prefix && qw.typing && pos === qw.words.length - 1) p.half = true; // still being typed
       if (isPrefix && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
       var known = p.exact >= 0 || p.syn.length || p.comps.length || p.joined.length;
       var typ = !known ? typos(word, budgetOf(word), rk.maxExpansions) : [];
@@ -530,15 +534,26 @@
     }
     return (S.post[t] = out);
   }
-  function need(plans) {
-    if (!S.sharded) return Promise.resolve();
-    var want = {}, w = S.lex.words;
+  // The shards a query needs. `typing` (as-you-type, between keystrokes): the word still being typed uses
+  // the shards already loaded that hold one of its alternatives, or else loads one (from its third letter):
+  // the shard of its likeliest alternative (the word, its commonest completion, its closest typo). True when an
+  // alternative was left out (the answer is then `partial`: search.js asks again when typing pauses).
+  function need(plans, typing) {
+    if (!S.sharded) return Promise.resolve(false);
+    var want = {}, w = S.lex.words, partial = false;
     plans.forEach(function (p) {
-      if (p.exact >= 0 || p.syn.length) want[shardOf(p.phrase ? p.target : p.word)] = 1;
-      p.comps.concat(p.roots, p.joined || []).forEach(function (k) { want[shardOf(w[k])] = 1; });
-      p.typos.forEach(function (c) { want[shardOf(w[c[0]])] = 1; });
+      var mine = [];
+      if (p.exact >= 0 || p.syn.length) mine.push(shardOf(p.phrase ? p.target : p.word));
+      p.comps.concat(p.roots, p.joined || []).forEach(function (k) { mine.push(shardOf(w[k])); });
+      p.typos.forEach(function (c) { mine.push(shardOf(w[c[0]])); });
+      if (typing && p.half && mine.length) {
+        var have = mine.filter(function (i) { return S.shardData[i]; });
+        if (have.length < mine.length) partial = true;
+        mine = have.length ? have : clen(p.word) < 3 ? [] : [mine[0]]; // two letters: too soon to guess
+      }
+      mine.forEach(function (i) { want[i] = 1; });
     });
-    return Promise.all(Object.keys(want).map(getShard));
+    return Promise.all(Object.keys(want).map(getShard)).then(function () { return partial; });
   }
   function getShard(i) {
     if (S.shards[i]) return S.shards[i];
@@ -661,28 +676,38 @@
     opts = opts || {};
     var limit = opts.limit || 10, text = String(q || "");
     return load(opts.metaHref).then(function () {
-      var plans = plan(text, opts.prefix !== false);
-      return need(plans).then(function () {
+      var plans = plan(text, opts.prefix !== false), typing = !!opts.typing;
+      return need(plans, typing).then(function (partial) {
         var words = expand(plans), trouble = isProblemQuery(text);
         var attempt = function () {
           var r = rank(words, opts.category, limit, trouble);
-          if (r.fetch.length) return Promise.all(r.fetch.map(getTail)).then(attempt);
-          return display(r.groups).then(function () { return answer(text, words, r, r.groups, r.total, limit); });
+          if (r.fetch.length && typing) partial = true; // as-you-type: no tails between keystrokes
+          else if (r.fetch.length) return Promise.all(r.fetch.map(getTail)).then(attempt);
+          return display(r.groups, typing).then(function (left) {
+            var a = answer(text, words, r, r.groups, r.total, limit, typing);
+            // typing: the text ends inside a word ("refn", "forgot m"), or no word is a search word yet
+            if (typing) { a.partial = partial || left; a.typing = !plans.length || /[\p{L}\p{N}_]$/u.test(text); }
+            return a;
+          });
         };
         return attempt();
       });
     });
   }
-  function display(groups) {
-    if (!S.sharded) return Promise.resolve();
-    var want = {};
+  // Display data of the pages shown. `typing`: only the first page's when no page shown has it yet (the
+  // others wait for the pause); resolves to true when a page was left without (answer() leaves it out).
+  function display(groups, typing) {
+    if (!S.sharded) return Promise.resolve(false);
+    var want = [], shown = 0;
     groups.slice(0, 50).forEach(function (g) { // the search page asks for many: display data for 50 at most
-      var x = g.units[0];
-      if (!S.recs[x[1]] || !S.arts[x[2]]) want[Math.floor(x[1] / S.meta.docsPer)] = 1;
+      var x = g.units[0], k = Math.floor(x[1] / S.meta.docsPer);
+      if (!S.recs[x[1]] || !S.arts[x[2]]) { if (want.indexOf(k) < 0) want.push(k); } else shown++;
     });
-    return Promise.all(Object.keys(want).map(getDocs));
+    var left = typing && want.length > 0 && (shown > 0 || want.length > 1);
+    if (typing) want = shown ? [] : want.slice(0, 1);
+    return Promise.all(want.map(getDocs)).then(function () { return left; });
   }
-  function answer(text, words, r, groups, total, limit) {
+  function answer(text, words, r, groups, total, limit, typing) {
     var cats = S.meta.categories, results = [], memo = new Map(), mw = matchedWords(r.terms);
     var grouped = groups.map(function (g) {
       var art = articleRec(g.a) || ["", "", -1, "article"], cat = cats[art[2]] || ["", ""];
@@ -703,7 +728,7 @@
         type: art[3], score: best.score, snippet: best.snippet, highlights: best.highlights,
         titleHighlights: highlights(art[0], r.terms, memo), units: units
       };
-    }).filter(function (g) { return g.units.length; });
+    }).filter(function (g) { return g.units.length && (!typing || g.url); }); // typing: no page without its data
     grouped.forEach(function (g) { if (results.length < limit) results.push(g.units[0]); });
     var ans = {
       query: text, terms: words.map(function (w) { return w.word; }),

@@ -99,7 +99,7 @@
       id, role: 'listbox', 'aria-label': (input.labels?.[0] || input).textContent || input.placeholder || 'Search'
     });
     const set = (k, v) => input.setAttribute(k, v);
-    let opts = [], active = -1, seq = 0, timer, idle, last, typedAt = 0;
+    let opts = [], active = -1, seq = 0, timer, idle, full, last, typedAt = 0;
     panel.classList.add('kb-sr-panel');
     panel.replaceChildren(msg, list);
     form.append(live);
@@ -135,6 +135,11 @@
     const go = q => { input.value = q; run(1); input.focus(); };
     const render = (q, a) => {
       const n = total(a);
+      // As-you-type answers may leave out what is not loaded yet: the whole answer once typing pauses
+      // (not for a last word of one or two letters: its completions span many shards, and it is not a word yet).
+      if ((a.partial || (!n && a.typing)) && !/(^|\s)\S{1,2}$/.test(q)) full = setTimeout(() => run(0, 1), 300);
+      // A half-typed word ("refn" on the way to "refnud") that matches nothing: keep what is shown.
+      if (!n && a.typing) return;
       if (!n && !a.didYouMean && norm(q).length < 3) return open(false); // too short to say "no results"
       opts = []; active = -1; last = { q, n };
       msg.textContent = n ? '' : fmt('none', { q: norm(q) });
@@ -155,11 +160,11 @@
       open(true);
       idle = setTimeout(() => last?.q === q && settle(q, n), 1000 - (Date.now() - typedAt));
     };
-    const run = now => {
+    const run = (now, whole) => {
       const q = input.value, my = ++seq;
-      clearTimeout(timer); clearTimeout(idle);
+      clearTimeout(timer); clearTimeout(idle); clearTimeout(full);
       if (!q.trim()) { last = 0; live.textContent = ''; return open(false); }
-      ask(q, { limit: 6 }).then(a => my === seq && (render(q, a), now && settle(q, last.n)), () => {
+      ask(q, { limit: 6, typing: !now && !whole }).then(a => my === seq && (render(q, a), now && settle(q, last.n)), () => {
         if (my !== seq) return;
         msg.textContent = S.error; msg.hidden = false; list.replaceChildren(); opts = []; open(true);
       });
@@ -167,7 +172,7 @@
 
     input.addEventListener('input', () => {
       typedAt = Date.now();
-      clearTimeout(timer); clearTimeout(idle);
+      clearTimeout(timer); clearTimeout(idle); clearTimeout(full);
       timer = setTimeout(run, 80);
     });
     input.addEventListener('focus', () => last && input.value === last.q && open(true));

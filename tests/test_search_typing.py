@@ -1,0 +1,82 @@
+"""Search while typing (issue 14 item 7) in real Chromium on a sharded export of the sample help centre."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from conftest import ROOT, run_kbgen, serve_directory, wait_for
+
+pytestmark = pytest.mark.browser
+
+BOX = "form[data-kb-search] [data-kb-search-input]"
+# Every state of the dropdown while typing: the "See all results for …" text and the "No results" message.
+RECORD = """window.kbStates = [];
+const watch = () => new MutationObserver(() => {
+  const p = [...document.querySelectorAll('[data-kb-search-results]')].find(x => !x.hidden);
+  if (!p) return;
+  const msg = p.querySelector('.kb-sr-msg'), all = p.querySelector('.kb-sr-all');
+  window.kbStates.push([msg && !msg.hidden ? msg.textContent : '', all ? all.textContent : '',
+                        p.querySelectorAll('a.kb-sr-page').length]);
+}).observe(document.documentElement, {subtree: true, childList: true, characterData: true, attributes: true});
+document.addEventListener('input', () => { if (!window.kbWatching) { window.kbWatching = 1; watch(); } }, true);"""
+
+
+@pytest.fixture(scope="module")
+def sharded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    dest = tmp_path_factory.mktemp("typing")
+    shutil.copytree(ROOT / "content", dest / "content")
+    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    (dest / "kbgen.toml").write_text(
+        toml.replace("[search]\n", "[search]\nshard_threshold = 40\n", 1), encoding="utf-8"
+    )
+    run_kbgen("build", cwd=dest)
+    assert list((dest / "site/_search").glob("shard.*.json")), "the fixture must use the sharded export"
+    url, server = serve_directory(dest / "site")
+    yield url
+    server.shutdown()
+
+
+def test_half_typed_word_never_flickers_to_no_results(browser, sharded_site: str) -> None:
+    ctx = browser.new_context()
+    ctx.add_init_script(RECORD)
+    page = ctx.new_page()
+    page.goto(sharded_site + "/orders/tracking/track-your-order/")
+    box = page.locator(BOX).locator("visible=true").first
+    box.focus()
+    box.press_sequentially(
+        "refnud", delay=150
+    )  # "ref" matches, "refn" / "refnu" are no word, "refnud" a typo
+    # the whole answer, once typing pauses: refund articles, exactly what kbgen search ranks first
+    assert wait_for(lambda: any("“refnud”" in s[1] and s[2] for s in page.evaluate("window.kbStates")), 15), (
+        page.evaluate("window.kbStates")
+    )
+    states = page.evaluate("window.kbStates")
+    assert any("“ref”" in s[1] and s[2] for s in states), states  # results were shown before "refn"
+    assert not [s for s in states if s[0]], f"the dropdown said 'No results' while typing: {states}"
+    titles = page.locator(
+        "[data-kb-search-results]:not([hidden]) a.kb-sr-page .kb-sr-title"
+    ).all_inner_texts()
+    assert any("refund" in t.lower() for t in titles[:3]), titles
+    ctx.close()
+
+
+def test_dropdown_after_a_pause_is_the_full_ranking(browser, sharded_site: str) -> None:
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(sharded_site + "/")
+    box = page.locator(BOX).locator("visible=true").first
+    box.focus()
+    q = "my parcel never arrived"
+    box.press_sequentially(q, delay=150)
+    exact = page.evaluate("async q => (await kbSearchCore.query(q, {limit: 6})).grouped.map(g => g.url)", q)
+
+    def shown() -> list[str]:
+        return page.evaluate(
+            "() => [...document.querySelectorAll('[data-kb-search-results]:not([hidden]) a.kb-sr-page')]"
+            ".map(a => a.getAttribute('href'))"
+        )
+
+    assert exact and wait_for(lambda: shown() == exact, 15), (shown(), exact)
+    ctx.close()
