@@ -150,3 +150,26 @@ def test_breadcrumb_and_search_read_right_to_left(browser, arabic_url: str) -> N
         assert re.search(r"\d+ نتيجة|\d+ نتائج|نتيجة واحدة|نتيجتان", got["live"]), got["live"]
     finally:
         page.close()
+
+
+def test_widget_panels_in_every_language(tmp_path: Path) -> None:
+    """The help widget's panel exists in each interface language (data-kb-lang), RTL ones with dir="rtl", and
+    its labels ("Was this helpful?", the launcher) come from that language's strings."""
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    (tmp_path / "kbgen.toml").write_text(
+        toml + '\n[widget]\nenabled = true\nhosts = ["https://shop.example"]\n'
+    )
+    run_kbgen("build", cwd=tmp_path)
+    site = tmp_path / "site"
+    for lang, direction, helpful in (
+        ("ar", "rtl", "هل كان هذا مفيدًا؟"),
+        ("he", "rtl", "זה עזר?"),
+        ("pl", "ltr", "Czy to było pomocne?"),
+        ("de", "ltr", "War das hilfreich?"),
+    ):
+        html = (site / "_widget" / lang / "index.html").read_text(encoding="utf-8")
+        assert f'<html lang="{lang}" dir="{direction}">' in html, lang
+        assert helpful in html, lang
+    launcher = (site / "widget.js").read_text(encoding="utf-8")
+    assert '"sv": "Hj\\u00e4lp"' in launcher and '"nl": "Hulp"' in launcher
