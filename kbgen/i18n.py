@@ -44,9 +44,16 @@ def locale_for(language: str) -> Locale:
     return Locale.parse("en")
 
 
+@lru_cache(maxsize=4096)
 def plural_category(language: str, n: int | float) -> str:
     """The CLDR plural category of `n` in `language`: one of PLURAL_CATEGORIES."""
     return str(locale_for(language).plural_form(abs(n)))
+
+
+@lru_cache(maxsize=8192)
+def long_date(language: str, value: date) -> str:
+    """`value` in the locale's long format (a build shows the same few hundred dates again and again)."""
+    return str(babel_format_date(value, format="long", locale=locale_for(language)))
 
 
 def plural_categories(language: str) -> list[str]:
@@ -127,7 +134,7 @@ class UiLanguage:
     def format_date(self, value: date | None) -> str:
         if value is None:
             return ""
-        return str(babel_format_date(value, format="long", locale=self.locale))
+        return long_date(self.code, value)
 
 
 def ui_language(theme: Any, language: str) -> UiLanguage:
