@@ -7,7 +7,6 @@ default's blocks as `@default/<template>`. Output is a mapping of site-relative 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from . import __version__, plugins
 from .config import Config
 from .content.model import Article, Category, Library, Section, Tag
 from .errors import Problem, display_path
+from .i18n import load_strings, ui_language
 from .safepath import allowed_roots, walk_files
 
 DEFAULT_THEME = "default"
@@ -78,14 +78,8 @@ class Theme:
                 files[rel] = path
         return files
 
-    def translations(self, language: str) -> dict[str, str]:
-        strings: dict[str, str] = {}
-        for lang in ("en", language):
-            for d in reversed(self.dirs):
-                path = d / "i18n" / f"{lang}.json"
-                if path.is_file():
-                    strings.update(json.loads(path.read_text(encoding="utf-8")))
-        return strings
+    def translations(self, language: str) -> dict[str, Any]:
+        return load_strings(self.dirs, language)
 
     def fingerprint(self) -> str:
         """Changes whenever any theme file changes: part of every cache key."""
@@ -224,7 +218,8 @@ class SiteRenderer:
         self.library = library
         self.theme = theme or Theme.for_config(config)
         self.build_date = build_date
-        self.strings = self.theme.translations(config.language)
+        self.ui = ui_language(self.theme, config.language)
+        self.strings = self.ui.strings
         self.static = self.theme.static_files()
         self.asset_hashes = {name: _file_hash(p) for name, p in self.static.items()}
         self.asset_hashes[BRAND_CSS] = hashlib.sha256(self.brand_css()).hexdigest()[:10]
@@ -251,6 +246,9 @@ class SiteRenderer:
         self.env.globals.update(
             site=config,
             t=self.t,
+            tn=self.ui.tn,
+            plurals=self.ui.plural_strings,
+            text_dir=self.ui.dir,
             url=self.url,
             asset=self.asset,
             absolute_url=self.absolute_url,
@@ -271,13 +269,7 @@ class SiteRenderer:
     # -- helpers exposed to templates --------------------------------------------------------
 
     def t(self, key: str, **kwargs: Any) -> str:
-        text = self.strings.get(key, key)
-        if kwargs:
-            try:
-                text = text.format(**kwargs)
-            except (KeyError, IndexError, ValueError):
-                pass
-        return text
+        return self.ui.t(key, **kwargs)
 
     def url(self, path: str) -> str:
         if "://" in path or path.startswith(("mailto:", "tel:", "#")):
@@ -296,12 +288,7 @@ class SiteRenderer:
         return self.config.site_url + href
 
     def format_date(self, value: date | None) -> str:
-        if value is None:
-            return ""
-        months = self.strings.get("months")
-        if isinstance(months, list) and len(months) == 12:
-            return self.t("date_format", day=value.day, month=months[value.month - 1], year=value.year)
-        return value.strftime("%-d %B %Y")
+        return self.ui.format_date(value)
 
     # -- page contexts --------------------------------------------------------------------------
 

@@ -14,12 +14,15 @@
   const d = document, W = window, SK = 'kb-search-tracked';
   const base = (d.body.dataset.kbBase || '/').replace(/\/?$/, '/');
   const S = {
-    results: '{n} results', one: '1 result', none: 'No results for “{q}”', dym: 'Did you mean', all: 'All',
+    lang: 'en', results: { one: '{n} result', other: '{n} results' }, none: 'No results for “{q}”', dym: 'Did you mean', all: 'All',
     seeAll: 'See all results for “{q}”', filter: 'Filter by category', error: 'Search is unavailable right now.'
   };
   try { Object.assign(S, JSON.parse(d.getElementById('kb-search-i18n').textContent)); } catch (e) { /* English */ }
   const fmt = (k, v) => S[k].replace(/\{(\w+)\}/g, (m, x) => v[x] ?? m);
-  const count = n => n === 1 ? S.one : fmt('results', { n });
+  // result counts in the page's plural forms (CLDR categories, as the Python side's Babel): { one, few, … other }
+  let PR;
+  try { PR = new Intl.PluralRules(S.lang); } catch (e) { PR = { select: n => n === 1 ? 'one' : 'other' }; }
+  const count = n => { const r = S.results; return (typeof r == 'string' ? r : r[PR.select(n)] || r.other).replace('{n}', n); };
   const norm = q => q.trim().replace(/\s+/g, ' ');
   const store = (f) => { try { return f(sessionStorage); } catch (e) { /* private mode */ } };
   let loading, uid = 0, tracked = store(s => s.getItem(SK));
