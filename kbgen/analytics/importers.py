@@ -1232,7 +1232,8 @@ def _matomo_events(rows: list[Any], result: SourceResult, day: date | None) -> N
             else:
                 props[{"feedback": "helpful", "contact_click": "channel"}.get(name, "query")] = other
         count_event(st, name, count, props, day)
-    measure_events(st, None, ["helpful"] if secondary_action else ())
+    # Site search goes through trackSiteSearch (the Actions.getSiteSearch* reports), not events.
+    measure_events(st, ["search_click", "feedback", "contact_click"], ["helpful"] if secondary_action else ())
 
 
 def _matomo_csv_rows(data: bytes, name: str, result: SourceResult) -> list[tuple[date | None, Any]]:

@@ -8,6 +8,7 @@ and returns a `PopularityReport` whose `problems` the build prints as warnings. 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,6 +48,15 @@ def _base_path(config: Any) -> str:
     if "://" in raw:
         raw = "/" + raw.split("://", 1)[1].partition("/")[2]
     return "/" + raw.strip("/") + "/" if raw.strip("/") else "/"
+
+
+_SITE_SUFFIX = re.compile(r"\s+[-–—|·]\s+[^-–—|·]*$")
+
+
+def strip_site_name(title: str) -> str:
+    """A page's `<title>` as analytics record it, without the site name after it: "Start a return – Northwind
+    Help" → "start a return" (separators – — - | ·)."""
+    return _SITE_SUFFIX.sub("", title).strip()
 
 
 class Resolver:
@@ -96,7 +106,7 @@ class Resolver:
         if kind == "id":
             return self.by_id.get(value.casefold())
         if kind == "title":
-            return self.by_title.get(value)
+            return self.by_title.get(value) or self.by_title.get(strip_site_name(value))
         for path in self._candidates(value):
             if path in self.by_path:
                 return self.by_path[path]
@@ -148,6 +158,17 @@ class AnalyticsData:
     @property
     def total_views(self) -> int:
         return sum(a.views for a in self.articles.values()) + self.page_views + sum(self.unmatched.values())
+
+    @property
+    def measured(self) -> set[str]:
+        """The importers' METRICS that at least one source records; the report shows the others as
+        "not measured", never as 0."""
+        return set(self.stats.measured)
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        """Sources refused as a whole (a date in an undocumented format, a header not understood)."""
+        return [s for s in self.sources if s.failed]
 
     @property
     def period(self) -> tuple[date | None, date | None]:
