@@ -42,6 +42,15 @@ TRUTH = {
 }
 
 
+class Zip(zipfile.ZipFile):
+    """A ZIP whose bytes depend only on its members (fixed dates): the fixtures do not change when rewritten."""
+
+    def writestr(self, name, data, *args, **kwargs):  # type: ignore[override]
+        info = zipfile.ZipInfo(str(name), date_time=(2026, 11, 30, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        super().writestr(info, data)
+
+
 def spread(n: int) -> list[int]:
     """`n` over the 28 days, the same way every time."""
     return [n // 28 + (1 if i < n % 28 else 0) for i in range(28)]
@@ -74,10 +83,10 @@ def events() -> list[tuple[date, str, dict[str, object], str]]:
 
 def plausible() -> None:
     # Dashboard → Export stats: one CSV per report (https://plausible.io/docs/export-stats).
-    daily = [sum(x) for x in zip(*(spread(n) for n in VIEWS.values()))]
+    daily = [sum(x) for x in zip(*(spread(n) for n in VIEWS.values()), strict=False)]
     visitors = table(
         ["date", "visitors", "pageviews", "visits", "views_per_visit", "bounce_rate", "visit_duration"],
-        [[d.isoformat(), max(1, n // 2), n, max(1, n // 2), 2.0, 40, 65] for d, n in zip(DAYS, daily)],
+        [[d.isoformat(), max(1, n // 2), n, max(1, n // 2), 2.0, 40, 65] for d, n in zip(DAYS, daily, strict=False)],
     )
     pages = table(
         ["name", "visitors", "pageviews", "bounce_rate", "time_on_page", "scroll_depth"],
@@ -99,11 +108,11 @@ def plausible() -> None:
         ["property", "value", "visitors", "events", "percentage"],
         [[k, v, max(1, n // 2), n, 1.0] for (k, v), n in sorted(props.items())],
     )
-    with zipfile.ZipFile(OUT / "plausible-dashboard-export.zip", "w") as zf:
+    with Zip(OUT / "plausible-dashboard-export.zip", "w") as zf:
         for name, text in (("visitors.csv", visitors), ("pages.csv", pages), ("conversions.csv", conversions),
                            ("custom_props.csv", custom), ("sources.csv", "source,visitors\nGoogle,40\n")):
             zf.writestr(name, text)
-    with zipfile.ZipFile(OUT / "plausible-views-only.zip", "w") as zf:
+    with Zip(OUT / "plausible-views-only.zip", "w") as zf:
         zf.writestr("visitors.csv", visitors)
         zf.writestr("pages.csv", pages)
     # Stats API v2 (POST /api/v2/query): goal × query, metric events; the query is echoed back.
@@ -141,11 +150,12 @@ def ga4() -> None:
     ev: dict[tuple[str, ...], int] = {}
     for _, name, p, _ in events():
         gname = "view_search_results" if name == "search" else name
-        key = (gname, str(p.get("query", "(not set)")), str(p.get("helpful", "(not set)")),
+        key = (gname, str(p.get("query", "(not set)")), str(p.get("results", "(not set)")),
+               str(p.get("helpful", "(not set)")),
                str(p.get("channel", "(not set)")), str(p.get("url", "(not set)")))
         ev[key] = ev.get(key, 0) + 1
     events_csv = head.format(title="Exploration libre : Événements") + table(
-        ["Nom de l'événement", "query", "helpful", "channel", "url", "Nombre d'événements"],
+        ["Nom de l'événement", "query", "results", "helpful", "channel", "url", "Nombre d'événements"],
         [[*k, n] for k, n in sorted(ev.items())],
     )
     (OUT / "ga4-fr-evenements.csv").write_text(events_csv)
@@ -179,7 +189,7 @@ def matomo() -> None:
     weeks = {f"{START + timedelta(days=7 * w)},{START + timedelta(days=7 * w + 6)}": [] for w in range(4)}
     for q, (n, r) in SEARCHES.items():
         if r == 0:
-            for w, key in enumerate(weeks):
+            for key in weeks:
                 weeks[key].append({"label": q, "nb_visits": n // 4, "nb_hits": n // 4, "sum_time_spent": 0,
                                    "exit_nb_visits": 1, "exit_rate": "50%",
                                    "segment": "siteSearchKeyword==" + q.replace(" ", "%2B")})
@@ -227,7 +237,7 @@ def umami() -> None:
                            "event_name"], we)
     event_data = table(["website_id", "website_event_id", "data_key", "string_value", "number_value",
                         "date_value", "data_type", "created_at"], ed)
-    with zipfile.ZipFile(OUT / "umami-data-export.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+    with Zip(OUT / "umami-data-export.zip", "w") as zf:
         zf.writestr("website_event.csv", website_event)
         zf.writestr("event_data.csv", event_data)
     # GET /api/websites/:id/metrics?type=event

@@ -141,7 +141,7 @@ def report(
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     if data.failed:  # a source refused as a whole: the report above lacks it, and says so; exit non-zero
-        lines = [for_terminal(str(p)) for s in data.failed for p in s.problems if "error:" in p.message]
+        lines = [for_terminal(str(s.refusal)) for s in data.failed if s.refusal]
         raise click.ClickException("analytics source(s) not read:\n  " + "\n  ".join(lines))
 
 

@@ -232,6 +232,7 @@ class SourceResult:
     rows_left: int = MAX_ROWS  # rows this source may still read (MAX_ROWS)
     member: str = ""  # the ZIP member being read, for messages
     failed: bool = False  # refused as a whole (an undocumented date format, a header not understood)
+    refusal: Problem | None = None  # why, as an error (`problems` has it too, as the build's warning)
 
     @property
     def measured(self) -> set[str]:
@@ -952,7 +953,7 @@ def _zip_members(data: bytes, result: SourceResult) -> Iterator[tuple[str, bytes
 
 def _dict_rows(table: Table) -> list[tuple[int, dict[str, str]]]:
     head = [_norm_header(h) for h in table.header]
-    return [(line, dict(zip(head, row))) for line, row in table.rows]
+    return [(line, dict(zip(head, row, strict=False))) for line, row in table.rows]
 
 
 def _plausible_props(data: bytes, name: str, kind: str, result: SourceResult) -> set[str]:
@@ -986,6 +987,8 @@ def _plausible_props(data: bytes, name: str, kind: str, result: SourceResult) ->
 def _read_plausible(data: bytes, name: str, kind: str, result: SourceResult) -> None:
     if zipfile.is_zipfile(io.BytesIO(data)):
         members = list(_zip_members(data, result))
+        if not members and result.problems:
+            return  # members too large or unreadable: already a warning each
         names = [n for n, _ in members]
         known = ("pages.csv", "visitors.csv", "conversions.csv", "custom_props.csv")
         if not any(n in known or n.startswith(("imported_pages", "imported_visitors", "imported_custom_events"))
@@ -1089,8 +1092,8 @@ def _read_plausible_api(payload: Any, kind: str, result: SourceResult) -> None:
             if not isinstance(row, dict) or not isinstance(row.get("dimensions"), list):
                 result.skip(0, f"result {i}: expected dimensions and metrics, got {_preview(row)}")
                 continue
-            d = dict(zip(dims, row["dimensions"]))
-            m = dict(zip(mets, row.get("metrics") or []))
+            d = dict(zip(dims, row["dimensions"], strict=False))
+            m = dict(zip(mets, row.get("metrics") or [], strict=False))
             raw_day = d.get("time:day", d.get("time"))
             day = day_or_refuse(str(raw_day), result, 0, f"result {i}: date") if raw_day is not None else None
             if raw_day is not None and day is None:
@@ -1627,7 +1630,8 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
         return result
     if kind and kind not in KINDS:
         result.failed = True
-        result.warn(f"error: {stype}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        result.refusal = Problem(result.path, 0, f"{stype}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        result.problems.append(Problem(result.path, 0, result.refusal.message, "warning"))
         return result
     if not raw_path or not path.is_file():
         result.warn(f"{stype}: analytics source not found: {raw_path or '(no path)'}")
@@ -1660,7 +1664,8 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
     except Refused as exc:
         # Nothing of a source read in part is kept: its numbers would look whole and be wrong.
         result.stats, result.failed, result.kinds = Stats(), True, set()
-        result.problems.append(Problem(result.path, exc.line, f"error: {exc.message}"[:600], "warning"))
+        result.refusal = Problem(result.path, exc.line, exc.message[:600], "error")
+        result.problems.append(Problem(result.path, exc.line, exc.message[:600], "warning"))
         return result
     return result.finish()
 

@@ -71,7 +71,7 @@ def report_json(rep: Report) -> dict[str, Any]:
     out["period"] = [d.isoformat() if d else None for d in rep.period]
     out["sources"] = [
         {"type": s[0], "path": s[1], "rows": s[2], "skipped": s[3], "warnings": s[4], **c}
-        for s, c in zip(rep.sources, rep.coverage)
+        for s, c in zip(rep.sources, rep.coverage, strict=False)
     ]
     del out["coverage"]
     out["not_measured"] = [m for m, ok in rep.measured.items() if not ok]
@@ -259,7 +259,6 @@ def print_report(rep: Report, console: Any = None) -> None:
     def say(*parts: Any, style: str = "") -> None:
         console.print(Text.assemble(*parts), style=style, markup=False, highlight=False, emoji=False)
 
-    t = rep.totals
     say(_text(rep.title, "bold"), f" — analytics report ({_period(rep)})")
     say(" · ".join(_headline(rep)))
     for stype, path, rows, skipped, warnings in rep.sources:
