@@ -95,10 +95,7 @@ def plausible() -> None:
     goals: dict[str, int] = {}
     for _, name, _, _ in events():
         goals[name] = goals.get(name, 0) + 1
-    conversions = table(
-        ["name", "unique_conversions", "total_conversions", "conversion_rate"],
-        [[g, max(1, n // 2), n, 5.0] for g, n in goals.items()],
-    )
+    conversions = table(["name", "unique_conversions", "total_conversions"], [[g, max(1, n // 2), n] for g, n in goals.items()])
     props: dict[tuple[str, str], int] = {}
     for _, _, p, _ in events():
         for k, v in p.items():
@@ -112,6 +109,19 @@ def plausible() -> None:
         for name, text in (("visitors.csv", visitors), ("pages.csv", pages), ("conversions.csv", conversions),
                            ("custom_props.csv", custom), ("sources.csv", "source,visitors\nGoogle,40\n")):
             zf.writestr(name, text)
+    # The same dashboard filtered on the goal search_no_results (Goal is search_no_results → Export).
+    nores_q: dict[str, int] = {}
+    for _, name, p, _ in events():
+        if name == "search_no_results":
+            nores_q[str(p["query"])] = nores_q.get(str(p["query"]), 0) + 1
+    nores = sorted(nores_q.items())
+    with Zip(OUT / "plausible-export-goal-search_no_results.zip", "w") as zf:
+        zf.writestr("visitors.csv", table(["date", "unique_conversions", "total_conversions", "conversion_rate"],
+                                          [[d.isoformat(), 0, 0, 0.0] for d in DAYS]))
+        zf.writestr("conversions.csv", table(["name", "unique_conversions", "total_conversions"],
+                                             [["search_no_results", 4, goals["search_no_results"]]]))
+        zf.writestr("custom_props.csv", table(["property", "value", "visitors", "events", "conversion_rate"],
+                                              [["query", v, max(1, n // 2), n, 3.3] for v, n in nores]))
     with Zip(OUT / "plausible-views-only.zip", "w") as zf:
         zf.writestr("visitors.csv", visitors)
         zf.writestr("pages.csv", pages)
@@ -224,18 +234,19 @@ def umami() -> None:
         for i, k in enumerate(spread(views)):
             for j in range(k):
                 we.append([eid(), wid, f"5e55{i:04d}-0000-4000-8000-000000000001", f"{DAYS[i]}T{9 + j % 9:02d}:15:00.000Z",
-                           p, "", "", "", "", TITLES.get(p, ""), 1, ""])
+                           p, "", "", "", "", TITLES.get(p, ""), 1, "", f"71510000-0000-4000-8000-{i:012d}"])
     for day, name, props, page in events():
         e = eid()
         we.append([e, wid, "5e550000-0000-4000-8000-000000000002", f"{day}T12:00:00.000Z", page, "", "", "", "",
-                   TITLES.get(page, ""), 2, name])
+                   TITLES.get(page, ""), 2, name, "71510000-0000-4000-8000-999999999999"])
         for k, v in props.items():
-            num = isinstance(v, int)
-            ed.append([wid, e, k, "" if num else v, v if num else "", "", 2 if num else 1, f"{day}T12:00:00.000Z"])
+            num = isinstance(v, int)  # number_value is a Decimal(19,4) column
+            ed.append([f"ed000000-0000-4000-8000-{len(ed):012d}", wid, e, k, "" if num else v,
+                       f"{v}.0000" if num else "", "", 2 if num else 1, f"{day}T12:00:00.000Z"])
     website_event = table(["event_id", "website_id", "session_id", "created_at", "url_path", "url_query",
                            "referrer_path", "referrer_query", "referrer_domain", "page_title", "event_type",
-                           "event_name"], we)
-    event_data = table(["website_id", "website_event_id", "data_key", "string_value", "number_value",
+                           "event_name", "visit_id"], we)
+    event_data = table(["event_data_id", "website_id", "website_event_id", "data_key", "string_value", "number_value",
                         "date_value", "data_type", "created_at"], ed)
     with Zip(OUT / "umami-data-export.zip", "w") as zf:
         zf.writestr("website_event.csv", website_event)
@@ -251,6 +262,7 @@ def umami() -> None:
 SOURCES = [
     ("plausible", "", "plausible-dashboard-export.zip"),
     ("plausible", "", "plausible-views-only.zip"),
+    ("plausible", "", "plausible-export-goal-search_no_results.zip"),
     ("plausible", "", "plausible-api-v2-goals-by-query.json"),
     ("plausible", "no_results", "plausible-api-v1-no-results-by-query.json"),
     ("ga4", "", "ga4-fr-pages-et-ecrans.csv"),

@@ -26,6 +26,7 @@ TRUTH = (240, 68, 8, 33, 20, 7)
 RECOVERED = [
     ("plausible", "", "plausible-dashboard-export.zip", (240, 68, 8, 33, 20, 7)),
     ("plausible", "", "plausible-views-only.zip", (240, N, N, N, N, N)),
+    ("plausible", "", "plausible-export-goal-search_no_results.zip", (N, N, 8, N, N, N)),
     ("plausible", "", "plausible-api-v2-goals-by-query.json", (N, 68, 8, 33, N, 7)),
     ("plausible", "no_results", "plausible-api-v1-no-results-by-query.json", (N, N, 8, N, N, N)),
     ("ga4", "", "ga4-fr-pages-et-ecrans.csv", (240, N, N, N, N, N)),
@@ -78,6 +79,7 @@ def test_a_views_only_export_says_not_measured_everywhere(tmp_path: Path) -> Non
     out = run_kbgen("report", "--source", src, "--html", str(tmp_path / "r.html"), cwd=ROOT).stdout
     assert "searches without results: not measured" in out and "votes: not measured" in out
     assert "0% without results" not in out and "0 searches" not in out
+    assert "not measured by these sources (their exports do not record it): searches, searches without" in out
     assert "Searches with no results — content to write: not measured" in out
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "not measured by these sources" in page and "<b>not measured</b>" in page

@@ -346,21 +346,19 @@ def day_or_refuse(raw: str | None, result: SourceResult, line: int = 0, what: st
         if day is None:
             result.skip(line, f"{what} {_preview(raw)} is not a date")
         return day
-    if True:
-        shown = _preview(raw if raw is None else raw[:40])
-        where = result.where(line)
-        hint = (
-            " (day-first or month-first cannot be told apart: kbgen never guesses)"
-            if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", (raw or "").strip())
-            else ""
-        )
-        result.refuse(
-            f"{result.type}: {where + ': ' if where else ''}{what} {shown} is not in "
-            f"{DATE_FORMATS[style]}, the format this export is documented to use{hint}: "
-            "the source is not counted",
-            line,
-        )
-    return day
+    shown = _preview(raw if raw is None else raw[:40])
+    where = result.where(line)
+    hint = (
+        " (day-first or month-first cannot be told apart: kbgen never guesses)"
+        if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", (raw or "").strip())
+        else ""
+    )
+    result.refuse(
+        f"{result.type}: {where + ': ' if where else ''}{what} {shown} is not in "
+        f"{DATE_FORMATS[style]}, the format this export is documented to use{hint}: "
+        "the source is not counted",
+        line,
+    )
 
 
 @dataclass
@@ -961,13 +959,14 @@ def _plausible_props(data: bytes, name: str, kind: str, result: SourceResult) ->
     Unfiltered, `helpful` (only `feedback` has it) gives the votes and `channel` the contact channels; an
     export filtered on one goal (its kind) gives that goal's values per query or page. Returns the events
     counted here (their totals in conversions.csv are then not counted again)."""
-    event = KIND_EVENT.get(kind)
+    event = KIND_EVENT.get(kind) or (kind if kind in EVENT_METRIC else None)
     counted: set[str] = set()
     for table in read_tables(data, name, result):
         for line, row in _dict_rows(table):
             result.rows += 1
-            prop, value = row.get("property", ""), row.get("value", "")
-            count = parse_count(row.get("events", row.get("visitors", "")))
+            # property,value,visitors,events,percentage (older exports: prop,name,…,total_conversions)
+            prop, value = row.get("property", row.get("prop", "")), row.get("value", row.get("name", ""))
+            count = parse_count(row.get("events", row.get("total_conversions", row.get("visitors", ""))))
             if not prop or count is None:
                 result.skip(line, f"expected property, value and events, got {_preview(row)}")
                 continue
@@ -998,10 +997,19 @@ def _read_plausible(data: bytes, name: str, kind: str, result: SourceResult) -> 
                 f"or imported_pages_*.csv (it has {_preview(names)})"
             )
         counted: set[str] = set()
+        goal = kind
+        if not kind and "custom_props.csv" in names and "conversions.csv" in names:
+            # An export of the dashboard filtered on one goal: custom_props.csv then has conversion_rate
+            # instead of percentage, and conversions.csv that one goal.
+            props_csv, conv_csv = (dict(members)[n] for n in ("custom_props.csv", "conversions.csv"))
+            props_head = read_tables(props_csv[:4096], "custom_props.csv")
+            goals = [r.get("name", "") for t in read_tables(conv_csv, "conversions.csv") for _, r in _dict_rows(t)]
+            if props_head and "conversion_rate" in [_norm_header(h) for h in props_head[0].header] and len(goals) == 1:
+                goal = goals[0]
         for member, member_data in members:  # custom_props first: its per-query rows replace the totals
             if member == "custom_props.csv":
                 result.member = member
-                counted |= _plausible_props(member_data, member, kind, result)
+                counted |= _plausible_props(member_data, member, goal, result)
         for member, member_data in members:
             result.member = member
             if member in ("conversions.csv",) or member.startswith("imported_custom_events"):
@@ -1036,23 +1044,25 @@ def _read_plausible(data: bytes, name: str, kind: str, result: SourceResult) -> 
 
 def _plausible_events(data: bytes, name: str, counted: set[str], result: SourceResult) -> None:
     """conversions.csv (name,unique_conversions,total_conversions) or imported_custom_events_*.csv
-    (date,name,link_url,path,visitors,events): goal totals (no properties)."""
-    measure_events(result.stats)
+    (date,name,link_url,path,visitors,events): goal totals (no properties). Plausible shows only the
+    events configured as goals: a metric whose goal is not in the file is not measured (not 0)."""
     result.kinds.add("events")
-    for table in read_tables(data, name, result):
-        for line, row in _dict_rows(table):
-            result.rows += 1
-            goal = row.get("name", "")
-            count = parse_count(row.get("total_conversions", row.get("events", "")))
-            if not goal or count is None:
-                result.skip(line, f"expected a goal name and its total, got {_preview(row)}")
-                continue
-            if goal in counted:
-                continue
-            day = day_or_refuse(row["date"], result, line) if row.get("date") else None
-            if row.get("date") and day is None:
-                continue
-            count_event(result.stats, goal, count, {}, day)
+    tables = read_tables(data, name, result)
+    rows = [lr for t in tables for lr in _dict_rows(t)]
+    measure_events(result.stats, {r.get("name", "") for _, r in rows})
+    for line, row in rows:
+        result.rows += 1
+        goal = row.get("name", "")
+        count = parse_count(row.get("total_conversions", row.get("events", "")))
+        if not goal or count is None:
+            result.skip(line, f"expected a goal name and its total, got {_preview(row)}")
+            continue
+        if goal in counted:
+            continue
+        day = day_or_refuse(row["date"], result, line) if row.get("date") else None
+        if row.get("date") and day is None:
+            continue
+        count_event(result.stats, goal, count, {}, day)
 
 
 def _v2_goal_filter(filters: Any) -> list[str] | None:

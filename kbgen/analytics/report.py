@@ -35,6 +35,14 @@ __all__ = [
 ]
 
 NOT_MEASURED = "not measured"  # a metric none of the sources records: never shown as 0
+METRIC_LABELS = {
+    "views": "page views",
+    "searches": "searches",
+    "no_results": "searches without results",
+    "result_clicks": "search result clicks",
+    "votes": "helpful votes",
+    "contacts": "contact clicks",
+}
 
 
 def _n(value: int | None) -> str:
@@ -261,6 +269,8 @@ def print_report(rep: Report, console: Any = None) -> None:
 
     say(_text(rep.title, "bold"), f" — analytics report ({_period(rep)})")
     say(" · ".join(_headline(rep)))
+    if missing := [METRIC_LABELS[m] for m, ok in rep.measured.items() if not ok]:
+        say(f"  {NOT_MEASURED} by these sources (their exports do not record it): {', '.join(missing)}", style="dim")
     for stype, path, rows, skipped, warnings in rep.sources:
         line = Text.assemble("  source ", _text(stype), ": ", _text(path), f" — {rows:,} rows")
         if skipped:
