@@ -208,3 +208,38 @@ def test_hostile_values_are_cleaned_bounded_and_reported(tmp_path: Path) -> None
     assert res.failed and not res.stats.views
     msg = res.problems[0].message
     assert "in website_event.csv, line 6" in msg and "'03/11/2026 09:15'" in msg and "ISO 8601" in msg
+
+
+def test_other_documented_shapes(tmp_path: Path) -> None:
+    # Plausible's site-settings CSV export: imported_custom_events_*.csv, goal totals per day.
+    with zipfile.ZipFile(tmp_path / "p.zip", "w") as zf:
+        zf.writestr(
+            "imported_custom_events_20261102_20261129.csv",
+            "date,name,link_url,path,visitors,events\n2026-11-02,search,,,3,5\n2026-11-10,contact_click,,,1,2\n",
+        )
+    res = read_source({"type": "plausible", "path": "p.zip"}, tmp_path)
+    assert res.stats.unattributed == {"searches": 5, "contacts": 2}
+    assert res.measured == {"searches", "contacts"}  # only the goals the file lists
+    assert sorted(res.stats.weekly["searches"].items())[0][1] == 5
+    # Plausible Stats API v2 with the helpful property: votes per page.
+    v2 = {
+        "results": [
+            {"dimensions": ["feedback", "/a/", "yes"], "metrics": [4]},
+            {"dimensions": ["feedback", "/a/", "no"], "metrics": [1]},
+        ],
+        "query": {"metrics": ["events"], "dimensions": ["event:goal", "event:props:url", "event:props:helpful"]},
+    }
+    (tmp_path / "v2.json").write_text(json.dumps(v2))
+    res = read_source({"type": "plausible", "path": "v2.json"}, tmp_path)
+    assert res.stats.helpful[("path", "/a")] == 4 and res.stats.not_helpful[("path", "/a")] == 1
+    assert "votes" in res.measured
+    # Matomo Events.getName with the category as secondary dimension, flat=1: contacts per page.
+    rows = [{"label": "/a/ - contact_click", "nb_events": 3, "nb_visits": 3},
+            {"label": "/b/ - search_click", "nb_events": 2, "nb_visits": 2}]  # fmt: skip
+    (tmp_path / "m.json").write_text(json.dumps(rows))
+    res = read_source({"type": "matomo", "path": "m.json"}, tmp_path)
+    assert res.stats.contacts[("path", "/a")] == 3 and res.stats.unattributed["result_clicks"] == 2
+    assert "votes" not in res.measured  # the action (yes/no) is not in this report
+    # Umami website_event.csv without event_data: event totals, no votes.
+    res = read_source({"type": "umami", "path": "umami-website-event.csv"}, MONTH.parent)
+    assert "views" in res.measured and "votes" not in res.measured and res.stats.unattributed["searches"] == 1
