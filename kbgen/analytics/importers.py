@@ -724,7 +724,7 @@ def count_event(
             st.contacts[key] += count
         else:
             st.unattributed["contacts"] += count
-        st.channels[str(props.get("channel") or "other").strip()[:30]] += count
+        st.channels[clean_query(str(props.get("channel") or ""))[:30] or "other"] += count
     if day is not None:
         st.add_week({"votes": "feedback", "result_clicks": "clicks"}.get(metric, metric), day, count)
     return True

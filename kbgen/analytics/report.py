@@ -523,7 +523,7 @@ def render_html(rep: Report) -> str:
             card(pct_or("no_results", nr), "of searches found nothing", "bad" if nr and nr > 0.1 else ""),
             card(
                 pct_or("votes", hr),
-                f"helpful ({_n(t['votes'])} votes)",
+                f"helpful ({t['votes']:,} votes)" if t["votes"] is not None else "helpful votes",
                 "good" if hr and hr >= 0.7 else "bad" if hr else "",
             ),
             card(
