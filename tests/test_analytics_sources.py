@@ -183,6 +183,11 @@ def test_ga4_titles_match_without_the_site_name() -> None:
                   "Start a return · Northwind Help"):  # fmt: skip
         assert resolver.article(("title", " ".join(title.split()).casefold())) is arts[0], title
     assert strip_site_name("Returns - Exchanges – Northwind") == "Returns - Exchanges"
+    # Knowing the site's name, a title with a dash of its own is not cut at that dash.
+    arts.append(SimpleNamespace(id="b", url="/b/", aliases=[], title="Returns - exchanges"))
+    arts.append(SimpleNamespace(id="c", url="/c/", aliases=[], title="Returns"))
+    resolver = Resolver(SimpleNamespace(articles=arts, categories=[], tags=[]), site_title="Northwind Help")
+    assert resolver.article(("title", "returns - exchanges · northwind help")) is arts[1]
 
 
 def test_hostile_values_are_cleaned_bounded_and_reported(tmp_path: Path) -> None:

@@ -53,9 +53,14 @@ def _base_path(config: Any) -> str:
 _SITE_SUFFIX = re.compile(r"\s+[-–—|·]\s+[^-–—|·]*$")
 
 
-def strip_site_name(title: str) -> str:
+def strip_site_name(title: str, site: str = "") -> str:
     """A page's `<title>` as analytics record it, without the site name after it: "Start a return – Northwind
-    Help" → "start a return" (separators – — - | ·)."""
+    Help" → "Start a return" (separators – — - | ·). With the site's name, only that name is taken off."""
+    if site:
+        for sep in (" – ", " — ", " - ", " | ", " · "):
+            if title.casefold().endswith((sep + site).casefold()):
+                return title[: -len(sep + site)].strip()
+        return title
     return _SITE_SUFFIX.sub("", title).strip()
 
 
@@ -67,8 +72,9 @@ class Resolver:
     index.html?utm=x`` finds the article at ``/orders/refunds/`` of a site built with ``base_url = "/help/"``.
     """
 
-    def __init__(self, library: Any, base_path: str = "/") -> None:
+    def __init__(self, library: Any, base_path: str = "/", site_title: str = "") -> None:
         self.base = normalize_path(base_path) or "/"
+        self.site_title = " ".join(site_title.split()).casefold()
         self.by_path: dict[str, Any] = {}
         self.by_id: dict[str, Any] = {}
         self.by_title: dict[str, Any] = {}
@@ -106,7 +112,11 @@ class Resolver:
         if kind == "id":
             return self.by_id.get(value.casefold())
         if kind == "title":
-            return self.by_title.get(value) or self.by_title.get(strip_site_name(value))
+            return (
+                self.by_title.get(value)
+                or self.by_title.get(strip_site_name(value, self.site_title))
+                or self.by_title.get(strip_site_name(value))
+            )
         for path in self._candidates(value):
             if path in self.by_path:
                 return self.by_path[path]
@@ -196,7 +206,7 @@ def load_analytics(
         result = read_source(source, root, days)
         data.sources.append(result)
         data.stats.merge(result.stats)
-    resolve(data, Resolver(library, _base_path(config)))
+    resolve(data, Resolver(library, _base_path(config), str(_get(config, "title", "") or "")))
     return data
 
 
