@@ -103,7 +103,7 @@ class Beacon:
 class AnalyticsSource:
     type: str = ""  # plausible | ga4 | matomo | umami | csv | collector
     path: str = ""
-    kind: str = ""  # "" (detect from the file) | pages | searches | no_results
+    kind: str = ""  # "" (detect from the file) | pages | searches | no_results | result_clicks | votes | contacts
 
 
 @dataclass
@@ -320,9 +320,10 @@ def _check_analytics(an: Analytics, where: str) -> None:
             )
         if not src.path:
             raise ConfigError(f"{where}: `analytics.sources[{i}].path` is required")
-        if src.kind not in ("", "pages", "searches", "no_results"):
+        kinds_ok = ("pages", "searches", "no_results", "result_clicks", "votes", "contacts")  # importers.KINDS
+        if src.kind not in ("", *kinds_ok):
             raise ConfigError(
-                f"{where}: `analytics.sources[{i}].kind` must be pages, searches or no_results, not {src.kind!r}"
+                f"{where}: `analytics.sources[{i}].kind` must be one of {', '.join(kinds_ok)}, not {src.kind!r}"
             )
     if an.window_days < 1:
         raise ConfigError(f"{where}: `analytics.window_days` must be at least 1")

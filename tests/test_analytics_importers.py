@@ -287,10 +287,11 @@ def test_missing_unknown_and_unrecognised_sources(tmp_path: Path) -> None:
     assert "not found" in read("ga4", "nope.csv", tmp_path).problems[0].message
     assert "not one of" in read("webtrends", "x.csv", tmp_path).problems[0].message
     (tmp_path / "odd.csv").write_text("country,visitors\nUK,3\n")
-    assert "no page or search table" in read("csv", "odd.csv", tmp_path).problems[0].message
+    odd = read("csv", "odd.csv", tmp_path)
+    assert odd.failed and "header 'country,visitors' not recognised" in odd.problems[0].message
     (tmp_path / "empty.zip").write_bytes(b"")
     zipfile.ZipFile(tmp_path / "other.zip", "w").writestr("countries.csv", "name,visitors\nUK,1\n")
-    assert "no pages.csv" in read("plausible", "other.zip", tmp_path).problems[0].message
+    assert "has none of pages.csv" in read("plausible", "other.zip", tmp_path).problems[0].message
     (tmp_path / "junk.sqlite").write_bytes(b"not a database" * 100)
     assert read("collector", "junk.sqlite", tmp_path).problems
 

@@ -88,8 +88,13 @@ Source types: plausible, ga4, matomo, umami, csv, collector. README.md, "Analyti
     "--source",
     "extra_sources",
     multiple=True,
-    metavar="TYPE:PATH",
-    help="Read this source too, e.g. collector:analytics.sqlite (repeatable).",
+    metavar="TYPE[:KIND]:PATH",
+    help="Read this source too, e.g. collector:analytics.sqlite or matomo:no_results:keywords.json "
+    "(repeatable; KIND says what an export holds when its file cannot: pages, searches, no_results, "
+    "result_clicks, votes, contacts).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the report as JSON (a metric no source records is null)."
 )
 def report(
     config_path: Path | None,
@@ -97,20 +102,15 @@ def report(
     days: int | None,
     top: int,
     extra_sources: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """What customers read, search for and don't find: from the [analytics] sources."""
-    from .importers import SOURCE_TYPES
     from .popularity import load_analytics
-    from .report import build_report, print_report, widget_deflection, write_html
+    from .report import build_report, print_report, report_json, widget_deflection, write_html
 
     config = _load_config(config_path)
     for spec in extra_sources:
-        kind, sep, path = spec.partition(":")
-        if not sep or kind not in SOURCE_TYPES:
-            raise click.BadParameter(
-                f"expected TYPE:PATH with TYPE one of {', '.join(SOURCE_TYPES)}", param_hint="--source"
-            )
-        config.analytics.sources.append({"type": kind, "path": str(Path(path).resolve())})
+        config.analytics.sources.append(parse_source(spec))
     if not config.analytics.sources:
         click.echo(NO_SOURCES.format(config=config.path.name if config.path else "kbgen.toml"))
         return
@@ -133,10 +133,15 @@ def report(
         write_html(rep, html_path)
         click.echo(f"wrote {for_terminal(html_path)}", err=True)
     try:
-        print_report(rep)
-        from .learn import print_learned
+        if as_json:
+            import json
 
-        print_learned(data, library, config)
+            click.echo(json.dumps(report_json(rep), indent=2, ensure_ascii=False, default=str))
+        else:
+            print_report(rep)
+            from .learn import print_learned
+
+            print_learned(data, library, config)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader stopped early (`| head`): what it read is what it wanted. Point stdout at /dev/null so
@@ -144,6 +149,32 @@ def report(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
+    if data.failed:  # a source refused as a whole: the report above lacks it, and says so; exit non-zero
+        lines = [for_terminal(str(s.refusal)) for s in data.failed if s.refusal]
+        raise click.ClickException("analytics source(s) not read:\n  " + "\n  ".join(lines))
+
+
+def parse_source(spec: str) -> dict[str, str]:
+    """`--source TYPE:PATH` or `TYPE:KIND:PATH` as a sources entry; a clear error naming the types and kinds."""
+    from .importers import KINDS, SOURCE_TYPES
+
+    stype, sep, rest = spec.partition(":")
+    if not sep or stype not in SOURCE_TYPES or not rest:
+        raise click.BadParameter(
+            f"{for_terminal(spec)!r}: expected TYPE:PATH or TYPE:KIND:PATH with TYPE one of "
+            f"{', '.join(SOURCE_TYPES)} and KIND one of {', '.join(KINDS)}",
+            param_hint="--source",
+        )
+    kind, sep, path = rest.partition(":")
+    if sep and kind in KINDS:
+        return {"type": stype, "kind": kind, "path": str(Path(path).resolve())}
+    if sep and "/" not in kind and "." not in kind and not Path(rest).exists():
+        raise click.BadParameter(
+            f"{for_terminal(spec)!r}: {for_terminal(kind)!r} is not a kind: expected one of "
+            f"{', '.join(KINDS)} (a path with a colon: write it ./like:this)",
+            param_hint="--source",
+        )
+    return {"type": stype, "path": str(Path(rest).resolve())}
 
 
 @click.command("collect")

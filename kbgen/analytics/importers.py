@@ -37,12 +37,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from ..errors import Problem, display_path
+from .events import clean_path, clean_query
 
 __all__ = [
+    "DATE_FORMATS",
+    "KINDS",
+    "METRICS",
     "SOURCE_TYPES",
     "SourceResult",
     "Stats",
@@ -52,6 +56,29 @@ __all__ = [
 ]
 
 SOURCE_TYPES = ("plausible", "ga4", "matomo", "umami", "csv", "collector")
+
+# What a help centre's analytics can tell, one name each: the report shows a metric no source records as
+# "not measured" (JSON: null), never as 0.
+METRICS = ("views", "searches", "no_results", "result_clicks", "votes", "contacts")
+
+# `kind` of a source (`--source matomo:no_results:file.json`, `kind = "no_results"` in kbgen.toml): what
+# an export holds when its shape cannot say — a Matomo keyword list, a Plausible export filtered on one
+# goal, a Plausible v1 or Umami property breakdown. Empty: recognised from the file.
+KINDS = ("pages", "searches", "no_results", "result_clicks", "votes", "contacts")
+
+# Each provider's documented date format. A date in any other format is an error naming file and line:
+# 03/04/2026 is 3 April in Paris and March 4 in Chicago, and kbgen never guesses which.
+DATE_FORMATS = {
+    "ga4": "YYYYMMDD (GA4's CSV download)",
+    "matomo": "YYYY-MM-DD, or a period: YYYY-MM-DD,YYYY-MM-DD, YYYY-MM, YYYY",
+    "plausible": "YYYY-MM-DD (ISO 8601)",
+    "umami": "an ISO 8601 timestamp (YYYY-MM-DDTHH:MM:SSZ or YYYY-MM-DD HH:MM:SS)",
+    "csv": "YYYY-MM-DD (ISO 8601) or YYYYMMDD",
+    "collector": "YYYY-MM-DD",
+}
+
+# The event names analytics.js sends to every provider (GA4 gets `view_search_results` for `search`).
+SEARCH_EVENTS = ("search", "view_search_results")
 
 # An export is data from outside: a small ZIP can hold gigabytes, a small JSON file can nest 100,000 deep.
 # Past these limits a source (or a ZIP member) is not read, or read no further, with a warning naming it.
@@ -121,8 +148,16 @@ class Stats:
     contacts: Counter[Key] = field(default_factory=Counter)
     channels: Counter[str] = field(default_factory=Counter)
     videos: Counter[Key] = field(default_factory=Counter)
+    # Totals a source knows without knowing their query or page (a Plausible goal count, a GA4 event count
+    # without parameters): "searches", "no_results", "result_clicks", "helpful", "not_helpful", "contacts".
+    unattributed: Counter[str] = field(default_factory=Counter)
+    # The METRICS the sources record: a metric outside this set is "not measured", never 0.
+    measured: set[str] = field(default_factory=set)
     first_day: date | None = None
     last_day: date | None = None
+
+    def measure(self, *metrics: str) -> None:
+        self.measured.update(metrics)
 
     def add_week(self, metric: str, day: date, count: int) -> None:
         self.weekly.setdefault(metric, Counter())[week_of(day)] += count
@@ -130,19 +165,21 @@ class Stats:
         self.last_day = max(self.last_day or day, day)
 
     def add_search(self, query: str, count: int, results: int | None = None) -> None:
-        key = " ".join(query.split()).casefold()
+        text = clean_query(query)
+        key = text.casefold()
         if not key:
             return
         self.searches[key] += count
-        self.query_text.setdefault(key, " ".join(query.split()))
+        self.query_text.setdefault(key, text)
         if results is not None:
             self.search_results[key] = results
 
     def add_no_results(self, query: str, count: int) -> None:
-        key = " ".join(query.split()).casefold()
+        text = clean_query(query)
+        key = text.casefold()
         if key:
             self.no_results[key] += count
-            self.query_text.setdefault(key, " ".join(query.split()))
+            self.query_text.setdefault(key, text)
             self.search_results[key] = 0
 
     def merge(self, other: Stats) -> None:
@@ -157,8 +194,10 @@ class Stats:
             "contacts",
             "channels",
             "videos",
+            "unattributed",
         ):
             getattr(self, name).update(getattr(other, name))
+        self.measured |= other.measured
         for metric, weeks in other.weekly.items():
             self.weekly.setdefault(metric, Counter()).update(weeks)
         for pair, days in other.click_days.items():
@@ -176,6 +215,14 @@ class Stats:
         return bool(self.searches or self.no_results)
 
 
+class Refused(Exception):
+    """A source that cannot be read without guessing: the whole of it is left out, with an error."""
+
+    def __init__(self, message: str, line: int = 0) -> None:
+        super().__init__(message)
+        self.message, self.line = message, line
+
+
 @dataclass
 class SourceResult:
     """What one configured source gave, and what it could not."""
@@ -189,6 +236,23 @@ class SourceResult:
     problems: list[Problem] = field(default_factory=list)
     kinds: set[str] = field(default_factory=set)  # "pages", "searches", "trend", "feedback", ...
     rows_left: int = MAX_ROWS  # rows this source may still read (MAX_ROWS)
+    member: str = ""  # the ZIP member being read, for messages
+    failed: bool = False  # refused as a whole (an undocumented date format, a header not understood)
+    refusal: Problem | None = None  # why, as an error (`problems` has it too, as the build's warning)
+
+    @property
+    def measured(self) -> set[str]:
+        """The METRICS this source records (what it says nothing about is "not measured")."""
+        return self.stats.measured
+
+    def where(self, line: int = 0) -> str:
+        """`file[:member]` and `line N` for a message (the Problem carries the file too)."""
+        parts = [f"in {self.member}" if self.member else "", f"line {line}" if line else ""]
+        return ", ".join(p for p in parts if p)
+
+    def refuse(self, message: str, line: int = 0) -> NoReturn:
+        """Stop reading: nothing of this source is counted, and the report exits non-zero."""
+        raise Refused(message, line)
 
     def take_row(self) -> bool:
         """Count one more row read; False (and one warning) once the source has read MAX_ROWS."""
@@ -244,14 +308,63 @@ def parse_count(text: Any) -> int | None:
     return int(value) if value >= 0 and value == int(value) else None
 
 
-def parse_day(text: str) -> date | None:
-    s = text.strip()
-    for fmt, n in (("%Y%m%d", 8), ("%Y-%m-%d", 10), ("%d/%m/%Y", 10), ("%m/%d/%Y", 10)):
-        try:
-            return datetime.strptime(s[:n], fmt).date()
-        except ValueError:
-            continue
-    return None
+_ISO_DAY = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ][0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?")
+_COMPACT_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_MATOMO_PERIOD = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?(?:,\d{4}-\d{2}-\d{2})?")
+
+
+def _day(y: str, m: str | None, d: str | None) -> date | None:
+    try:
+        return date(int(y), int(m or 1), int(d or 1))
+    except ValueError:
+        return None
+
+
+def _day_match(s: str, style: str) -> re.Match[str] | None:
+    if style == "ga4":
+        m = _COMPACT_DAY.fullmatch(s)
+    elif style == "matomo":
+        m = _MATOMO_PERIOD.fullmatch(s)
+        if m and "," in s and not m.group(3):
+            m = None
+    elif style == "csv":
+        m = _ISO_DAY.fullmatch(s) or _COMPACT_DAY.fullmatch(s)
+    else:  # plausible, umami, collector: ISO 8601
+        m = _ISO_DAY.fullmatch(s)
+    return m
+
+
+def parse_day(text: str, style: str = "csv") -> date | None:
+    """A date in `style`'s documented format (see DATE_FORMATS), else None: never a guess between
+    day-first and month-first."""
+    m = _day_match(text.strip(), style)
+    return _day(*m.groups()[:3]) if m else None
+
+
+def day_or_refuse(raw: str | None, result: SourceResult, line: int = 0, what: str = "date") -> date | None:
+    """`raw` as a date in the provider's documented format; else the whole source is refused with an
+    error naming the file, the line and the format expected. None (the row skipped, and counted) for a
+    date of the right format that is no day of the calendar (2026-13-45)."""
+    style = result.type if result.type in DATE_FORMATS else "csv"
+    m = _day_match((raw or "").strip(), style)
+    if m is not None:
+        day = _day(*m.groups()[:3])
+        if day is None:
+            result.skip(line, f"{what} {_preview(raw)} is not a date")
+        return day
+    shown = _preview(raw if raw is None else raw[:40])
+    where = result.where(line)
+    hint = (
+        " (day-first or month-first cannot be told apart: kbgen never guesses)"
+        if re.fullmatch(r"\d{1,2}[./-]\d{1,2}[./-]\d{2,4}", (raw or "").strip())
+        else ""
+    )
+    result.refuse(
+        f"{result.type}: {where + ': ' if where else ''}{what} {shown} is not in "
+        f"{DATE_FORMATS[style]}, the format this export is documented to use{hint}: "
+        "the source is not counted",
+        line,
+    )
 
 
 @dataclass
@@ -271,6 +384,8 @@ def read_tables(text: str | bytes, name: str = "", result: SourceResult | None =
     """The tables of a CSV/TSV export: blocks separated by blank lines or `#` comment lines (GA4 puts
     its report title, property and date range above the table, and several tables in one file). Bytes
     are decoded as they are read (UTF-8, a BOM allowed); with `result`, at most its row budget is read."""
+    if isinstance(text, bytes) and text[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = text.decode("utf-16", errors="replace")  # Matomo's CSV export: UTF-16 with a BOM, for Excel
     head = text[:65536].decode("utf-8-sig", errors="replace") if isinstance(text, bytes) else text[:65536]
     head = head.lstrip("\ufeff")
     sample = next((ln for ln in head.splitlines() if ln.strip() and not ln.startswith("#")), "")
@@ -375,6 +490,296 @@ IGNORED_LABELS = {"total", "totals", "grand total", "(not set)", "(other)", "oth
 TIME_SERIES_COLUMNS = ("nth day", "nth week", "nth month", "nth hour", "nth minute")
 
 
+# GA4 writes its column headers in the language of the user who downloads the report. The names below
+# are GA4's UI names of the dimensions and metrics kbgen reads (Pages and screens, Search terms, Events and
+# Explorations), per language; each maps to the English name the readers use. A GA4 table whose header is
+# in none of them is refused with the header and these names quoted, never read as something else.
+GA4_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "page path and screen class": {
+        "fr": ("chemin de la page et classe de l'écran",),
+        "de": ("seitenpfad und bildschirmklasse",),
+        "es": ("ruta de la página y clase de pantalla",),
+        "it": ("percorso pagina e classe schermata",),
+        "pt": ("caminho da página e classe da tela", "caminho da página e classe do ecrã"),
+        "nl": ("paginapad en schermklasse",),
+        "ja": ("ページパスとスクリーン クラス", "ページパスとスクリーンクラス"),
+        "pl": ("ścieżka strony i klasa ekranu",),
+        "sv": ("sidsökväg och skärmklass",),
+        "da": ("sidesti og skærmklasse",),
+        "tr": ("sayfa yolu ve ekran sınıfı",),
+        "ko": ("페이지 경로 및 화면 클래스",),
+        "zh": ("网页路径和屏幕类", "網頁路徑和畫面類別"),
+    },
+    "page title and screen class": {
+        "fr": ("titre de la page et classe de l'écran",),
+        "de": ("seitentitel und bildschirmklasse",),
+        "es": ("título de la página y clase de pantalla",),
+        "it": ("titolo pagina e classe schermata",),
+        "pt": ("título da página e classe da tela", "título da página e classe do ecrã"),
+        "nl": ("paginatitel en schermklasse",),
+        "ja": ("ページタイトルとスクリーン クラス", "ページタイトルとスクリーンクラス"),
+        "pl": ("tytuł strony i klasa ekranu",),
+        "sv": ("sidrubrik och skärmklass",),
+        "da": ("sidetitel og skærmklasse",),
+        "tr": ("sayfa başlığı ve ekran sınıfı",),
+        "ko": ("페이지 제목 및 화면 클래스",),
+        "zh": ("网页标题和屏幕类", "網頁標題和畫面類別"),
+    },
+    "page path": {
+        "fr": ("chemin de la page",),
+        "de": ("seitenpfad",),
+        "es": ("ruta de la página",),
+        "it": ("percorso pagina",),
+        "pt": ("caminho da página",),
+        "nl": ("paginapad",),
+        "ja": ("ページパス",),
+    },
+    "page title": {
+        "fr": ("titre de la page",),
+        "de": ("seitentitel",),
+        "es": ("título de la página",),
+        "it": ("titolo pagina",),
+        "pt": ("título da página",),
+        "nl": ("paginatitel",),
+        "ja": ("ページタイトル",),
+    },
+    "views": {
+        "fr": ("vues",),
+        "de": ("aufrufe",),
+        "es": ("vistas",),
+        "it": ("visualizzazioni",),
+        "pt": ("visualizações",),
+        "nl": ("weergaven",),
+        "ja": ("表示回数",),
+        "pl": ("wyświetlenia",),
+        "sv": ("visningar",),
+        "da": ("visninger",),
+        "tr": ("görüntüleme",),
+        "ko": ("조회수",),
+        "zh": ("浏览次数", "瀏覽"),
+    },
+    "event name": {
+        "fr": ("nom de l'événement",),
+        "de": ("ereignisname",),
+        "es": ("nombre del evento",),
+        "it": ("nome evento",),
+        "pt": ("nome do evento",),
+        "nl": ("gebeurtenisnaam",),
+        "ja": ("イベント名",),
+        "pl": ("nazwa zdarzenia",),
+        "sv": ("händelsenamn",),
+        "da": ("hændelsesnavn",),
+        "tr": ("etkinlik adı",),
+        "ko": ("이벤트 이름",),
+        "zh": ("事件名称", "事件名稱"),
+    },
+    "event count": {
+        "fr": ("nombre d'événements",),
+        "de": ("ereignisanzahl", "anzahl der ereignisse"),
+        "es": ("número de eventos", "recuento de eventos"),
+        "it": ("conteggio eventi",),
+        "pt": ("contagem de eventos",),
+        "nl": ("aantal gebeurtenissen",),
+        "ja": ("イベント数",),
+        "pl": ("liczba zdarzeń",),
+        "sv": ("antal händelser",),
+        "da": ("antal hændelser",),
+        "tr": ("etkinlik sayısı",),
+        "ko": ("이벤트 수",),
+        "zh": ("事件数", "事件計數"),
+    },
+    "search term": {
+        "fr": ("terme de recherche",),
+        "de": ("suchbegriff",),
+        "es": ("término de búsqueda",),
+        "it": ("termine di ricerca",),
+        "pt": ("termo de pesquisa", "termo da pesquisa"),
+        "nl": ("zoekterm",),
+        "ja": ("検索キーワード", "検索語句"),
+        "pl": ("wyszukiwane hasło",),
+        "sv": ("sökterm",),
+        "da": ("søgeterm",),
+        "tr": ("arama terimi",),
+        "ko": ("검색어",),
+        "zh": ("搜索字词", "搜尋字詞"),
+    },
+    "date": {
+        "fr": ("date",),
+        "de": ("datum",),
+        "es": ("fecha",),
+        "it": ("data",),
+        "pt": ("data",),
+        "nl": ("datum",),
+        "ja": ("日付",),
+        "pl": ("data",),
+        "sv": ("datum",),
+        "da": ("dato",),
+        "tr": ("tarih",),
+        "ko": ("날짜",),
+        "zh": ("日期",),
+    },
+    "active users": {
+        "fr": ("utilisateurs actifs",),
+        "de": ("aktive nutzer",),
+        "es": ("usuarios activos",),
+        "it": ("utenti attivi",),
+        "pt": ("usuários ativos", "utilizadores ativos"),
+        "nl": ("actieve gebruikers",),
+        "ja": ("アクティブ ユーザー", "アクティブユーザー"),
+    },
+    "total users": {
+        "fr": ("nombre total d'utilisateurs", "utilisateurs au total"),
+        "de": ("nutzer insgesamt",),
+        "es": ("total de usuarios",),
+        "it": ("utenti totali",),
+        "pt": ("total de usuários", "total de utilizadores"),
+        "nl": ("totaal aantal gebruikers",),
+        "ja": ("総ユーザー数",),
+    },
+}
+GA4_LANGUAGES = sorted({"en", *(lang for names in GA4_HEADERS.values() for lang in names)})
+_GA4_ENGLISH = {
+    name.casefold(): english for english, langs in GA4_HEADERS.items() for names in langs.values() for name in names
+}
+
+
+def _norm_header(h: str) -> str:
+    return " ".join(h.strip().strip("\ufeff").replace("\u2019", "'").split()).casefold()
+
+
+def ga4_english(table: Table) -> Table:
+    """The table with each GA4 header in another language replaced by its English name."""
+    return Table([_GA4_ENGLISH.get(_norm_header(h), h) for h in table.header], table.rows)
+
+
+# Custom dimensions carrying analytics.js's event parameters (GA4: register them with these names as
+# their dimension names; Explorations and Events reports then show them as columns).
+PROP_COLUMNS = {
+    "query": ("query", "search term", "search_term", "search query"),
+    "results": ("results",),
+    "url": ("url", "link url", "link_url"),
+    "helpful": ("helpful",),
+    "channel": ("channel",),
+}
+EVENT_NAME_COLUMNS = ("event name", "event_name", "event")
+EVENT_COUNT_COLUMNS = ("event count", "events", "total_conversions", "nb_events", "count", "total")
+
+# analytics.js's event names → the metric each one counts.
+EVENT_METRIC = {
+    "search": "searches",
+    "view_search_results": "searches",
+    "search_no_results": "no_results",
+    "search_click": "result_clicks",
+    "feedback": "votes",
+    "contact_click": "contacts",
+}
+KIND_EVENT = {
+    "searches": "search",
+    "no_results": "search_no_results",
+    "result_clicks": "search_click",
+    "votes": "feedback",
+    "contacts": "contact_click",
+}
+UNSET = ("path", "(not set)")  # a click, vote or contact whose page the source does not say
+
+
+def _page_key(url: str | None) -> Key | None:
+    if not url or not str(url).strip() or str(url).strip().casefold() in IGNORED_LABELS:
+        return None
+    norm = normalize_path(clean_path(str(url).strip()[:500]))
+    return ("path", norm) if norm else None
+
+
+def count_event(
+    st: Stats, name: str, count: int, props: dict[str, Any] | None = None, day: date | None = None
+) -> bool:
+    """One of analytics.js's events, `count` times, with the parameters the source kept (`query`, `url`,
+    `helpful`, `channel`, `results`): per query or page when it says, else as an unattributed total.
+    False for an event kbgen does not send."""
+    props = {k: v for k, v in (props or {}).items() if v not in (None, "") and str(v).strip().casefold()
+             not in IGNORED_LABELS}  # fmt: skip
+    name = str(name).strip()
+    metric = EVENT_METRIC.get(name)
+    if metric is None:
+        return False
+    query = str(props.get("query", "") or "")
+    key = _page_key(props.get("url"))
+    if name in SEARCH_EVENTS:
+        results = parse_count(props["results"]) if "results" in props else None
+        if clean_query(query):
+            st.add_search(query, count, results)
+        else:
+            st.unattributed["searches"] += count
+    elif name == "search_no_results":
+        if clean_query(query):
+            st.add_no_results(query, count)
+        else:
+            st.unattributed["no_results"] += count
+    elif name == "search_click":
+        if clean_query(query):
+            st.clicks[(clean_query(query).casefold(), key or UNSET)] += count
+        else:
+            st.unattributed["result_clicks"] += count
+    elif name == "feedback":
+        helpful = str(props.get("helpful", "")).strip().casefold()
+        if helpful not in ("yes", "no"):
+            st.unattributed["feedback"] += count  # a vote whose answer the source did not keep
+            return True
+        if key:
+            (st.helpful if helpful == "yes" else st.not_helpful)[key] += count
+        else:
+            st.unattributed["helpful" if helpful == "yes" else "not_helpful"] += count
+    elif name == "contact_click":
+        if key:
+            st.contacts[key] += count
+        else:
+            st.unattributed["contacts"] += count
+        st.channels[clean_query(str(props.get("channel") or ""))[:30] or "other"] += count
+    if day is not None:
+        st.add_week({"votes": "feedback", "result_clicks": "clicks"}.get(metric, metric), day, count)
+    return True
+
+
+def measure_events(st: Stats, names: Iterable[str] | None = None, props: Iterable[str] = ()) -> None:
+    """What an event report measures: every event metric (or only those of `names`, a report filtered on
+    some events); votes only when it keeps the `helpful` answer."""
+    metrics = {EVENT_METRIC[n] for n in names if n in EVENT_METRIC} if names is not None else set(
+        EVENT_METRIC.values()
+    )
+    if "helpful" not in set(props):
+        metrics.discard("votes")
+    st.measure(*metrics)
+
+
+def _read_event_table(table: Table, result: SourceResult) -> bool:
+    """An events report (GA4 Events / Exploration, Plausible conversions): event name, count and any
+    parameter columns."""
+    c_name = table.column(*EVENT_NAME_COLUMNS)
+    c_count = table.column(*EVENT_COUNT_COLUMNS)
+    if c_name is None or c_count is None:
+        return False
+    c_date = table.column(*DATE_COLUMNS)
+    c_props = {p: table.column(*names) for p, names in PROP_COLUMNS.items()}
+    c_props = {p: c for p, c in c_props.items() if c is not None}
+    measure_events(result.stats, None, c_props)
+    result.kinds.add("events")
+    for line, row in table.rows:
+        result.rows += 1
+        name, count = _cell(row, c_name), parse_count(_cell(row, c_count) or "")
+        if name is None or count is None:
+            result.skip(line, f"expected an event name and a count, got {_preview(','.join(row))}")
+            continue
+        day = None
+        if c_date is not None:
+            raw = _cell(row, c_date) or ""
+            if raw.strip().casefold() not in IGNORED_LABELS | {""}:
+                day = day_or_refuse(raw, result, line)
+                if day is None:
+                    continue
+        count_event(result.stats, name, count, {p: _cell(row, c) for p, c in c_props.items()}, day)
+    return True
+
+
 def _read_table(
     table: Table, result: SourceResult, path_columns: tuple[str, ...] = PATH_COLUMNS, views: bool = True
 ) -> bool:
@@ -383,6 +788,8 @@ def _read_table(
     st = result.stats
     if table.column(*TIME_SERIES_COLUMNS) is not None:
         return False  # GA4's chart data ("Nth day"): the same views again, by day offset
+    if table.column(*EVENT_NAME_COLUMNS) is not None:
+        return _read_event_table(table, result)
     c_query = table.column(*QUERY_COLUMNS)
     c_path = table.column(*path_columns)
     c_title = None if c_path is not None else table.column(*TITLE_COLUMNS)
@@ -398,26 +805,34 @@ def _read_table(
         if c_count is None:
             return False
         result.kinds.add("searches")
+        st.measure("searches")
+        if c_results is not None:
+            st.measure("no_results")  # a results column says which searches found nothing
         for line, row in table.rows:
             result.rows += 1
             query, count = _cell(row, c_query), parse_count(_cell(row, c_count) or "")
             if query is None or count is None:
-                result.skip(line, f"expected a search term and a count, got {','.join(row)[:80]!r}")
+                result.skip(line, f"expected a search term and a count, got {_preview(','.join(row))}")
                 continue
             if not query.strip() or query.strip().casefold() in IGNORED_LABELS:
                 continue
             results = parse_count(_cell(row, c_results) or "") if c_results is not None else None
+            raw = _cell(row, c_date) if c_date is not None else None
+            day = None
+            if raw and raw.strip().casefold() not in IGNORED_LABELS:
+                if (day := day_or_refuse(raw, result, line)) is None:
+                    continue
             if results == 0:
                 st.add_no_results(query, count)
             st.add_search(query, count, results)
-            day = parse_day(_cell(row, c_date) or "") if c_date is not None else None
-            if day:
+            if day is not None:
                 st.add_week("searches", day, count)
         return True
     if (c_path is None and c_title is None and c_date is None) or c_views is None:
         return False
     if c_path is not None or c_title is not None:
         result.kinds.add("pages")
+        st.measure("views")
     if c_date is not None:
         result.kinds.add("trend")
     label_col = c_path if c_path is not None else c_title
@@ -427,29 +842,29 @@ def _read_table(
         label = _cell(row, label_col) if label_col is not None else ""
         if count is None or label is None:
             shown = _cell(row, c_views)
-            why = f"views {shown!r} is not a count" if shown is not None else "the row has too few columns"
+            why = f"views {_preview(shown)} is not a count" if shown is not None else "the row has too few columns"
             result.skip(line, why)
             continue
         day = None
         if c_date is not None:
             raw = _cell(row, c_date) or ""
-            day = parse_day(raw)
-            if day is None and raw.strip().casefold() not in IGNORED_LABELS | {""}:
-                result.skip(line, f"date {raw!r} is not a date")
-                continue
+            if raw.strip().casefold() not in IGNORED_LABELS | {""}:
+                day = day_or_refuse(raw, result, line)
+                if day is None:
+                    continue
         if label_col is not None:
             text = label.strip()
             if not text or text.casefold() in IGNORED_LABELS:
                 continue  # a totals row, GA4's "(not set)"
             if c_path is not None:
-                key = normalize_path(text)
+                key = normalize_path(clean_path(text[:500]))
                 if key is None:
-                    result.skip(line, f"{text!r} is not a page path")
+                    result.skip(line, f"{_preview(text)} is not a page path")
                     continue
                 if views:
                     st.views[("path", key)] += count
             elif views:
-                st.views[("title", " ".join(text.split()).casefold())] += count
+                st.views[("title", " ".join(text.split()).casefold()[:300])] += count
         if day is not None:
             st.add_week("views", day, count)
     return True
@@ -498,8 +913,17 @@ def _is_page_table(table: Table, path_columns: tuple[str, ...] = PATH_COLUMNS) -
     return table.column(*path_columns) is not None or table.column(*TITLE_COLUMNS) is not None
 
 
+GA4_EXPECTED = (
+    "a GA4 report download with 'Page path and screen class' or 'Page title and screen class' and 'Views' "
+    "(Pages and screens), 'Search term' and 'Event count' (Search terms), or 'Event name' and 'Event count' "
+    f"(Events, Explorations), with headers in one of: {', '.join(GA4_LANGUAGES)}"
+)
+
+
 def _read_text_tables(text: str | bytes, name: str, result: SourceResult) -> None:
     tables = read_tables(text, name, result)
+    if result.type == "ga4":
+        tables = [ga4_english(t) for t in tables]
     # A file with an undated page table and a dated one holds the same views twice: count the undated
     # table, take only the trend from the dated one.
     undated = any(_is_page_table(t) and not _has_date(t) for t in tables)
@@ -507,8 +931,21 @@ def _read_text_tables(text: str | bytes, name: str, result: SourceResult) -> Non
     for table in tables:
         used = _read_table(table, result, views=not (undated and _has_date(table))) or used
     if not used:
-        headers = "; ".join(",".join(t.header)[:80] for t in tables[:3]) or "no table found"
-        result.warn(f"{result.type}: no page or search table recognised (header: {headers})")
+        header = ",".join(tables[0].header)[:200] if tables else ""
+        what = f"header {_preview(header)} not recognised" if tables else "no table found"
+        expected = GA4_EXPECTED if result.type == "ga4" else (
+            "a table with path and views columns (optionally date), or query and count (optionally results)"
+        )
+        result.refuse(f"{result.type}: {what}: expected {expected}", _first_line(text))
+
+
+def _first_line(text: str | bytes) -> int:
+    """The line of a file's first table header (after GA4's `#` comment lines)."""
+    head = text[:65536].decode("utf-8", "replace") if isinstance(text, bytes) else text[:65536]
+    for i, line in enumerate(head.splitlines(), 1):
+        if line.strip() and not line.lstrip("\ufeff").startswith("#"):
+            return i
+    return 0
 
 
 # -- per provider --------------------------------------------------------------------------------
@@ -540,44 +977,242 @@ def _read_member(zf: zipfile.ZipFile, member: str, budget: int, result: SourceRe
     return data
 
 
-def _read_plausible(data: bytes, name: str, result: SourceResult) -> None:
+def _zip_members(data: bytes, result: SourceResult) -> Iterator[tuple[str, bytes]]:
+    """(base name casefolded, bytes) of each CSV member of a ZIP export, within the limits."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        result.warn(f"{result.type}: not a readable ZIP ({exc})")
+        return
+    with zf:
+        budget = MAX_ZIP_BYTES
+        for member in sorted(m for m in zf.namelist() if m.casefold().endswith(".csv")):
+            member_data = _read_member(zf, member, budget, result)
+            if member_data is None:
+                continue
+            budget -= len(member_data)
+            result.member = member[:120]
+            yield Path(member).name.casefold(), member_data
+        result.member = ""
+
+
+def _dict_rows(table: Table) -> list[tuple[int, dict[str, str]]]:
+    head = [_norm_header(h) for h in table.header]
+    return [(line, dict(zip(head, row, strict=False))) for line, row in table.rows]
+
+
+def _plausible_props(data: bytes, name: str, kind: str, result: SourceResult) -> set[str]:
+    """custom_props.csv (property,value,visitors,events,…): each property's values over the export's events.
+    Unfiltered, `helpful` (only `feedback` has it) gives the votes and `channel` the contact channels; an
+    export filtered on one goal (its kind) gives that goal's values per query or page. Returns the events
+    counted here (their totals in conversions.csv are then not counted again)."""
+    event = KIND_EVENT.get(kind) or (kind if kind in EVENT_METRIC else None)
+    counted: set[str] = set()
+    for table in read_tables(data, name, result):
+        for line, row in _dict_rows(table):
+            result.rows += 1
+            # property,value,visitors,events,percentage (older exports: prop,name,…,total_conversions)
+            prop, value = row.get("property", row.get("prop", "")), row.get("value", row.get("name", ""))
+            count = parse_count(row.get("events", row.get("total_conversions", row.get("visitors", ""))))
+            if not prop or count is None:
+                result.skip(line, f"expected property, value and events, got {_preview(row)}")
+                continue
+            if event:
+                count_event(result.stats, event, count, {prop: value})
+                counted.add(event)
+            elif prop == "helpful":
+                count_event(result.stats, "feedback", count, {"helpful": value})
+                result.stats.measure("votes")
+            elif prop == "channel":
+                result.stats.channels[value.strip()[:30] or "other"] += count
+    if event:
+        measure_events(result.stats, [event], ["helpful"] if event == "feedback" else ())
+    return counted
+
+
+def _read_plausible(data: bytes, name: str, kind: str, result: SourceResult) -> None:
     if zipfile.is_zipfile(io.BytesIO(data)):
-        try:
-            zf = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            result.warn(f"plausible: not a readable ZIP ({exc})")
-            return
-        with zf:
-            members = {Path(m).name.casefold(): m for m in zf.namelist() if m.casefold().endswith(".csv")}
-            wanted = [
-                m
-                for n, m in sorted(members.items())
-                if n == "pages.csv"
-                or n.startswith("imported_pages")
-                or n == "visitors.csv"
-                or n.startswith("imported_visitors")
-            ]
-            if not wanted:
-                result.warn("plausible: the ZIP has no pages.csv or imported_pages_*.csv")
-            budget = MAX_ZIP_BYTES
-            for member in wanted:
-                member_data = _read_member(zf, member, budget, result)
-                if member_data is None:
-                    continue
-                budget -= len(member_data)
-                trend_only = Path(member).name.casefold().startswith(("visitors", "imported_visitors"))
+        members = list(_zip_members(data, result))
+        if not members and result.problems:
+            return  # members too large or unreadable: already a warning each
+        names = [n for n, _ in members]
+        known = ("pages.csv", "visitors.csv", "conversions.csv", "custom_props.csv")
+        if not any(n in known or n.startswith(("imported_pages", "imported_visitors", "imported_custom_events"))
+                   for n in names):  # fmt: skip
+            result.refuse(
+                "plausible: the ZIP has none of pages.csv, visitors.csv, conversions.csv, custom_props.csv "
+                f"or imported_pages_*.csv (it has {_preview(names)})"
+            )
+        counted: set[str] = set()
+        goal = kind
+        if not kind and "custom_props.csv" in names and "conversions.csv" in names:
+            # An export of the dashboard filtered on one goal: custom_props.csv then has conversion_rate
+            # instead of percentage, and conversions.csv that one goal.
+            props_csv, conv_csv = (dict(members)[n] for n in ("custom_props.csv", "conversions.csv"))
+            props_head = read_tables(props_csv[:4096], "custom_props.csv")
+            goals = [r.get("name", "") for t in read_tables(conv_csv, "conversions.csv") for _, r in _dict_rows(t)]
+            if props_head and "conversion_rate" in [_norm_header(h) for h in props_head[0].header] and len(goals) == 1:
+                goal = goals[0]
+        for member, member_data in members:  # custom_props first: its per-query rows replace the totals
+            if member == "custom_props.csv":
+                result.member = member
+                counted |= _plausible_props(member_data, member, goal, result)
+        for member, member_data in members:
+            result.member = member
+            if member in ("conversions.csv",) or member.startswith("imported_custom_events"):
+                _plausible_events(member_data, member, counted, result)
+            elif member == "visitors.csv" or member.startswith("imported_visitors"):
                 for table in read_tables(member_data, member, result):
-                    if trend_only:
-                        _read_table(Table(table.header, table.rows), result, path_columns=("\0",))
-                    else:
-                        _read_table(table, result, path_columns=("name", "page", *PATH_COLUMNS))
+                    _read_table(table, result, path_columns=("\0",))
+            elif member == "pages.csv" or member.startswith("imported_pages"):
+                for table in read_tables(member_data, member, result):
+                    _read_table(table, result, path_columns=("name", "page", *PATH_COLUMNS))
+        result.member = ""
+        return
+    if data[:4096].decode("utf-8-sig", errors="replace").lstrip().startswith(("[", "{")):
+        payload = _load_json(data, result)
+        if payload is not None:
+            _read_plausible_api(payload, kind, result)
+        return
+    if name == "custom_props.csv":
+        _plausible_props(data, name, kind, result)
+        return
+    if name == "conversions.csv" or name.startswith("imported_custom_events"):
+        _plausible_events(data, name, set(), result)
         return
     tables = read_tables(data, name, result)
     if not any(_read_table(t, result, path_columns=("name", "page", *PATH_COLUMNS)) for t in tables):
-        result.warn(
-            "plausible: expected the Top Pages export (name,visitors,pageviews,...) "
-            "or imported_pages (date,hostname,page,...,pageviews)"
+        result.refuse(
+            "plausible: expected the dashboard export's pages.csv (name,visitors,pageviews,...), "
+            "conversions.csv, custom_props.csv, or imported_pages (date,hostname,page,...,pageviews)",
+            _first_line(data),
         )
+
+
+def _plausible_events(data: bytes, name: str, counted: set[str], result: SourceResult) -> None:
+    """conversions.csv (name,unique_conversions,total_conversions) or imported_custom_events_*.csv
+    (date,name,link_url,path,visitors,events): goal totals (no properties). Plausible shows only the
+    events configured as goals: a metric whose goal is not in the file is not measured (not 0)."""
+    result.kinds.add("events")
+    tables = read_tables(data, name, result)
+    rows = [lr for t in tables for lr in _dict_rows(t)]
+    measure_events(result.stats, {r.get("name", "") for _, r in rows})
+    for line, row in rows:
+        result.rows += 1
+        goal = row.get("name", "")
+        count = parse_count(row.get("total_conversions", row.get("events", "")))
+        if not goal or count is None:
+            result.skip(line, f"expected a goal name and its total, got {_preview(row)}")
+            continue
+        if goal in counted:
+            continue
+        day = day_or_refuse(row["date"], result, line) if row.get("date") else None
+        if row.get("date") and day is None:
+            continue
+        count_event(result.stats, goal, count, {}, day)
+
+
+def _v2_goal_filter(filters: Any) -> list[str] | None:
+    """The goals a Stats API v2 query was filtered on: `["is", "event:goal", ["search"]]`."""
+    if not isinstance(filters, list):
+        return None
+    for f in filters:
+        if isinstance(f, list) and len(f) >= 3 and f[0] == "is" and f[1] == "event:goal" and isinstance(f[2], list):
+            return [str(g) for g in f[2]]
+    return None
+
+
+def _read_plausible_api(payload: Any, kind: str, result: SourceResult) -> None:
+    """The Stats API's JSON: v2 (`POST /api/v2/query`: results of dimensions + metrics, with the query
+    echoed) or v1 (`/api/v1/stats/breakdown` and `/timeseries`: `{"results": [{"goal"|"page"|"date"|prop:
+    …, "visitors": …, "events": …}]}`)."""
+    st = result.stats
+    rows = payload.get("results") if isinstance(payload, dict) else None
+    if not isinstance(rows, list):
+        result.refuse("plausible: expected a Stats API answer ({\"results\": [...]})")
+    query = payload.get("query")
+    if isinstance(query, dict) and isinstance(query.get("dimensions"), list):
+        dims = [str(d) for d in query["dimensions"]]
+        mets = [str(m) for m in query.get("metrics") or []]
+        goals = _v2_goal_filter(query.get("filters"))
+        props = [d[len("event:props:"):] for d in dims if d.startswith("event:props:")]
+        if "event:goal" in dims:
+            measure_events(st, None, props)
+        elif goals is not None:
+            measure_events(st, goals, props)
+        if "event:page" in dims and "pageviews" in mets:
+            st.measure("views")
+        for i, row in enumerate(rows, 1):
+            if not result.take_row():
+                break
+            result.rows += 1
+            if not isinstance(row, dict) or not isinstance(row.get("dimensions"), list):
+                result.skip(0, f"result {i}: expected dimensions and metrics, got {_preview(row)}")
+                continue
+            d = dict(zip(dims, row["dimensions"], strict=False))
+            m = dict(zip(mets, row.get("metrics") or [], strict=False))
+            raw_day = d.get("time:day", d.get("time"))
+            day = day_or_refuse(str(raw_day), result, 0, f"result {i}: date") if raw_day is not None else None
+            if raw_day is not None and day is None:
+                continue
+            p = {k[len("event:props:"):]: v for k, v in d.items() if k.startswith("event:props:")}
+            goal = d.get("event:goal") or (goals[0] if goals and len(goals) == 1 else None)
+            if goal:
+                count = parse_count(m.get("events", m.get("visitors")))
+                if count is None:
+                    result.skip(0, f"result {i}: no events count")
+                    continue
+                count_event(st, str(goal), count, p, day)
+            elif "pageviews" in m:
+                count = parse_count(m["pageviews"])
+                if count is None:
+                    result.skip(0, f"result {i}: pageviews {_preview(m['pageviews'])} is not a count")
+                    continue
+                if "event:page" in d:
+                    if key := _page_key(str(d["event:page"])):
+                        st.views[key] += count
+                if day is not None:
+                    st.add_week("views", day, count)
+        return
+    # v1: the breakdown's property is the row key besides the metrics.
+    metric_keys = {"visitors", "events", "pageviews", "visits", "bounce_rate", "visit_duration",
+                   "conversion_rate", "views_per_visit", "time_on_page", "scroll_depth", "percentage"}  # fmt: skip
+    for i, row in enumerate(rows, 1):
+        if not result.take_row():
+            break
+        result.rows += 1
+        if not isinstance(row, dict):
+            result.skip(0, f"result {i}: not an object")
+            continue
+        dim = next((k for k in row if k not in metric_keys), None)
+        value = row.get(dim) if dim else None
+        if dim == "goal":
+            st.measure(*(m for m in EVENT_METRIC.values() if m != "votes"))
+            count = parse_count(row.get("events", row.get("visitors")))
+            if count is not None:
+                count_event(st, str(value), count, {})
+        elif dim == "page":
+            st.measure("views")
+            count = parse_count(row.get("pageviews", row.get("visitors")))
+            if count is not None and (key := _page_key(str(value))):
+                st.views[key] += count
+        elif dim == "date":
+            count = parse_count(row.get("pageviews"))
+            if count is not None:
+                if (day := day_or_refuse(str(value), result, 0, f"result {i}: date")) is not None:
+                    st.add_week("views", day, count)
+        elif dim:
+            event = KIND_EVENT.get(kind)
+            if event is None:
+                result.refuse(
+                    f"plausible: a Stats API v1 breakdown by property {_preview(dim)} does not say which goal "
+                    "it was filtered on: name it with the source's kind, e.g. "
+                    f"--source plausible:no_results:FILE (kinds: {', '.join(KIND_EVENT)})"
+                )
+            measure_events(st, [event], [dim])
+            count = parse_count(row.get("events", row.get("visitors")))
+            if count is not None:
+                count_event(st, event, count, {dim: value})
 
 
 def _load_json(data: bytes, result: SourceResult) -> Any:
@@ -592,36 +1227,128 @@ def _load_json(data: bytes, result: SourceResult) -> Any:
     return None
 
 
-def _matomo_day(key: str) -> date | None:
-    return parse_day(key.split(",", 1)[0])
+def _matomo_report(rows: list[dict[str, Any]], kind: str) -> str | None:
+    """Which Reporting API report `rows` come from, by the columns Matomo documents for each."""
+    if kind in ("pages", "searches", "no_results"):
+        return kind
+    if any("nb_events" in r or "sum_event_value" in r for r in rows):
+        return "events"  # Events.getCategory / getAction / getName
+    if any("nb_pages_per_search" in r or "nb_hits_following_search" in r for r in rows):
+        return "searches"  # Actions.getSiteSearchKeywords: searches that led to result pages
+    if any(str(r.get("segment", "")).startswith("siteSearchKeyword==") for r in rows):
+        return "no_results"  # Actions.getSiteSearchNoResultKeywords: the same segment, no result pages
+    if any(k in r for r in rows for k in ("url", "subtable", "idsubdatatable", "nb_hits", "sum_time_spent")):
+        return "pages"  # Actions.getPageUrls
+    return None
+
+
+def _is_address(text: str) -> bool:
+    return text.startswith("/") or text.startswith(("http://", "https://"))
+
+
+def _matomo_events(rows: list[Any], result: SourceResult, day: date | None) -> None:
+    """Events.getCategory (expanded=1 or flat=1, secondary dimension the action or the name) and
+    Events.getName / getAction with the category as secondary dimension. analytics.js sends
+    trackEvent(category = the event's name, action = helpful | channel | query, name = the page URL)."""
+    st = result.stats
+    pairs: list[tuple[str, str | None, int, str]] = []  # (first label, second label, count, where)
+    for i, row in enumerate(rows, 1):
+        if not result.take_row():
+            return
+        result.rows += 1
+        if not isinstance(row, dict) or not isinstance(row.get("label"), str):
+            result.skip(0, f"row {i}: expected an event row with a label, got {_preview(row)}")
+            continue
+        label = row["label"]
+        if isinstance(row.get("subtable"), list):
+            for sub in row["subtable"][:MAX_ROWS]:
+                count = parse_count(sub.get("nb_events")) if isinstance(sub, dict) else None
+                if count is None or not isinstance(sub.get("label"), str):
+                    result.skip(0, f"row {i}: a subtable row without label and nb_events")
+                    continue
+                pairs.append((label, sub["label"], count, f"row {i}"))
+            continue
+        count = parse_count(row.get("nb_events"))
+        if count is None:
+            result.skip(0, f"row {i}: nb_events {_preview(row.get('nb_events'))} is not a count")
+            continue
+        first, sep, second = label.partition(" - ")  # flat=1 joins the two dimensions with " - "
+        if sep and first not in EVENT_METRIC and second.rpartition(" - ")[2] in EVENT_METRIC:
+            first, second = label.rpartition(" - ")[0], label.rpartition(" - ")[2]
+        pairs.append((first, second if sep else None, count, f"row {i}"))
+    secondary_action = True
+    for first, second, count, _ in pairs:
+        if first in EVENT_METRIC:
+            name, other = first, second
+        elif second in EVENT_METRIC:
+            name, other = second, first
+        else:
+            continue  # another site's events, or one kbgen does not send
+        props: dict[str, Any] = {}
+        if other:
+            if _is_address(other):
+                props["url"] = other
+                secondary_action = False
+            else:
+                props[{"feedback": "helpful", "contact_click": "channel"}.get(name, "query")] = other
+        count_event(st, name, count, props, day)
+    # Site search goes through trackSiteSearch (the Actions.getSiteSearch* reports), not events.
+    measure_events(st, ["search_click", "feedback", "contact_click"], ["helpful"] if secondary_action else ())
+
+
+def _matomo_csv_rows(data: bytes, name: str, result: SourceResult) -> list[tuple[date | None, Any]]:
+    """Matomo's CSV export (format=CSV: UTF-16 with a BOM, flat rows; a multi-period export has a first
+    `date` column with Matomo's period strings) as JSON-like rows per period."""
+    periods: dict[date | None, list[dict[str, Any]]] = {}
+    for table in read_tables(data, name, result):
+        for line, row in _dict_rows(table):
+            raw_day = row.pop("date", None)
+            day = day_or_refuse(raw_day, result, line) if raw_day else None
+            if raw_day and day is None:
+                continue
+            periods.setdefault(day, []).append(row)
+    return list(periods.items())
 
 
 def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> None:
-    payload = _load_json(data, result)
-    if payload is None:
-        return
-    if isinstance(payload, dict) and payload.get("result") == "error":
-        message = payload.get("message", "")
-        shown = message[:300] if isinstance(message, str) else _preview(message)
-        result.warn(f"matomo: the export is an error answer: {shown}"[:300])
-        return
+    is_json = data[:4096].decode("utf-8-sig", errors="replace").lstrip().startswith(("[", "{"))
     periods: list[tuple[date | None, Any]]
-    if isinstance(payload, dict):
-        periods = [(_matomo_day(k), v) for k, v in payload.items()]
-    else:
-        periods = [(None, payload)]
-    rows_all = [r for _, rows in periods if isinstance(rows, list) for r in rows if isinstance(r, dict)]
-    if not kind:
-        if any("url" in r or "subtable" in r or "idsubdatatable" in r for r in rows_all):
-            kind = "pages"
-        elif any("nb_pages_per_search" in r for r in rows_all):
-            kind = "searches"
-        elif re.search(r"no.?result", name, re.I) or any("nb_hits" not in r for r in rows_all):
-            kind = "no_results"  # getSiteSearchNoResultKeywords: keywords without nb_pages_per_search
+    if is_json:
+        payload = _load_json(data, result)
+        if payload is None:
+            return
+        if isinstance(payload, dict) and payload.get("result") == "error":
+            message = payload.get("message", "")
+            shown = message[:300] if isinstance(message, str) else _preview(message)
+            result.warn(f"matomo: the export is an error answer: {shown}"[:300])
+            return
+        if isinstance(payload, dict):
+            periods = [(day_or_refuse(str(k), result, 0, "period"), v) for k, v in payload.items()]
         else:
-            kind = "pages"
-    result.kinds.add(kind)
+            periods = [(None, payload)]
+    else:
+        periods = _matomo_csv_rows(data, name, result)
+    rows_all = [r for _, rows in periods if isinstance(rows, list) for r in rows if isinstance(r, dict)]
+    report = _matomo_report(rows_all, kind)
+    if report is None:
+        if not rows_all:
+            return  # an empty answer: nothing happened in the period
+        cols = sorted({k for r in rows_all[:50] for k in r})[:12]
+        result.refuse(
+            f"matomo: columns {_preview(', '.join(cols))} are not those of a report kbgen reads: expected "
+            "Actions.getPageUrls (nb_hits, url), Actions.getSiteSearchKeywords (nb_pages_per_search), "
+            "Actions.getSiteSearchNoResultKeywords (segment siteSearchKeyword==…) or Events.getCategory / "
+            "getName (nb_events)"
+        )
+    kind = report
     st = result.stats
+    result.kinds.add(kind)
+    st.measure({"pages": "views", "searches": "searches", "no_results": "no_results"}.get(kind, "views"))
+    if kind == "events":
+        st.measured.discard("views")
+        for day, rows in periods:
+            _matomo_events(rows if isinstance(rows, list) else [], result, day)
+        return
     counter = [0]
 
     def walk(rows: Any, prefix: str, day: date | None, depth: int = 0) -> None:
@@ -652,9 +1379,9 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
                     result.skip(0, f"{where}: nb_hits {_preview(row.get('nb_hits'))} is not a count")
                     continue
                 if isinstance(row.get("url"), str) and row["url"].strip():
-                    key = normalize_path(row["url"])
+                    key = normalize_path(clean_path(row["url"][:500]))
                 elif isinstance(label, str) and label.strip():
-                    if "idsubdatatable" in row:
+                    if "idsubdatatable" in row and is_json:
                         result.skip(
                             0,
                             f"{where}: folder {_preview(label)} without its pages (export with flat=1 or expanded=1)",
@@ -693,60 +1420,171 @@ def _read_matomo(data: bytes, name: str, kind: str, result: SourceResult) -> Non
             break
 
 
-def _read_umami(data: bytes, name: str, result: SourceResult) -> None:
-    if data[:4096].decode("utf-8-sig", errors="replace").lstrip().startswith(("[", "{")):
-        payload = _load_json(data, result)
-        if payload is None:
-            return
-        rows = payload.get("data", payload) if isinstance(payload, dict) else payload
-        result.kinds.add("pages")
-        for i, row in enumerate(rows if isinstance(rows, list) else [], 1):
-            if not result.take_row():
-                break
-            result.rows += 1
-            if not isinstance(row, dict):
-                result.skip(0, f"item {i}: not an object")
+def _umami_event_data(data: bytes, name: str, result: SourceResult) -> dict[str, dict[str, str]]:
+    """event_data.csv (website_event_id or event_id, data_key, string_value, number_value, …): each
+    event's properties."""
+    props: dict[str, dict[str, str]] = {}
+    for table in read_tables(data, name, result):
+        for line, row in _dict_rows(table):
+            eid = row.get("website_event_id") or row.get("event_id")
+            key = row.get("data_key")
+            if not eid or not key:
+                result.skip(line, "an event_data row without event id or data_key")
                 continue
-            key = normalize_path(str(row.get("x", ""))) if row.get("x") else None
-            views = parse_count(row.get("y"))
-            if key is None or views is None:
-                result.skip(0, f"item {i}: expected x (path) and y (views), got {_preview(row)}")
-                continue
-            result.stats.views[("path", key)] += views
-        return
+            value = row.get("string_value") or row.get("number_value") or ""
+            if len(props) < MAX_ROWS:
+                props.setdefault(eid, {})[key[:50]] = value[:500]
+    return props
+
+
+def _umami_website_events(
+    data: bytes, name: str, props: dict[str, dict[str, str]] | None, result: SourceResult
+) -> bool:
     tables = read_tables(data, name, result)
+    found = False
     for table in tables:
         c_path, c_type = table.column("url_path"), table.column("event_type")
         if c_path is None:
-            if not _read_table(table, result):
-                result.warn("umami: expected the website_event export (url_path,event_type,created_at,...)")
             continue
-        c_date = table.column("created_at")
+        found = True
+        c_date, c_name, c_id = table.column("created_at"), table.column("event_name"), table.column("event_id")
         result.kinds.update(("pages", "trend") if c_date is not None else ("pages",))
+        result.stats.measure("views")
+        if c_name is not None:
+            measure_events(result.stats, None, ["helpful"] if props is not None else ())
         for line, row in table.rows:
             result.rows += 1
             path, etype = _cell(row, c_path), _cell(row, c_type) if c_type is not None else "1"
             if path is None or etype is None:
                 result.skip(line, "the row has too few columns")
                 continue
-            if etype.strip() == "2":
-                continue  # a custom event: its properties are in event_data, not here
-            if etype.strip() != "1":
-                result.skip(line, f"event_type {etype!r} is neither 1 (page view) nor 2 (event)")
+            day = day_or_refuse(_cell(row, c_date), result, line, "created_at") if c_date is not None else None
+            if c_date is not None and day is None:
                 continue
-            key = normalize_path(path)
+            if etype.strip() == "2":
+                event = (_cell(row, c_name) or "").strip()
+                p = (props or {}).get(_cell(row, c_id) or "", {}) if c_id is not None else {}
+                count_event(result.stats, event, 1, p, day)
+                continue
+            if etype.strip() != "1":
+                result.skip(line, f"event_type {_preview(etype)} is neither 1 (page view) nor 2 (event)")
+                continue
+            key = normalize_path(clean_path(path[:500]))
             if key is None:
                 result.skip(line, "empty url_path")
                 continue
-            day = None
-            if c_date is not None:
-                day = parse_day(_cell(row, c_date) or "")
-                if day is None:
-                    result.skip(line, f"created_at {_cell(row, c_date)!r} is not a date")
-                    continue
             result.stats.views[("path", key)] += 1
             if day:
                 result.stats.add_week("views", day, 1)
+    return found
+
+
+def _umami_metrics(rows: list[Any], result: SourceResult) -> None:
+    """`/metrics?type=url|path` ([{"x": "/path", "y": 12}]) or `/metrics?type=event` ([{"x": "search", …}])."""
+    pages = any(isinstance(r, dict) and isinstance(r.get("x"), str) and _is_address(r["x"]) for r in rows)
+    result.kinds.add("pages" if pages else "events")
+    result.stats.measure("views") if pages else measure_events(result.stats)
+    for i, row in enumerate(rows, 1):
+        if not result.take_row():
+            break
+        result.rows += 1
+        if not isinstance(row, dict):
+            result.skip(0, f"item {i}: not an object")
+            continue
+        count = parse_count(row.get("y"))
+        if not row.get("x") or count is None:
+            result.skip(0, f"item {i}: expected x and y (a count), got {_preview(row)}")
+            continue
+        if pages:
+            if key := _page_key(str(row["x"])):
+                result.stats.views[key] += count
+        else:
+            count_event(result.stats, str(row["x"]), count, {})
+
+
+def _read_umami(data: bytes, name: str, kind: str, result: SourceResult) -> None:
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        members = dict(_zip_members(data, result))
+        if "website_event.csv" in members:
+            props = None
+            if "event_data.csv" in members:
+                result.member = "event_data.csv"
+                props = _umami_event_data(members["event_data.csv"], "event_data.csv", result)
+            result.member = "website_event.csv"
+            _umami_website_events(members["website_event.csv"], "website_event.csv", props, result)
+        elif "pages.csv" in members or "events.csv" in members:
+            # The website's "Export" (Settings → Data): pages.csv and events.csv as x,y metrics.
+            for member in ("pages.csv", "events.csv"):
+                if member in members:
+                    result.member = member
+                    for table in read_tables(members[member], member, result):
+                        _umami_metrics([dict(r) for _, r in _dict_rows(table)], result)
+        else:
+            result.refuse(f"umami: the ZIP has no website_event.csv (nor pages.csv / events.csv): {_preview(list(members))}")
+        result.member = ""
+        return
+    if data[:4096].decode("utf-8-sig", errors="replace").lstrip().startswith(("[", "{")):
+        payload = _load_json(data, result)
+        if payload is None:
+            return
+        rows = payload.get("data", payload) if isinstance(payload, dict) else payload
+        if not isinstance(rows, list):
+            result.refuse("umami: expected an API answer: a list, or {\"data\": [...]}")
+        dict_rows = [r for r in rows if isinstance(r, dict)]
+        if dict_rows and all("eventType" in r or "urlPath" in r for r in dict_rows):
+            _umami_api_events(rows, result)
+        elif dict_rows and all("value" in r and "total" in r for r in dict_rows):
+            event = KIND_EVENT.get(kind)
+            if event is None:
+                result.refuse(
+                    "umami: an /event-data/values answer does not say which event and property it counts: "
+                    f"name it with the source's kind, e.g. --source umami:no_results:FILE (kinds: {', '.join(KIND_EVENT)})"
+                )
+            prop = {"feedback": "helpful", "contact_click": "channel"}.get(event, "query")
+            measure_events(result.stats, [event], [prop])
+            for i, row in enumerate(dict_rows, 1):
+                result.rows += 1
+                count = parse_count(row.get("total"))
+                if count is None:
+                    result.skip(0, f"item {i}: total {_preview(row.get('total'))} is not a count")
+                    continue
+                count_event(result.stats, event, count, {prop: str(row.get("value", ""))})
+        else:
+            _umami_metrics(rows, result)
+        return
+    if not _umami_website_events(data, name, None, result):
+        tables = read_tables(data, name, result)
+        if not any(_read_table(t, result) for t in tables):
+            result.refuse(
+                "umami: expected the data export's website_event.csv (url_path,event_type,created_at,...)",
+                _first_line(data),
+            )
+
+
+def _umami_api_events(rows: list[Any], result: SourceResult) -> None:
+    """`GET /api/websites/:id/events` ({"data": [{"urlPath", "eventType", "eventName", "createdAt"}]}):
+    page views and event totals (this answer has no event data)."""
+    st = result.stats
+    st.measure("views")
+    measure_events(st)
+    result.kinds.update(("pages", "trend"))
+    for i, row in enumerate(rows, 1):
+        if not result.take_row():
+            break
+        result.rows += 1
+        if not isinstance(row, dict):
+            result.skip(0, f"item {i}: not an object")
+            continue
+        raw = row.get("createdAt")
+        day = day_or_refuse(str(raw), result, 0, f"item {i}: createdAt") if raw is not None else None
+        if raw is not None and day is None:
+            continue
+        if str(row.get("eventType")) == "2":
+            count_event(st, str(row.get("eventName") or ""), 1, {}, day)
+        elif key := _page_key(str(row.get("urlPath") or "")):
+            st.views[key] += 1
+            if day:
+                st.add_week("views", day, 1)
 
 
 def _read_collector(path: Path, result: SourceResult, window_days: int) -> None:
@@ -773,6 +1611,7 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     where = "ts >= ? AND coalesce(device, '') != 'bot'"
     (result.rows,) = db.execute(f"SELECT count(*) FROM events WHERE {where}", (since,)).fetchone()
     result.kinds.update(("pages", "trend", "searches", "feedback", "contacts"))
+    st.measure(*METRICS)
 
     def key(article: str | None, page: str | None) -> Key | None:
         if article:
@@ -800,7 +1639,7 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     }
     day = "date(ts / 1000, 'unixepoch')"
     for name, d, n in rows(f"name, {day}, count(*)", None, f"name, {day}"):
-        parsed = parse_day(d or "")
+        parsed = parse_day(d or "", "collector")
         if name in metrics and parsed:
             st.add_week(metrics[name], parsed, n)
     # SQLite takes a bare column next to max() from the row holding the maximum: the latest result count.
@@ -849,6 +1688,11 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
     if stype not in SOURCE_TYPES:
         result.warn(f"analytics source type {stype!r} is not one of {', '.join(SOURCE_TYPES)}")
         return result
+    if kind and kind not in KINDS:
+        result.failed = True
+        result.refusal = Problem(result.path, 0, f"{stype}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        result.problems.append(Problem(result.path, 0, result.refusal.message, "warning"))
+        return result
     if not raw_path or not path.is_file():
         result.warn(f"{stype}: analytics source not found: {raw_path or '(no path)'}")
         return result
@@ -868,14 +1712,21 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
         )
         return result
     name = path.name.casefold()
-    if stype == "plausible":
-        _read_plausible(data, name, result)
-    elif stype == "matomo":
-        _read_matomo(data, name, kind, result)
-    elif stype == "umami":
-        _read_umami(data, name, result)
-    else:  # ga4, csv
-        _read_text_tables(data, name, result)
+    try:
+        if stype == "plausible":
+            _read_plausible(data, name, kind, result)
+        elif stype == "matomo":
+            _read_matomo(data, name, kind, result)
+        elif stype == "umami":
+            _read_umami(data, name, kind, result)
+        else:  # ga4, csv
+            _read_text_tables(data, name, result)
+    except Refused as exc:
+        # Nothing of a source read in part is kept: its numbers would look whole and be wrong.
+        result.stats, result.failed, result.kinds = Stats(), True, set()
+        result.refusal = Problem(result.path, exc.line, exc.message[:600], "error")
+        result.problems.append(Problem(result.path, exc.line, exc.message[:600], "warning"))
+        return result
     return result.finish()
 
 

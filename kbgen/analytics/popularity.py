@@ -8,6 +8,7 @@ and returns a `PopularityReport` whose `problems` the build prints as warnings. 
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,6 +50,20 @@ def _base_path(config: Any) -> str:
     return "/" + raw.strip("/") + "/" if raw.strip("/") else "/"
 
 
+_SITE_SUFFIX = re.compile(r"\s+[-–—|·]\s+[^-–—|·]*$")
+
+
+def strip_site_name(title: str, site: str = "") -> str:
+    """A page's `<title>` as analytics record it, without the site name after it: "Start a return – Northwind
+    Help" → "Start a return" (separators – — - | ·). With the site's name, only that name is taken off."""
+    if site:
+        for sep in (" – ", " — ", " - ", " | ", " · "):
+            if title.casefold().endswith((sep + site).casefold()):
+                return title[: -len(sep + site)].strip()
+        return title
+    return _SITE_SUFFIX.sub("", title).strip()
+
+
 class Resolver:
     """Matches an export's page keys to articles: URL, `aliases`, article id, or (GA4 title reports) title.
 
@@ -57,8 +72,9 @@ class Resolver:
     index.html?utm=x`` finds the article at ``/orders/refunds/`` of a site built with ``base_url = "/help/"``.
     """
 
-    def __init__(self, library: Any, base_path: str = "/") -> None:
+    def __init__(self, library: Any, base_path: str = "/", site_title: str = "") -> None:
         self.base = normalize_path(base_path) or "/"
+        self.site_title = " ".join(site_title.split()).casefold()
         self.by_path: dict[str, Any] = {}
         self.by_id: dict[str, Any] = {}
         self.by_title: dict[str, Any] = {}
@@ -96,7 +112,11 @@ class Resolver:
         if kind == "id":
             return self.by_id.get(value.casefold())
         if kind == "title":
-            return self.by_title.get(value)
+            return (
+                self.by_title.get(value)
+                or self.by_title.get(strip_site_name(value, self.site_title))
+                or self.by_title.get(strip_site_name(value))
+            )
         for path in self._candidates(value):
             if path in self.by_path:
                 return self.by_path[path]
@@ -150,6 +170,17 @@ class AnalyticsData:
         return sum(a.views for a in self.articles.values()) + self.page_views + sum(self.unmatched.values())
 
     @property
+    def measured(self) -> set[str]:
+        """The importers' METRICS that at least one source records; the report shows the others as
+        "not measured", never as 0."""
+        return set(self.stats.measured)
+
+    @property
+    def failed(self) -> list[SourceResult]:
+        """Sources refused as a whole (a date in an undocumented format, a header not understood)."""
+        return [s for s in self.sources if s.failed]
+
+    @property
     def period(self) -> tuple[date | None, date | None]:
         return self.stats.first_day, self.stats.last_day
 
@@ -175,7 +206,7 @@ def load_analytics(
         result = read_source(source, root, days)
         data.sources.append(result)
         data.stats.merge(result.stats)
-    resolve(data, Resolver(library, _base_path(config)))
+    resolve(data, Resolver(library, _base_path(config), str(_get(config, "title", "") or "")))
     return data
 
 

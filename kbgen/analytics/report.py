@@ -20,10 +20,73 @@ from typing import Any
 from ..atomic import write_atomic
 from ..config import is_css_color
 from ..termsafe import for_terminal
+from .importers import METRICS
 from .popularity import AnalyticsData
 from .reasons import print_reasons, reasons_html
 
-__all__ = ["Report", "build_report", "print_report", "render_html", "widget_deflection", "write_html"]
+__all__ = [
+    "NOT_MEASURED",
+    "Report",
+    "build_report",
+    "print_report",
+    "render_html",
+    "report_json",
+    "widget_deflection",
+    "write_html",
+]
+
+NOT_MEASURED = "not measured"  # a metric none of the sources records: never shown as 0
+METRIC_LABELS = {
+    "views": "page views",
+    "searches": "searches",
+    "no_results": "searches without results",
+    "result_clicks": "search result clicks",
+    "votes": "helpful votes",
+    "contacts": "contact clicks",
+}
+
+
+def _n(value: int | None) -> str:
+    return NOT_MEASURED if value is None else f"{value:,}"
+
+
+def _headline(rep: Report) -> list[str]:
+    """The report's first line, part by part: a metric no source records says so."""
+    t, ms = rep.totals, rep.measured
+
+    def part(metric: str, text: str, label: str) -> str:
+        return text if ms.get(metric, True) else f"{label}: {NOT_MEASURED}"
+
+    return [
+        part("views", f"{_n(t['article_views'])} article views", "article views"),
+        part("searches", f"{_n(t['searches'])} searches", "searches"),
+        part("no_results", f"{_pct(t['no_result_rate'])} without results", "searches without results"),
+        part("result_clicks", f"{_n(t.get('result_clicks'))} result clicks", "result clicks"),
+        part("votes", f"{_pct(t['helpful_rate'])} helpful ({_n(t['votes'])} votes)", "votes"),
+        part(
+            "contacts",
+            f"{_pct(t['contact_rate'])} of article views ended in a contact click",
+            "contact clicks",
+        ),
+    ]
+
+
+def report_json(rep: Report) -> dict[str, Any]:
+    """The report as JSON-ready data (`kbgen report --json`): a metric no source records is null, and
+    `measured` / `not_measured` say which."""
+    from dataclasses import asdict
+
+    out = asdict(rep)
+    out["period"] = [d.isoformat() if d else None for d in rep.period]
+    out["sources"] = [
+        {"type": s[0], "path": s[1], "rows": s[2], "skipped": s[3], "warnings": s[4], **c}
+        for s, c in zip(rep.sources, rep.coverage, strict=False)
+    ]
+    del out["coverage"]
+    out["not_measured"] = [m for m, ok in rep.measured.items() if not ok]
+    for w in out["weekly"]:
+        w["week"] = w["week"].isoformat()
+    return out
 
 
 @dataclass
@@ -44,6 +107,9 @@ class Report:
     brand_color: str = "#0b5cad"
     widget: dict[str, Any] | None = None  # widget_deflection(), when the site has the help widget
     reasons: dict[str, Any] | None = None  # reasons.feedback_reasons(): what was missing after "No"
+    # importers.METRICS → whether any source records it (False: shown as "not measured", JSON null).
+    measured: dict[str, bool] = field(default_factory=dict)
+    coverage: list[dict[str, Any]] = field(default_factory=list)  # per source: measured metrics, failed
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -55,12 +121,19 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
     title = str(getattr(config, "title", "") or "Help centre")
     brand = getattr(getattr(config, "brand", None), "brand_color", "") or "#0b5cad"
     arts = list(data.articles.values())
+    measured = {m: m in data.measured for m in METRICS}
+    un = st.unattributed  # totals a source has without their query or page
+
+    def m(metric: str, value: Any) -> Any:
+        return value if measured[metric] else None
+
     views = sum(a.views for a in arts)
-    searches = sum(st.searches.values())
-    no_results = sum(st.no_results.values())
-    yes, no = sum(a.helpful for a in arts), sum(a.not_helpful for a in arts)
-    contacts = sum(st.contacts.values())
-    has_contacts = any("contacts" in src.kinds for src in data.sources)  # else: not measured, not 0%
+    searches = sum(st.searches.values()) + un["searches"]
+    no_results = sum(st.no_results.values()) + un["no_results"]
+    yes = sum(a.helpful for a in arts) + un["helpful"]
+    no = sum(a.not_helpful for a in arts) + un["not_helpful"]
+    contacts = sum(st.contacts.values()) + un["contacts"]
+    result_clicks = sum(st.clicks.values()) + un["result_clicks"]
     clicks_by_query: Counter[str] = Counter()
     for (query, _), n in st.clicks.items():
         clicks_by_query[query] += n
@@ -70,18 +143,27 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
         period=data.period,
         sources=[(s.type, s.path, s.rows, s.skipped, [p.message for p in s.problems]) for s in data.sources],
         totals={
-            "article_views": views,
-            "all_views": data.total_views,
-            "searches": searches,
-            "no_result_searches": no_results,
-            "no_result_rate": _ratio(no_results, searches) if no_results <= searches else None,
-            "helpful_rate": _ratio(yes, yes + no),
-            "votes": yes + no,
-            "contacts": contacts,
-            "contact_rate": _ratio(contacts, views) if contacts or has_contacts else None,
-            "articles_viewed": sum(1 for a in arts if a.views),
+            "article_views": m("views", views),
+            "all_views": m("views", data.total_views),
+            "searches": m("searches", searches),
+            "no_result_searches": m("no_results", no_results),
+            "no_result_rate": _ratio(no_results, searches)
+            if measured["searches"] and measured["no_results"] and no_results <= searches
+            else None,
+            "result_clicks": m("result_clicks", result_clicks),
+            "helpful_rate": m("votes", _ratio(yes, yes + no)),
+            "votes": m("votes", yes + no),
+            "contacts": m("contacts", contacts),
+            "contact_rate": _ratio(contacts, views) if measured["contacts"] and measured["views"] else None,
+            "articles_viewed": m("views", sum(1 for a in arts if a.views)),
         },
         brand_color=brand,
+        measured=measured,
+        coverage=[
+            {"type": s.type, "path": s.path, "measured": [x for x in METRICS if x in s.measured],
+             "failed": s.failed}  # fmt: skip
+            for s in data.sources
+        ],
     )
     for rank, a in enumerate(data.ranked()[:top], 1):
         art = a.article
@@ -144,8 +226,8 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
                 {
                     "week": w,
                     **{
-                        m: st.weekly.get(m, Counter()).get(w, 0)
-                        for m in ("views", "searches", "no_results", "contacts")
+                        k: st.weekly.get(k, Counter()).get(w, 0) if measured[k] else None
+                        for k in ("views", "searches", "no_results", "contacts")
                     },
                 }
             )
@@ -187,13 +269,10 @@ def print_report(rep: Report, console: Any = None) -> None:
     def say(*parts: Any, style: str = "") -> None:
         console.print(Text.assemble(*parts), style=style, markup=False, highlight=False, emoji=False)
 
-    t = rep.totals
     say(_text(rep.title, "bold"), f" — analytics report ({_period(rep)})")
-    say(
-        f"{t['article_views']:,} article views · {t['searches']:,} searches · "
-        f"{_pct(t['no_result_rate'])} without results · {_pct(t['helpful_rate'])} helpful "
-        f"({t['votes']:,} votes) · {_pct(t['contact_rate'])} of article views ended in a contact click"
-    )
+    say(" · ".join(_headline(rep)))
+    if missing := [METRIC_LABELS[m] for m, ok in rep.measured.items() if not ok]:
+        say(f"  {NOT_MEASURED} by these sources (their exports do not record it): {', '.join(missing)}", style="dim")
     for stype, path, rows, skipped, warnings in rep.sources:
         line = Text.assemble("  source ", _text(stype), ": ", _text(path), f" — {rows:,} rows")
         if skipped:
@@ -248,19 +327,19 @@ def print_report(rep: Report, console: Any = None) -> None:
         "Searches with no results — content to write",
         [("query", "left"), ("searches", "right")],
         [[r["query"], f"{r['searches']:,}"] for r in rep.no_results],
-        "none — every search found something",
+        "none — every search found something" if rep.measured.get("no_results", True) else NOT_MEASURED,
     )
     table(
         "Was this helpful? (least helpful first)",
         [("article", "left"), ("yes", "right"), ("no", "right"), ("helpful", "right")],
         [[r["title"], str(r["yes"]), str(r["no"]), _pct(r["ratio"])] for r in rep.helpfulness],
-        "no votes yet",
+        "no votes yet" if rep.measured.get("votes", True) else NOT_MEASURED,
     )
     table(
         "Contact clicks per article view — where self-service failed",
         [("article", "left"), ("contacts", "right"), ("views", "right"), ("rate", "right")],
         [[r["title"], str(r["contacts"]), f"{r['views']:,}", _pct(r["rate"])] for r in rep.contacts],
-        "no contact clicks",
+        "no contact clicks" if rep.measured.get("contacts", True) else NOT_MEASURED,
     )
     table(
         "Week by week",
@@ -272,13 +351,7 @@ def print_report(rep: Report, console: Any = None) -> None:
             ("contacts", "right"),
         ],
         [
-            [
-                str(w["week"]),
-                f"{w['views']:,}",
-                f"{w['searches']:,}",
-                f"{w['no_results']:,}",
-                f"{w['contacts']:,}",
-            ]
+            [str(w["week"]), _n(w["views"]), _n(w["searches"]), _n(w["no_results"]), _n(w["contacts"])]
             for w in rep.weekly
         ],
         "the sources carry no dates",
@@ -441,17 +514,26 @@ def render_html(rep: Report) -> str:
         return f'<div class="card {cls}"><b>{_e(value)}</b><span>{_e(label)}</span></div>'
 
     nr, hr, cr = t["no_result_rate"], t["helpful_rate"], t["contact_rate"]
+    ms = rep.measured
+
+    def pct_or(metric: str, value: float | None) -> str:
+        return _pct(value) if ms.get(metric, True) else NOT_MEASURED
+
     cards = "".join(
         [
-            card(f"{t['article_views']:,}", f"article views ({t['articles_viewed']} articles)"),
-            card(f"{t['searches']:,}", "searches"),
-            card(_pct(nr), "of searches found nothing", "bad" if nr and nr > 0.1 else ""),
+            card(_n(t["article_views"]), f"article views ({_n(t['articles_viewed'])} articles)"),
+            card(_n(t["searches"]), "searches"),
+            card(pct_or("no_results", nr), "of searches found nothing", "bad" if nr and nr > 0.1 else ""),
             card(
-                _pct(hr),
-                f"helpful ({t['votes']:,} votes)",
+                pct_or("votes", hr),
+                f"helpful ({t['votes']:,} votes)" if t["votes"] is not None else "helpful votes",
                 "good" if hr and hr >= 0.7 else "bad" if hr else "",
             ),
-            card(_pct(cr), "of article views ended in a contact click", "bad" if cr and cr > 0.05 else ""),
+            card(
+                pct_or("contacts", cr),
+                "of article views ended in a contact click",
+                "bad" if cr and cr > 0.05 else "",
+            ),
         ]
     )
     articles = _bars([(r["title"], r["views"], "") for r in rep.top_articles], brand, 960, 330)
@@ -496,13 +578,17 @@ def render_html(rep: Report) -> str:
         ]
         for r in rep.top_searches
     ]
-    trend = _lines(rep.weekly, [("views", "page views", brand)], height=200)
+    trend = _lines(rep.weekly, [("views", "page views", brand)], height=200) if ms.get("views", True) else ""
     trend2 = ""
     if any(w["searches"] or w["no_results"] or w["contacts"] for w in rep.weekly):
         series = [
-            ("searches", "searches", "#0891b2"),
-            ("no_results", "no results", gap_color),
-            ("contacts", "contact clicks", contact_color),
+            (k, label, color)
+            for k, label, color in (
+                ("searches", "searches", "#0891b2"),
+                ("no_results", "no results", gap_color),
+                ("contacts", "contact clicks", contact_color),
+            )
+            if ms.get(k, True)
         ]
         trend2 = _lines(rep.weekly, series, height=200)
     sources = "".join(
@@ -550,7 +636,9 @@ and rank higher in search.</p>{articles}
         _table([("query", False), ("searches", True), ("results", True), ("clicked", True)], search_rows, "")
     }</section>
 <section class="panel"><h2>Searches with no results</h2><p class="hint">Content gaps: write these articles, or
-add the words to an existing article's <code>keywords</code>.</p>{gaps}</section>
+add the words to an existing article's <code>keywords</code>.</p>{
+        gaps if ms.get("no_results", True) else f'<p class="empty">{NOT_MEASURED} by these sources</p>'
+    }</section>
 </div>
 <div class="grid2">
 <section class="panel"><h2>Was this helpful?</h2><p class="hint">Least helpful first: rewrite these.</p>
