@@ -783,7 +783,7 @@ class Rebuilder:
                 continue
             old_slugs[id(old)] = {t.slug for t in old.tag_links}
             keep = {"related": old.related, "views": old.views, "popularity_rank": old.popularity_rank,
-                    "tag_links": old.tag_links}  # fmt: skip
+                    "popularity": old.popularity, "tag_links": old.tag_links}  # fmt: skip
             old.__dict__.update(new.__dict__)
             old.__dict__.update(keep)
             owner = old.section or old.category

@@ -144,11 +144,18 @@ EVENTS: dict[str, EventSpec] = {
             ("results",),
         ),
         EventSpec("search_click", "a search result was opened", ("query", "url", "rank")),
-        EventSpec("feedback", "a *Was this helpful?* answer (once per page view)", ("url", "helpful")),
+        EventSpec(
+            "feedback",
+            "a *Was this helpful?* answer (once per page view); `query`: the search that led here (`?q=`)",
+            ("url", "helpful"),
+            ("query",),
+        ),
         EventSpec(
             "contact_click",
-            "a contact link (`data-kb-contact`) was followed: self-service did not answer",
+            "a contact link (`data-kb-contact`) was followed: self-service did not answer; `query`: the "
+            "search that led here (the page's `?q=`, which a clicked search result carries)",
             ("url", "channel"),
+            ("query",),
         ),
         EventSpec("video_play", "an embedded video was started", ("url",), ("video", "provider")),
         EventSpec("widget_open", "the help widget was opened on a shop page (`host`)"),

@@ -74,6 +74,7 @@ class Article:
     tag_links: list[Tag] = field(default_factory=list, repr=False, compare=False)  # `tags` as Tag pages
     views: int = 0
     popularity_rank: int | None = None
+    popularity: float = 0.0  # views smoothed toward the site mean (analytics.popularity): what orders lists
 
     @property
     def reading_minutes(self) -> int:
@@ -128,9 +129,9 @@ class Category(Section):
             self.__dict__.pop(name, None)
 
 
-def popularity_key(article: Article) -> tuple[int, int, int, str, str]:
+def popularity_key(article: Article) -> tuple[float, int, int, str, str]:
     return (
-        -article.views,
+        -article.popularity,
         0 if article.promoted else 1,
         article.order,
         article.title.casefold(),

@@ -1,5 +1,5 @@
-/* kbgen analytics: kb.track(name, props) → event (schema: kbgen/analytics/events.py) → DOM 'kb:event'
- * + configured providers (none: no request; GPC/DNT: none if respect_dnt). No cookies. */
+/* kbgen analytics: kb.track(name, props) → event (kbgen/analytics/events.py) → DOM 'kb:event' + providers
+ * (GPC/DNT: none if respect_dnt). No cookies. */
 (() => {
   const W = window, d = document, b = d.body, n = navigator, ds = b.dataset;
   let C = {};
@@ -10,8 +10,8 @@
     search: ['query', 'results'],
     search_no_results: ['query', 'results'],
     search_click: ['query', 'url', 'rank'],
-    feedback: ['url', 'helpful'],
-    contact_click: ['url', 'channel'],
+    feedback: ['url', 'helpful', 'query'],
+    contact_click: ['url', 'channel', 'query'],
     video_play: ['url', 'video', 'provider'],
     widget_open: [],
     widget_answer: ['url', 'rank']
@@ -30,7 +30,7 @@
   };
   const is404 = b.classList.contains('kb-kind-404');
   const page = is404 ? scrub(path) : ds.kbUrl || path;
-  // Providers are handed the address and referrer without query or fragment (?q= is what was typed)
+  // Providers get the address and referrer without query or fragment (?q= is what was typed)
   const bare = (u, t) => { try { u = new URL(u); return u.origin + (t ? scrub(u.pathname) : u.pathname); } catch (e) { return ''; } };
   const loc = bare(location.href, is404), ref = bare(d.referrer, 1);
 
@@ -113,9 +113,9 @@
   d.addEventListener('click', e => {
     const t = e.target.closest && e.target.closest('[data-kb-feedback],[data-kb-contact]');
     if (!t) return;
-    const f = t.dataset.kbFeedback;
-    if (f == null) track('contact_click', { channel: t.dataset.kbContact });
-    else if (!voted) { voted = true; track('feedback', { helpful: f }); }
+    const f = t.dataset.kbFeedback, query = new URLSearchParams(location.search).get('q');
+    if (f == null) track('contact_click', { channel: t.dataset.kbContact, query });
+    else if (!voted) { voted = true; track('feedback', { helpful: f, query }); }
   }, true);
 
   if (!ds.kbSource) track('page_view'), W.addEventListener('pageshow', e => { if (e.persisted) track('page_view'); });
