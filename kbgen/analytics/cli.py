@@ -91,17 +91,28 @@ Source types: plausible, ga4, matomo, umami, csv, collector. README.md, "Analyti
     metavar="TYPE:PATH",
     help="Read this source too, e.g. collector:analytics.sqlite (repeatable).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
+@click.option(
+    "--queries-out",
+    "queries_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the top searches with the article customers chose, as `kbgen search --check` lines.",
+)
 def report(
     config_path: Path | None,
     html_path: Path | None,
     days: int | None,
     top: int,
     extra_sources: tuple[str, ...],
+    as_json: bool = False,
+    queries_path: Path | None = None,
 ) -> None:
     """What customers read, search for and don't find: from the [analytics] sources."""
     from .importers import SOURCE_TYPES
+    from .loop import build_loop, queries_out
     from .popularity import load_analytics
-    from .report import build_report, print_report, widget_deflection, write_html
+    from .report import build_report, print_report, report_json, widget_deflection, write_html
 
     config = _load_config(config_path)
     for spec in extra_sources:
@@ -122,12 +133,21 @@ def report(
         config.analytics.sources, config.root, days or config.analytics.window_days, top
     )
     rep.widget = widget if config.widget.enabled or widget["measured"] else None
+    rep.loop = build_loop(library, config, days or config.analytics.window_days, top)
     # The file first: `kbgen report --html r.html | head` still writes all of it.
     if html_path is not None:
         write_html(rep, html_path)
         click.echo(f"wrote {for_terminal(html_path)}", err=True)
+    if queries_path is not None:
+        n = queries_out(rep.loop, queries_path)
+        click.echo(f"wrote {n} search checks to {for_terminal(queries_path)}", err=True)
     try:
-        print_report(rep)
+        if as_json:
+            import json
+
+            click.echo(json.dumps(report_json(rep), ensure_ascii=False, indent=1, default=str))
+        else:
+            print_report(rep)
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader stopped early (`| head`): what it read is what it wanted. Point stdout at /dev/null so

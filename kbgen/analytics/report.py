@@ -22,7 +22,15 @@ from ..config import is_css_color
 from ..termsafe import for_terminal
 from .popularity import AnalyticsData
 
-__all__ = ["Report", "build_report", "print_report", "render_html", "widget_deflection", "write_html"]
+__all__ = [
+    "Report",
+    "build_report",
+    "print_report",
+    "render_html",
+    "report_json",
+    "widget_deflection",
+    "write_html",
+]
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Report:
     unmatched: list[tuple[str, int]] = field(default_factory=list)
     brand_color: str = "#0b5cad"
     widget: dict[str, Any] | None = None  # widget_deflection(), when the site has the help widget
+    loop: Any = None  # loop.LoopData: failed searches, what to write or fix next, the gap re-check
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -137,10 +146,16 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
     weeks = sorted({w for c in st.weekly.values() for w in c})
     if weeks:
         w, last = weeks[0], weeks[-1]
+        first_day, last_day = st.first_day or w, st.last_day or last + timedelta(days=6)
         while w <= last:  # every week, also those with nothing, so the line does not lie
+            # A week the data covers only in part (the period starts or ends inside it) is marked, never
+            # drawn as a drop: `days` of its 7 are in the data.
+            days = sum(1 for i in range(7) if first_day <= w + timedelta(days=i) <= last_day)
             rep.weekly.append(
                 {
                     "week": w,
+                    "days": days,
+                    "partial": days < 7,
                     **{
                         m: st.weekly.get(m, Counter()).get(w, 0)
                         for m in ("views", "searches", "no_results", "contacts")
@@ -188,7 +203,7 @@ def print_report(rep: Report, console: Any = None) -> None:
     t = rep.totals
     say(_text(rep.title, "bold"), f" — analytics report ({_period(rep)})")
     say(
-        f"{t['article_views']:,} article views · {t['searches']:,} searches · "
+        f"{t['all_views']:,} page views ({t['article_views']:,} of articles) · {t['searches']:,} searches · "
         f"{_pct(t['no_result_rate'])} without results · {_pct(t['helpful_rate'])} helpful "
         f"({t['votes']:,} votes) · {_pct(t['contact_rate'])} of article views ended in a contact click"
     )
@@ -271,7 +286,7 @@ def print_report(rep: Report, console: Any = None) -> None:
         ],
         [
             [
-                str(w["week"]),
+                str(w["week"]) + (f" (partial: {w['days']} of 7 days)" if w.get("partial") else ""),
                 f"{w['views']:,}",
                 f"{w['searches']:,}",
                 f"{w['no_results']:,}",
@@ -281,6 +296,7 @@ def print_report(rep: Report, console: Any = None) -> None:
         ],
         "the sources carry no dates",
     )
+    print_loop(rep.loop, table, say)
     if rep.unmatched:
         table(
             "Paths that matched no page (old URLs? add them to an article's aliases)",
@@ -289,6 +305,143 @@ def print_report(rep: Report, console: Any = None) -> None:
             "",
         )
     print_deflection(rep.widget, console)
+
+
+_KIND_LABEL = {
+    "failed_search": "failed search",
+    "unhelpful": "unhelpful",
+    "contact": "contact rate",
+    "stale": "stale, popular",
+}
+
+
+def _change(row: dict[str, Any]) -> str:
+    """The change since the previous period, in the row's own unit ("new" when it was not there)."""
+    change, prev = row.get("change"), row.get("previous")
+    if change is None:
+        return "new" if prev is None else "—"
+    if row["kind"] in ("unhelpful", "contact"):
+        return f"{change * 100:+.0f} pts" if change else "±0"
+    return f"{change:+,}" if change else "±0"
+
+
+def _value(row: dict[str, Any]) -> str:
+    v = row.get("value")
+    if v is None:
+        return "—"
+    return _pct(v) if row["kind"] in ("unhelpful", "contact") else f"{v:,}"
+
+
+def print_loop(loop: Any, table: Any, say: Any) -> None:
+    """The self-service loop sections of the terminal report (failed searches, to-do, gap re-check)."""
+    if loop is None:
+        return
+    if not loop.measured:
+        say(("Failed searches", "bold"), ": not measured — they need the collector (`kbgen collect`)")
+        return
+    f = loop.failed["current"]
+    say("")
+    say(
+        ("Failed searches", "bold"),
+        f": {f['total']:,} of {f['searches']:,} searches — {f['zero_results']:,} without results, "
+        f"{f['abandoned']:,} abandoned (no result opened within {loop.failed['window_minutes']} min), "
+        f"{f['contact']:,} followed by a contact click, {f['no_vote']:,} by a “No” "
+        f"(previous period: {loop.failed['previous']['total']:,})",
+    )
+    table(
+        "What to write or fix next (most customers affected first)",
+        [("#", "right"), ("what", "left"), ("file", "left"), ("now", "right"), ("change", "right")],
+        [
+            [
+                str(r["priority"]),
+                f"[{_KIND_LABEL[r['kind']]}] {r['what']}",
+                r["source"] or "(new article)",
+                _value(r),
+                _change(r),
+            ]
+            for r in loop.todo
+        ],
+        "nothing to fix: no failed searches, No votes, contact clicks or stale popular articles",
+    )
+    table(
+        "Failed searches, similar queries grouped",
+        [("queries", "left"), ("failed", "right"), ("0 results", "right"), ("abandoned", "right"),
+         ("contact", "right"), ("No", "right"), ("results shown", "right"), ("change", "right")],  # fmt: skip
+        [
+            [
+                " · ".join(g["queries"][:3]),
+                f"{g['count']:,}",
+                str(g["kinds"]["zero_results"]),
+                str(g["kinds"]["abandoned"]),
+                str(g["kinds"]["contact"]),
+                str(g["kinds"]["no_vote"]),
+                str(g["results_shown"]),
+                f"{g['change']:+,}" if g["change"] else "±0",
+            ]
+            for g in loop.groups
+        ],
+        "none",
+    )
+    if loop.gap_note:
+        say(("Gap re-check", "bold"), ": ", loop.gap_note)
+    else:
+        table(
+            "Gap re-check: the previous period's failed searches against this build's index",
+            [("query", "left"), ("status", "left"), ("finds now", "left")],
+            [
+                [g["query"], g["status"], " · ".join(r["source"] for r in g["finds"]) or "nothing"]
+                for g in loop.gaps
+            ],
+            "",
+        )
+
+
+def report_json(rep: Report) -> dict[str, Any]:
+    """Everything the report shows, as plain JSON (the same numbers as the terminal and the HTML)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    loop = rep.loop
+    out: dict[str, Any] = {
+        "title": rep.title,
+        "period": [plain(d) for d in rep.period],
+        "totals": rep.totals,
+        "weekly": plain(rep.weekly),
+        "top_articles": rep.top_articles,
+        "top_searches": rep.top_searches,
+        "no_results": rep.no_results,
+        "helpfulness": rep.helpfulness,
+        "contacts": rep.contacts,
+        "channels": dict(rep.channels),
+        "sources": [
+            {"type": s[0], "path": s[1], "rows": s[2], "skipped": s[3], "warnings": s[4]} for s in rep.sources
+        ],
+    }
+    if loop is not None:
+        out["failed_searches"] = (
+            {"measured": False}
+            if not loop.measured
+            else {
+                "measured": True,
+                "days": loop.days,
+                **loop.failed,
+                "groups": loop.groups,
+                "weeks": loop.weeks,
+            }
+        )
+        out["todo"] = loop.todo
+        out["gap_recheck"] = {"note": loop.gap_note, "groups": loop.gaps}
+        out["top_queries"] = loop.top_queries
+    if rep.widget is not None:
+        out["widget"] = rep.widget
+    return plain(out)
 
 
 # -- HTML ----------------------------------------------------------------
