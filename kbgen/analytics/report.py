@@ -482,7 +482,8 @@ justify-content:space-between;gap:4px 12px}.lines .legend{justify-content:flex-s
 .todo .k{display:inline-block;font-size:12px;border-radius:4px;padding:0 6px;background:var(--bg);
 color:var(--muted);white-space:nowrap}.st-closed{color:var(--ok)}.st-still{color:var(--warn)}
 @media (max-width:600px){main{padding:16px 12px 40px}.panel{padding:14px 12px}h1{font-size:22px}
-table,thead,tbody,tr,td{display:block}thead{display:none}tr{border-top:1px solid var(--line);padding:6px 0}
+table,tbody,tr,td{display:block}thead{position:absolute;width:1px;height:1px;overflow:hidden;
+clip:rect(0 0 0 0)}tr{border-top:1px solid var(--line);padding:6px 0}
 td,td.n{border:0;padding:1px 0;text-align:left;white-space:normal}
 td[data-l]:not(:first-child)::before{content:attr(data-l) ": ";color:var(--muted)}}
 """
