@@ -238,6 +238,8 @@ class Rebuilder:
         site_theme = (config.root / "themes" / config.theme).resolve()
         site_static = (config.root / config.static_dir).resolve()
         analytics = {p.resolve() for p in self.analytics_inputs()}
+        # The collector's database gets its newest rows in `<db>-wal` (the main file changes at checkpoints)
+        analytics |= {p.with_name(p.name + "-wal") for p in analytics}
         config_path = self.config_path
         for change in changes:
             path = change.path if change.path.is_absolute() else (self.root / change.path)
