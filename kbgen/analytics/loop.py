@@ -182,16 +182,23 @@ def _read(db_path: Path, since: int, until: int) -> Period:
     period = Period(since, until)
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     try:
-        rows = db.execute(
+        _classify(period, db.execute(
             """SELECT ts, name, coalesce(device, ''), query, results, url, id, page, helpful
                FROM events
                WHERE ts >= ? AND ts < ? AND coalesce(device, '') != 'bot'
                  AND name IN ('search', 'search_click', 'contact_click', 'feedback', 'page_view')
                ORDER BY ts, seq""",
             (since - window, until + window),
-        ).fetchall()
+        ), window)  # fmt: skip
     finally:
         db.close()
+    return period
+
+
+def _classify(period: Period, rows: Any, window: int) -> None:
+    """Link each event to the latest search of its query (same device class, within `window` ms), streaming
+    the rows in time order: only the period's searches are kept, not its events."""
+    since, until = period.since, period.until
     latest: dict[tuple[str, str], SearchEvent] = {}  # (query, device) → its latest search
 
     def linked(query: str | None, device: str, ts: int) -> SearchEvent | None:
@@ -237,7 +244,6 @@ def _read(db_path: Path, since: int, until: int) -> Period:
                     s.voted_no = True
             else:
                 period.yes[key] += 1
-    return period
 
 
 def _merge(a: Period, b: Period) -> Period:

@@ -607,6 +607,13 @@ def _table(headers: list[tuple[str, bool]], rows: list[list[str]], empty: str) -
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _failed_rate(loop: Any) -> float | None:
+    if loop is None or not loop.measured:
+        return None
+    cur = loop.failed["current"]
+    return _ratio(cur["total"], cur["searches"])
+
+
 def render_html(rep: Report) -> str:
     t = rep.totals
     # The colour goes into a <style> element, where HTML escaping does not apply: only a plain CSS colour.
@@ -625,6 +632,12 @@ def render_html(rep: Report) -> str:
             ),
             card(f"{t['searches']:,}", "searches"),
             card(_pct(nr), "of searches found nothing", "bad" if nr and nr > 0.1 else ""),
+            *(
+                [card(_pct(fr), "of searches failed (no result, abandoned, then contact or No)",
+                      "bad" if fr and fr > 0.2 else "")]  # fmt: skip
+                if (fr := _failed_rate(rep.loop)) is not None
+                else []
+            ),
             card(
                 _pct(hr),
                 f"helpful ({t['votes']:,} votes)",
