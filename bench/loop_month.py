@@ -1,6 +1,7 @@
 """A simulated month of help-centre traffic with known truth, sent through the real collector over HTTP.
 
     .venv/bin/python bench/loop_month.py            # writes its section of bench/RESULTS.md
+    .venv/bin/python bench/loop_month.py --keep     # only the spaced month, and keep its project
 
 Builds the sample help centre (plus one new article, `pay-with-crypto.md`, that closes last month's
 "bitcoin" gap), starts the real collector (`kbgen.analytics.collector.Collector` under uvicorn) with a
@@ -233,8 +234,9 @@ def recovered(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(overlap: bool) -> tuple[int, float, dict[str, Any], dict[str, Any]]:  # pragma: no cover - by hand
-    """Build, collect the month over HTTP, report; returns (events sent, seconds, truth, recovered)."""
+def run(overlap: bool, keep: bool = False) -> tuple[int, float, dict[str, Any], dict[str, Any]]:  # pragma: no cover
+    """Build, collect the month over HTTP, report; returns (events sent, seconds, truth, recovered).
+    `keep`: leave the project (printed on stderr) to look at."""
     import shutil
     import socket
     import subprocess
@@ -271,7 +273,10 @@ def run(overlap: bool) -> tuple[int, float, dict[str, Any], dict[str, Any]]:  # 
     kb = [sys.executable, "-m", "kbgen"]
     subprocess.run([*kb, "build"], cwd=tmp, check=True, capture_output=True)
     out = subprocess.run([*kb, "report", "--days", str(DAYS), "--json"], cwd=tmp, check=True, capture_output=True)
-    shutil.rmtree(tmp, ignore_errors=True)
+    if keep:
+        print(f"project: {tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
     return sent, wall, want, recovered(json.loads(out.stdout))
 
 
@@ -288,6 +293,9 @@ def main() -> None:  # pragma: no cover - run by hand
     from datetime import date
 
     sys.path.insert(0, str(ROOT))
+    if "--keep" in sys.argv:
+        run("--overlap" in sys.argv, keep=True)
+        return
     spaced, packed = run(False), run(True)
     want = spaced[2]
     lines = [

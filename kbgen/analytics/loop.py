@@ -48,7 +48,9 @@ __all__ = [
 
 LINK_WINDOW_MINUTES = 30
 FAILURE_KINDS = ("zero_results", "contact", "no_vote", "abandoned")
-MAX_GROUP_KEYS = 5000  # distinct failed queries grouped by typo distance (quadratic): beyond, by terms only
+# Typo grouping compares pairs of distinct term sets (quadratic): the most searched 1,500 are compared, the
+# rest (a long tail of one-off searches) are grouped by their exact terms only.
+MAX_GROUP_KEYS = 1500
 DAY_MS = 86_400_000
 
 
@@ -99,7 +101,7 @@ def _typo_twins(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 
 def _groups(keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str, ...]]:
-    """key → its group's canonical key (union-find over typo twins; the most common key names a group)."""
+    """key → its group's canonical key (union-find over typo twins). `keys`: most searched first."""
     parent = {k: k for k in keys}
 
     def find(k: tuple[str, ...]) -> tuple[str, ...]:
@@ -108,10 +110,10 @@ def _groups(keys: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str, ...
             k = parent[k]
         return k
 
-    if len(keys) <= MAX_GROUP_KEYS:
-        by_len: dict[int, list[tuple[str, ...]]] = defaultdict(list)
-        for k in keys:
-            by_len[len(k)].append(k)
+    by_len: dict[int, list[tuple[str, ...]]] = defaultdict(list)
+    for k in keys[:MAX_GROUP_KEYS]:
+        by_len[len(k)].append(k)
+    if by_len:
         for same in by_len.values():
             for i, a in enumerate(same):
                 for b in same[i + 1 :]:
@@ -353,7 +355,8 @@ def build_loop(
     # Groups over both periods, so that a group keeps its name from one period to the next.
     every = cur.searches + prev.searches
     keys = {s.query.casefold(): group_key(s.query, language) for s in every}
-    canon = _groups(sorted(set(keys.values())))
+    searched = Counter(keys[s.query.casefold()] for s in every)
+    canon = _groups(sorted(searched, key=lambda k: (-searched[k], k)))
 
     def gid(query: str) -> tuple[str, ...]:
         return canon[keys[query.casefold()]]

@@ -334,6 +334,7 @@ def _value(row: dict[str, Any]) -> str:
 
 def print_loop(loop: Any, table: Any, say: Any) -> None:
     """The self-service loop sections of the terminal report (failed searches, to-do, gap re-check)."""
+    from rich.text import Text
     if loop is None:
         return
     if not loop.measured:
@@ -350,12 +351,14 @@ def print_loop(loop: Any, table: Any, say: Any) -> None:
     )
     table(
         "What to write or fix next (most customers affected first)",
-        [("#", "right"), ("what", "left"), ("file", "left"), ("now", "right"), ("change", "right")],
+        [("#", "right"), ("what, and its file", "left"), ("now", "right"), ("change", "right")],
         [
             [
                 str(r["priority"]),
-                f"[{_KIND_LABEL[r['kind']]}] {r['what']}",
-                r["source"] or "(new article)",
+                Text.assemble(
+                    _text(f"[{_KIND_LABEL[r['kind']]}] {r['what']}"), "\n",
+                    _text(r["source"] or "(new article)", "dim"),
+                ),  # fmt: skip
                 _value(r),
                 _change(r),
             ]
@@ -389,7 +392,7 @@ def print_loop(loop: Any, table: Any, say: Any) -> None:
             "Gap re-check: the previous period's failed searches against this build's index",
             [("query", "left"), ("status", "left"), ("finds now", "left")],
             [
-                [g["query"], g["status"], " · ".join(r["source"] for r in g["finds"]) or "nothing"]
+                [g["query"], g["status"], "\n".join(r["source"] for r in g["finds"]) or "nothing"]
                 for g in loop.gaps
             ],
             "",
