@@ -41,3 +41,24 @@ def test_typo_and_word_form_variants_share_a_group() -> None:
     assert group_key("Gift Wrapping") == group_key("gift wrapping") == group_key("wrapping gift")
     assert group_key("loyalty point") == group_key("loyalty points")
     assert group_key("gift wrapping") != group_key("gift cards")
+
+
+def test_a_query_settled_while_typing_is_not_a_failure(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    (tmp_path / "kbgen.toml").write_text(
+        toml + '\n[analytics]\nsources = [{type = "collector", path = "a.sqlite"}]\n', encoding="utf-8"
+    )
+    typed = [("gift wr", 3), ("gift wrapping", 2)]  # a 1 s pause mid-word, then the whole words
+    events = [
+        {"name": "search", "page": "/", "query": q, "results": n, "ts": T0 + i * 5_000}
+        for i, (q, n) in enumerate(typed)
+    ]
+    # Another customer (another device class) searching "gift wr" alone, an hour later: abandoned.
+    events.append({"name": "search", "page": "/", "query": "gift wr", "results": 3, "device": "mobile",
+                   "ts": T0 + 3_600_000})  # fmt: skip
+    make_collector_db(tmp_path / "a.sqlite", events)
+    rep = json.loads(run_kbgen("report", "--json", cwd=tmp_path).stdout)
+    cur = rep["failed_searches"]["current"]
+    assert (cur["searches"], cur["total"], cur["abandoned"]) == (3, 2, 2)
+    assert sorted(q for g in rep["failed_searches"]["groups"] for q in g["queries"]) == ["gift wr", "gift wrapping"]

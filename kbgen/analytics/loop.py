@@ -10,6 +10,9 @@ followed it); `kbgen report` shows it, `--json` prints it, `--queries-out` turns
 3. ``no_vote`` — was followed by a "No" to *Was this helpful?* carrying the same query;
 4. ``abandoned`` — showed results, and none was opened (no `search_click` with the same query).
 
+A search that the same device class extended within `REFINE_SECONDS` (60) — "gift wr", then "gift wrapping"
+— is ``refined``: a step of typing (the theme settles a query after a 1 s pause), never a failure.
+
 "Followed" has one definition, `LINK_WINDOW_MINUTES` (30): an event with query *q* belongs to the latest
 `search` of *q* from the same device class that happened at most 30 minutes before it (30 minutes is the
 usual analytics session timeout, GA4's and Matomo's default). There is no session id and no cookie: the
@@ -38,6 +41,7 @@ from .importers import normalize_path, week_of
 __all__ = [
     "FAILURE_KINDS",
     "LINK_WINDOW_MINUTES",
+    "REFINE_SECONDS",
     "LoopData",
     "Period",
     "build_loop",
@@ -47,6 +51,9 @@ __all__ = [
 ]
 
 LINK_WINDOW_MINUTES = 30
+# A search settled mid-typing ("gift wr", a 1 s pause, then "gift wrapping") is a step, not a failure: a
+# search followed within this many seconds, from the same device class, by one that starts with its words.
+REFINE_SECONDS = 60
 FAILURE_KINDS = ("zero_results", "contact", "no_vote", "abandoned")
 # Typo grouping compares pairs of distinct term sets (quadratic): the most searched 1,500 are compared, the
 # rest (a long tail of one-off searches) are grouped by their exact terms only.
@@ -134,9 +141,12 @@ class SearchEvent:
     clicks: list[str] = field(default_factory=list)
     contacted: bool = False
     voted_no: bool = False
+    refined: bool = False  # a step of typing: the next search from its device class extended it
 
     @property
     def kind(self) -> str:
+        if self.refined and not (self.clicks or self.contacted or self.voted_no):
+            return "refined"
         if self.results == 0:
             return "zero_results"
         if self.contacted:
@@ -164,7 +174,7 @@ class Period:
     opened: dict[str, Counter[str]] = field(default_factory=dict)  # group → article key → result clicks
 
     def failed(self) -> list[SearchEvent]:
-        return [s for s in self.searches if s.kind != "ok"]
+        return [s for s in self.searches if s.kind in FAILURE_KINDS]
 
     def kinds(self) -> dict[str, int]:
         c = Counter(s.kind for s in self.searches)
@@ -202,6 +212,7 @@ def _classify(period: Period, rows: Any, window: int) -> None:
     the rows in time order: only the period's searches are kept, not its events."""
     since, until = period.since, period.until
     latest: dict[tuple[str, str], SearchEvent] = {}  # (query, device) → its latest search
+    last_of: dict[str, SearchEvent] = {}  # device class → its latest search (any query)
 
     def linked(query: str | None, device: str, ts: int) -> SearchEvent | None:
         if not query:
@@ -215,6 +226,15 @@ def _classify(period: Period, rows: Any, window: int) -> None:
             if not query:
                 continue
             s = SearchEvent(ts, " ".join(query.split()), int(results or 0), device)
+            before = last_of.get(device)
+            if (
+                before is not None
+                and ts - before.ts <= REFINE_SECONDS * 1000
+                and len(s.query) > len(before.query)  # the page never sends one query twice in a row
+                and s.query.casefold().startswith(before.query.casefold())
+            ):
+                before.refined = True
+            last_of[device] = s
             latest[(s.query.casefold(), device)] = s
             if inside:
                 period.searches.append(s)
@@ -229,7 +249,7 @@ def _classify(period: Period, rows: Any, window: int) -> None:
                 s.contacted = True
             if inside:
                 period.contacts_with_query += 1 if query else 0
-                if s is not None and since <= s.ts < until and (s.kind != "ok"):
+                if s is not None and since <= s.ts < until and s.kind in FAILURE_KINDS:
                     period.contacts_after_failed += 1
                 if key := _article_key(art, url or page):
                     period.contacts[key] += 1
@@ -609,7 +629,7 @@ def _weeks(cur: Period, since: int, until: int) -> list[dict[str, Any]]:
                 "days": days,
                 "partial": days < 7,
                 "searches": sum(c.values()),
-                "failed": sum(v for k, v in c.items() if k != "ok"),
+                "failed": sum(v for k, v in c.items() if k in FAILURE_KINDS),
             }
         )
         w += timedelta(days=7)
