@@ -125,8 +125,8 @@ def test_events_flow_to_the_collector_in_order(browser: Any, beacon_site: tuple[
     first.wait_for()
     href = first.get_attribute("href")
     first.click()
-    # The opened article carries the query (?q=): its vote and contact click are linked to the search.
-    page.wait_for_url(lambda u: u.split("#")[0].endswith(href.split("#")[0] + "?q=refund"))
+    # The opened article carries the query (?sq=): its vote and contact click are linked to the search.
+    page.wait_for_url(lambda u: u.split("#")[0].endswith(href.split("#")[0] + "?sq=refund"))
     wait_for(page, lambda: len(events) == 7, 5)
 
     # Voting (once: a second vote on the same page is not counted) and a contact link.

@@ -75,7 +75,7 @@ def _browser_sessions(browser: Any, site_url: str, db: Path, clock: Any) -> dict
     first = form.locator(".kb-sr-page").first
     first.wait_for()
     first.click()
-    page.wait_for_url(lambda u: u.endswith("/change-delivery-address/?q=change+delivery+address"))
+    page.wait_for_url(lambda u: u.endswith("/change-delivery-address/?sq=change+delivery+address"))
     n += 3  # search, search_click, page_view
     stored(n)
     page.locator("[data-kb-feedback='no']").first.click()
@@ -90,7 +90,7 @@ def _browser_sessions(browser: Any, site_url: str, db: Path, clock: Any) -> dict
     n += 2
     stored(n)
     page.locator(".kb-sp-results a").first.click()
-    page.wait_for_url(lambda u: u.endswith("/refund-not-received/?q=refund+not+received"))
+    page.wait_for_url(lambda u: u.endswith("/refund-not-received/?sq=refund+not+received"))
     n += 2  # search_click, page_view
     stored(n)
     page.locator("#kb-contact [data-kb-contact='chat']").first.click()

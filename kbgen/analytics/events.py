@@ -146,14 +146,15 @@ EVENTS: dict[str, EventSpec] = {
         EventSpec("search_click", "a search result was opened", ("query", "url", "rank")),
         EventSpec(
             "feedback",
-            "a *Was this helpful?* answer (once per page view); `query`: the search that led here (`?q=`)",
+            "a *Was this helpful?* answer (once per page view); `query`: the search that led here (`?sq=`, "
+            "which a clicked search result carries, or the search page's `?q=`)",
             ("url", "helpful"),
             ("query",),
         ),
         EventSpec(
             "contact_click",
             "a contact link (`data-kb-contact`) was followed: self-service did not answer; `query`: the "
-            "search that led here (the page's `?q=`, which a clicked search result carries)",
+            "search that led here (`?sq=`, which a clicked search result carries, or the search page's `?q=`)",
             ("url", "channel"),
             ("query",),
         ),

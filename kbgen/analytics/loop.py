@@ -6,7 +6,7 @@ followed it); `kbgen report` shows it, `--json` prints it, `--queries-out` turns
 
 1. ``zero_results`` — showed no result;
 2. ``contact`` — was followed by a contact click that carries the same query (a clicked search result
-   passes its query to the opened page as ``?q=``; the search page has it too);
+   passes its query to the opened page as ``?sq=``; the search page has its ``?q=``);
 3. ``no_vote`` — was followed by a "No" to *Was this helpful?* carrying the same query;
 4. ``abandoned`` — showed results, and none was opened (no `search_click` with the same query).
 

@@ -113,7 +113,7 @@
   d.addEventListener('click', e => {
     const t = e.target.closest && e.target.closest('[data-kb-feedback],[data-kb-contact]');
     if (!t) return;
-    const f = t.dataset.kbFeedback, query = new URLSearchParams(location.search).get('q');
+    const f = t.dataset.kbFeedback, u = new URLSearchParams(location.search), query = u.get('sq') || u.get('q');
     if (f == null) track('contact_click', { channel: t.dataset.kbContact, query });
     else if (!voted) { voted = true; track('feedback', { helpful: f, query }); }
   }, true);

@@ -79,11 +79,12 @@
       if (u.snippet) s.append(marked('kb-sr-snip', u.snippet, null, u.highlights));
       wrap.append(s);
     });
-    // The opened page gets the query as ?q= (like Sphinx's ?highlight=): analytics.js links a contact click or
-    // a "No" there to the search that led to it, with no cookie, storage or session id.
+    // The opened page gets the query as ?sq= (like Sphinx's ?highlight=; not ?q=, which fills the search
+    // boxes): analytics.js links a contact click or a "No" there to the search that led to it, with no
+    // cookie, storage or session id.
     wrap.querySelectorAll('a').forEach(x => { opt(x); x.addEventListener('click', () => {
-      const q = clicked(x, g.url);
-      if (q) x.search = '?' + new URLSearchParams({ q });
+      const sq = clicked(x, g.url);
+      if (sq) x.search = '?' + new URLSearchParams({ sq });
     }); });
     return [wrap, title];
   };
