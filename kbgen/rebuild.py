@@ -242,6 +242,8 @@ class Rebuilder:
         site_theme = (config.root / "themes" / config.theme).resolve()
         site_static = (config.root / config.static_dir).resolve()
         analytics = {p.resolve() for p in self.analytics_inputs()}
+        # The collector's database gets its newest rows in `<db>-wal` (the main file changes at checkpoints)
+        analytics |= {p.with_name(p.name + "-wal") for p in analytics}
         config_path = self.config_path
         hooks = set(plugins.watched_files(config))
         for change in changes:
@@ -806,7 +808,8 @@ class Rebuilder:
                 continue
             old_slugs[id(old)] = {t.slug for t in old.tag_links}
             keep = {"related": old.related, "views": old.views, "popularity_rank": old.popularity_rank,
-                    "tag_links": old.tag_links, "customer_words": old.customer_words}  # fmt: skip
+                    "popularity": old.popularity, "tag_links": old.tag_links,
+                    "customer_words": old.customer_words}  # fmt: skip
             old.__dict__.update(new.__dict__)
             old.__dict__.update(keep)
             owner = old.section or old.category

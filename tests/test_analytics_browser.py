@@ -125,7 +125,8 @@ def test_events_flow_to_the_collector_in_order(browser: Any, beacon_site: tuple[
     first.wait_for()
     href = first.get_attribute("href")
     first.click()
-    page.wait_for_url(f"**{href}")
+    # The opened article carries the query (?sq=): its vote and contact click are linked to the search.
+    page.wait_for_url(lambda u: u.split("#")[0].endswith(href.split("#")[0] + "?sq=refund"))
     wait_for(page, lambda: len(events) == 7, 5)
 
     # Voting (once: a second vote on the same page is not counted) and a contact link.
@@ -162,9 +163,10 @@ def test_events_flow_to_the_collector_in_order(browser: Any, beacon_site: tuple[
         "page": target,
         "url": target,
         "helpful": "yes",
+        "query": "refund",
         **{k: events[6][k] for k in ("id", "category", "type")},
     }
-    assert events[8]["channel"] == "chat" and events[8]["url"] == target
+    assert events[8]["channel"] == "chat" and events[8]["url"] == target and events[8]["query"] == "refund"
 
     # The collector stored exactly these events (beacons may arrive out of order: compare as sets).
     wait_for(page, lambda: len(stored(db)) >= 9, 10)

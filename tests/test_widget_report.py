@@ -88,8 +88,9 @@ def test_deflection_per_host_page(tmp_path: Path) -> None:
     assert "<script" not in page
     assert "/x[red]y&lt;/td&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert (
-        '<td>/checkout</td><td class="n">4</td><td class="n">2</td><td class="n">1</td><td class="n">50%'
-        in page
+        '<td data-l="shop page">/checkout</td><td class="n" data-l="opened">4</td>'
+        '<td class="n" data-l="answered">2</td><td class="n" data-l="contacted">1</td>'
+        '<td class="n" data-l="deflection">50%' in page
     )
 
 

@@ -96,15 +96,24 @@ Source types: plausible, ga4, matomo, umami, csv, collector. README.md, "Analyti
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the report as JSON (a metric no source records is null)."
 )
+@click.option(
+    "--queries-out",
+    "queries_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the top searches with the article customers chose, as `kbgen search --check` lines.",
+)
 def report(
     config_path: Path | None,
     html_path: Path | None,
     days: int | None,
     top: int,
     extra_sources: tuple[str, ...],
-    as_json: bool,
+    as_json: bool = False,
+    queries_path: Path | None = None,
 ) -> None:
     """What customers read, search for and don't find: from the [analytics] sources."""
+    from .loop import build_loop, queries_out
     from .popularity import load_analytics
     from .report import build_report, print_report, report_json, widget_deflection, write_html
 
@@ -128,15 +137,19 @@ def report(
     rep.reasons = feedback_reasons(
         config.analytics.sources, config.root, days or config.analytics.window_days, top, shown
     )
+    rep.loop = build_loop(library, config, days or config.analytics.window_days, top)
     # The file first: `kbgen report --html r.html | head` still writes all of it.
     if html_path is not None:
         write_html(rep, html_path)
         click.echo(f"wrote {for_terminal(html_path)}", err=True)
+    if queries_path is not None:
+        n = queries_out(rep.loop, queries_path)
+        click.echo(f"wrote {n} search checks to {for_terminal(queries_path)}", err=True)
     try:
         if as_json:
             import json
 
-            click.echo(json.dumps(report_json(rep), indent=2, ensure_ascii=False, default=str))
+            click.echo(json.dumps(report_json(rep), ensure_ascii=False, indent=1, default=str))
         else:
             print_report(rep)
             from .learn import print_learned

@@ -282,6 +282,8 @@ class Collector:
     request_timeout: float = 10.0  # seconds for a connection to send a whole request (headers and body)
     max_connections: int = 1000
     summary_interval: float = 60.0  # seconds between log summaries (only when something happened)
+    # The server clock events are stamped with (seconds): a simulated month in tests and bench/loop.py.
+    clock: Callable[[], float] = time.time
     stored: int = field(default=0, init=False)
     failed: str = field(default="", init=False)
     counts: Counter[str] = field(default_factory=Counter, init=False)
@@ -540,7 +542,7 @@ class Collector:
         if self._queue.qsize() >= self.max_queue:
             self._reject("busy", len(events))
             return await _respond(send, 503, {"error": "busy"}, cors + [("retry-after", "1")])
-        now = int(time.time() * 1000)
+        now = int(self.clock() * 1000)
         device = device_class(headers.get("user-agent", ""))
         rows = [(now, device, *(ev.get(c) for c in FIELD_COLUMNS)) for ev in events]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

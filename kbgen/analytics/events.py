@@ -163,7 +163,13 @@ EVENTS: dict[str, EventSpec] = {
             ("results",),
         ),
         EventSpec("search_click", "a search result was opened", ("query", "url", "rank")),
-        EventSpec("feedback", "a *Was this helpful?* answer (once per page view)", ("url", "helpful")),
+        EventSpec(
+            "feedback",
+            "a *Was this helpful?* answer (once per page view); `query`: the search that led here (`?sq=`, "
+            "which a clicked search result carries, or the search page's `?q=`)",
+            ("url", "helpful"),
+            ("query",),
+        ),
         EventSpec(
             "feedback_reason",
             "after a *No* `feedback`, what was missing: the reason chosen and the optional text, in one "
@@ -173,8 +179,10 @@ EVENTS: dict[str, EventSpec] = {
         ),
         EventSpec(
             "contact_click",
-            "a contact link (`data-kb-contact`) was followed: self-service did not answer",
+            "a contact link (`data-kb-contact`) was followed: self-service did not answer; `query`: the "
+            "search that led here (`?sq=`, which a clicked search result carries, or the search page's `?q=`)",
             ("url", "channel"),
+            ("query",),
         ),
         EventSpec("video_play", "an embedded video was started", ("url",), ("video", "provider")),
         EventSpec("widget_open", "the help widget was opened on a shop page (`host`)"),

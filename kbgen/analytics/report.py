@@ -58,7 +58,7 @@ def _headline(rep: Report) -> list[str]:
         return text if ms.get(metric, True) else f"{label}: {NOT_MEASURED}"
 
     return [
-        part("views", f"{_n(t['article_views'])} article views", "article views"),
+        part("views", f"{_n(t['all_views'])} page views ({_n(t['article_views'])} of articles)", "page views"),
         part("searches", f"{_n(t['searches'])} searches", "searches"),
         part("no_results", f"{_pct(t['no_result_rate'])} without results", "searches without results"),
         part("result_clicks", f"{_n(t.get('result_clicks'))} result clicks", "result clicks"),
@@ -69,24 +69,6 @@ def _headline(rep: Report) -> list[str]:
             "contact clicks",
         ),
     ]
-
-
-def report_json(rep: Report) -> dict[str, Any]:
-    """The report as JSON-ready data (`kbgen report --json`): a metric no source records is null, and
-    `measured` / `not_measured` say which."""
-    from dataclasses import asdict
-
-    out = asdict(rep)
-    out["period"] = [d.isoformat() if d else None for d in rep.period]
-    out["sources"] = [
-        {"type": s[0], "path": s[1], "rows": s[2], "skipped": s[3], "warnings": s[4], **c}
-        for s, c in zip(rep.sources, rep.coverage, strict=False)
-    ]
-    del out["coverage"]
-    out["not_measured"] = [m for m, ok in rep.measured.items() if not ok]
-    for w in out["weekly"]:
-        w["week"] = w["week"].isoformat()
-    return out
 
 
 @dataclass
@@ -110,6 +92,7 @@ class Report:
     # importers.METRICS → whether any source records it (False: shown as "not measured", JSON null).
     measured: dict[str, bool] = field(default_factory=dict)
     coverage: list[dict[str, Any]] = field(default_factory=list)  # per source: measured metrics, failed
+    loop: Any = None  # loop.LoopData: failed searches, what to write or fix next, the gap re-check
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -221,10 +204,16 @@ def build_report(data: AnalyticsData, config: Any = None, top: int = 15) -> Repo
     weeks = sorted({w for c in st.weekly.values() for w in c})
     if weeks:
         w, last = weeks[0], weeks[-1]
+        first_day, last_day = st.first_day or w, st.last_day or last + timedelta(days=6)
         while w <= last:  # every week, also those with nothing, so the line does not lie
+            # A week the data covers only in part (the period starts or ends inside it) is marked, never
+            # drawn as a drop: `days` of its 7 are in the data.
+            days = sum(1 for i in range(7) if first_day <= w + timedelta(days=i) <= last_day)
             rep.weekly.append(
                 {
                     "week": w,
+                    "days": days,
+                    "partial": days < 7,
                     **{
                         k: st.weekly.get(k, Counter()).get(w, 0) if measured[k] else None
                         for k in ("views", "searches", "no_results", "contacts")
@@ -351,11 +340,18 @@ def print_report(rep: Report, console: Any = None) -> None:
             ("contacts", "right"),
         ],
         [
-            [str(w["week"]), _n(w["views"]), _n(w["searches"]), _n(w["no_results"]), _n(w["contacts"])]
+            [
+                str(w["week"]) + (f" (partial: {w['days']} of 7 days)" if w.get("partial") else ""),
+                _n(w["views"]),
+                _n(w["searches"]),
+                _n(w["no_results"]),
+                _n(w["contacts"]),
+            ]
             for w in rep.weekly
         ],
         "the sources carry no dates",
     )
+    print_loop(rep.loop, table, say)
     if rep.unmatched:
         table(
             "Paths that matched no page (old URLs? add them to an article's aliases)",
@@ -365,6 +361,149 @@ def print_report(rep: Report, console: Any = None) -> None:
         )
     print_deflection(rep.widget, console)
     print_reasons(rep.reasons, console)
+
+
+_KIND_LABEL = {
+    "failed_search": "failed search",
+    "unhelpful": "unhelpful",
+    "contact": "contact rate",
+    "stale": "stale, popular",
+}
+
+
+def _change(row: dict[str, Any]) -> str:
+    """The change since the previous period, in the row's own unit ("new" when it was not there)."""
+    change, prev = row.get("change"), row.get("previous")
+    if change is None:
+        return "new" if prev is None else "—"
+    if row["kind"] in ("unhelpful", "contact"):
+        return f"{change * 100:+.0f} pts" if change else "±0"
+    return f"{change:+,}" if change else "±0"
+
+
+def _value(row: dict[str, Any]) -> str:
+    v = row.get("value")
+    if v is None:
+        return "—"
+    return _pct(v) if row["kind"] in ("unhelpful", "contact") else f"{v:,}"
+
+
+def print_loop(loop: Any, table: Any, say: Any) -> None:
+    """The self-service loop sections of the terminal report (failed searches, to-do, gap re-check)."""
+    from rich.text import Text
+    if loop is None:
+        return
+    if not loop.measured:
+        say(("Failed searches", "bold"), ": not measured — they need the collector (`kbgen collect`)")
+        return
+    f = loop.failed["current"]
+    say("")
+    say(
+        ("Failed searches", "bold"),
+        f": {f['total']:,} of {f['searches']:,} searches — {f['zero_results']:,} without results, "
+        f"{f['abandoned']:,} abandoned (no result opened within {loop.failed['window_minutes']} min), "
+        f"{f['contact']:,} followed by a contact click, {f['no_vote']:,} by a “No” "
+        f"(previous period: {loop.failed['previous']['total']:,})",
+    )
+    table(
+        "What to write or fix next (most customers affected first)",
+        [("#", "right"), ("what, and its file", "left"), ("now", "right"), ("change", "right")],
+        [
+            [
+                str(r["priority"]),
+                Text.assemble(
+                    _text(f"[{_KIND_LABEL[r['kind']]}] {r['what']}"), "\n",
+                    _text(r["source"] or "(new article)", "dim"),
+                ),  # fmt: skip
+                _value(r),
+                _change(r),
+            ]
+            for r in loop.todo
+        ],
+        "nothing to fix: no failed searches, No votes, contact clicks or stale popular articles",
+    )
+    table(
+        "Failed searches, similar queries grouped",
+        [("queries", "left"), ("failed", "right"), ("0 results", "right"), ("abandoned", "right"),
+         ("contact", "right"), ("No", "right"), ("results shown", "right"), ("change", "right")],  # fmt: skip
+        [
+            [
+                " · ".join(g["queries"][:3]),
+                f"{g['count']:,}",
+                str(g["kinds"]["zero_results"]),
+                str(g["kinds"]["abandoned"]),
+                str(g["kinds"]["contact"]),
+                str(g["kinds"]["no_vote"]),
+                str(g["results_shown"]),
+                f"{g['change']:+,}" if g["change"] else "±0",
+            ]
+            for g in loop.groups
+        ],
+        "none",
+    )
+    if loop.gap_note:
+        say(("Gap re-check", "bold"), ": ", loop.gap_note)
+    else:
+        table(
+            "Gap re-check: the previous period's failed searches against this build's index",
+            [("query", "left"), ("status", "left"), ("finds now", "left")],
+            [
+                [g["query"], g["status"], "\n".join(r["source"] for r in g["finds"]) or "nothing"]
+                for g in loop.gaps
+            ],
+            "",
+        )
+
+
+def report_json(rep: Report) -> dict[str, Any]:
+    """Everything the report shows, as plain JSON (the same numbers as the terminal and the HTML)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        return value
+
+    loop = rep.loop
+    out: dict[str, Any] = {
+        "title": rep.title,
+        "period": [plain(d) for d in rep.period],
+        "totals": rep.totals,
+        "weekly": plain(rep.weekly),
+        "top_articles": rep.top_articles,
+        "top_searches": rep.top_searches,
+        "no_results": rep.no_results,
+        "helpfulness": rep.helpfulness,
+        "contacts": rep.contacts,
+        "channels": [list(c) for c in rep.channels],
+        "sources": [
+            {"type": s[0], "path": s[1], "rows": s[2], "skipped": s[3], "warnings": s[4], **c}
+            for s, c in zip(rep.sources, rep.coverage or [{}] * len(rep.sources), strict=False)
+        ],
+        "measured": rep.measured,
+        "not_measured": [m for m, ok in rep.measured.items() if not ok],
+    }
+    if loop is not None:
+        out["failed_searches"] = (
+            {"measured": False}
+            if not loop.measured
+            else {
+                "measured": True,
+                "days": loop.days,
+                **loop.failed,
+                "groups": loop.groups,
+                "weeks": loop.weeks,
+            }
+        )
+        out["todo"] = loop.todo
+        out["gap_recheck"] = {"note": loop.gap_note, "groups": loop.gaps}
+        out["top_queries"] = loop.top_queries
+    if rep.widget is not None:
+        out["widget"] = rep.widget
+    return plain(out)
 
 
 # -- HTML ----------------------------------------------------------------
@@ -392,6 +531,23 @@ svg .muted{fill:var(--muted)}.empty{color:var(--muted);font-style:italic}
 .meter{display:inline-block;width:70px;height:8px;border-radius:4px;background:#fde2d4;vertical-align:middle;
 margin-left:6px;overflow:hidden}.meter i{display:block;height:100%%;background:var(--ok)}
 ul.sources{margin:0;padding-left:18px;color:var(--muted);font-size:13px}ul.sources .w{color:var(--warn)}
+td{overflow-wrap:anywhere}code{overflow-wrap:anywhere}
+.chart{font-size:13px;color:var(--ink)}.bars .bar{display:grid;grid-template-columns:minmax(0,40%%) 1fr auto;
+gap:8px;align-items:center;margin:4px 0}.bars .bl{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.bars .bt{background:var(--bg);border-radius:3px;height:14px;overflow:hidden}.bars .bt i{display:block;height:100%%}
+.bars .bv,.lines .ax,.lines .wk{color:var(--muted);font-variant-numeric:tabular-nums}
+.lines{display:grid;grid-template-columns:auto 1fr;column-gap:8px;margin:8px 0 12px}
+.lines .ax{display:flex;flex-direction:column;justify-content:space-between;text-align:right}
+.lines svg{width:100%%;height:160px}.lines .wk,.lines .legend{grid-column:2;display:flex;flex-wrap:wrap;
+justify-content:space-between;gap:4px 12px}.lines .legend{justify-content:flex-start;margin-top:4px}
+.legend i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+.todo .k{display:inline-block;font-size:12px;border-radius:4px;padding:0 6px;background:var(--bg);
+color:var(--muted);white-space:nowrap}.st-closed{color:var(--ok)}.st-still{color:var(--warn)}
+@media (max-width:600px){main{padding:16px 12px 40px}.panel{padding:14px 12px}h1{font-size:22px}
+table,tbody,tr,td{display:block}thead{position:absolute;width:1px;height:1px;overflow:hidden;
+clip:rect(0 0 0 0)}tr{border-top:1px solid var(--line);padding:6px 0}
+td,td.n{border:0;padding:1px 0;text-align:left;white-space:normal}
+td[data-l]:not(:first-child)::before{content:attr(data-l) ": ";color:var(--muted)}}
 """
 
 
@@ -400,30 +556,20 @@ def _e(value: Any) -> str:
 
 
 def _bars(rows: list[tuple[str, int, str]], color: str, width: int = 480, label_w: int = 200) -> str:
-    """Horizontal bar chart: (label, value, href or "")."""
+    """Horizontal bar chart: (label, value, href or ""). HTML, not SVG: its text keeps the page's size on
+    a phone (an SVG scaled to 360 px shrank 12 px labels to 4 px). `width`/`label_w` are kept for callers."""
     if not rows:
         return '<p class="empty">Nothing to show yet.</p>'
-    bar_h, gap = 18, 8
-    chars = int(label_w / 6.6)
     top = max(v for _, v, _ in rows) or 1
-    h = len(rows) * (bar_h + gap)
-    out = [f'<svg viewBox="0 0 {width} {h}" width="{width}" height="{h}" role="img" aria-label="bar chart">']
-    for i, (label, value, href) in enumerate(rows):
-        y = i * (bar_h + gap)
-        bw = max(2.0, (width - label_w - 60) * value / top)
-        short = label if len(label) <= chars else label[: chars - 1] + "…"
-        text = (
-            f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">'
-            f"<title>{_e(label)}</title>{_e(short)}</text>"
-        )
-        if href:
-            text = f'<a href="{_e(href)}">{text}</a>'
-        out.append(text)
+    out = ['<div class="chart bars" role="img" aria-label="bar chart">']
+    for label, value, href in rows:
+        text = f'<a href="{_e(href)}">{_e(label)}</a>' if href else _e(label)
         out.append(
-            f'<rect x="{label_w}" y="{y}" width="{bw:.1f}" height="{bar_h}" rx="3" fill="{_e(color)}"/>'
+            f'<div class="bar"><span class="bl" title="{_e(label)}">{text}</span>'
+            f'<span class="bt"><i style="width:{max(1.0, 100 * value / top):.1f}%;background:{_e(color)}"></i>'
+            f'</span><span class="bv">{value:,}</span></div>'
         )
-        out.append(f'<text x="{label_w + bw + 6:.1f}" y="{y + 13}" class="muted">{value:,}</text>')
-    out.append("</svg>")
+    out.append("</div>")
     return "".join(out)
 
 
@@ -438,70 +584,96 @@ def _nice_max(value: float, ticks: int = 4) -> float:
 def _lines(
     weeks: list[dict[str, Any]], series: list[tuple[str, str, str]], width: int = 960, height: int = 260
 ) -> str:
-    """Line chart of weekly series: (key, label, color)."""
+    """Line chart of weekly series: (key, label, color). The lines are an SVG stretched to the panel's
+    width (no text inside it); the axis labels and the legend are HTML, legible at any width. A partial
+    week (`partial`, `days` of 7 in the data) is drawn dashed, scaled to 7 days, so that a period ending
+    on a Wednesday does not look like a drop; the table below gives its real count."""
     if not weeks:
         return '<p class="empty">The sources carry no dates: add the collector or a dated export.</p>'
-    left, right, top, bottom = 56, 16, 16, 40
-    pw, ph = width - left - right, height - top - bottom
-    ymax = _nice_max(max(max(w[k] for w in weeks) for k, _, _ in series))
+
+    def value(w: dict[str, Any], key: str) -> float:
+        days = w.get("days", 7) or 7
+        return w[key] * 7 / days if w.get("partial") else w[key]
+
+    ymax = _nice_max(max(max(value(w, k) for w in weeks) for k, _, _ in series))
     n = len(weeks)
+    vw, vh = 300, 100
 
     def x(i: int) -> float:
-        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
+        return vw * i / (n - 1) if n > 1 else vw / 2
 
     def y(v: float) -> float:
-        return top + ph - ph * v / ymax
+        return vh - vh * v / ymax
 
     out = [
-        f'<svg viewBox="0 0 {width} {height + 24}" width="{width}" height="{height + 24}" role="img" '
-        'aria-label="weekly trend">'
+        '<div class="chart lines"><div class="ax"><span>',
+        f"{ymax:,.0f}</span><span>0</span></div>",
+        f'<svg viewBox="0 0 {vw} {vh}" preserveAspectRatio="none" role="img" aria-label="weekly trend">',
     ]
     for i in range(5):
-        v = ymax * i / 4
+        yy = vh * i / 4
         out.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#e3e7ee"/>'
+            f'<line x1="0" x2="{vw}" y1="{yy:.1f}" y2="{yy:.1f}" stroke="#e3e7ee" '
+            'vector-effect="non-scaling-stroke"/>'
         )
-        label = f"{v:,.0f}"
-        out.append(f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end" class="muted">{label}</text>')
-    step = max(1, math.ceil(n / 10))
-    for i, w in enumerate(weeks):
-        if i % step == 0 or i == n - 1:
-            anchor = "end" if i == n - 1 and n > 1 else "start" if i == 0 and n > 1 else "middle"
-            out.append(
-                f'<text x="{x(i):.1f}" y="{height - bottom + 18}" text-anchor="{anchor}" class="muted">'
-                f"{w['week'].strftime('%d %b')}</text>"
-            )
     for key, label, color in series:
-        pts = " ".join(f"{x(i):.1f},{y(w[key]):.1f}" for i, w in enumerate(weeks))
-        out.append(
-            f'<polyline points="{pts}" fill="none" stroke="{color}" stroke-width="2.5" '
-            'stroke-linejoin="round" stroke-linecap="round"/>'
-        )
-        for i, w in enumerate(weeks):
+        for i in range(n - 1):
+            a, b = weeks[i], weeks[i + 1]
+            dash = ' stroke-dasharray="4 4"' if a.get("partial") or b.get("partial") else ""
             out.append(
-                f'<circle cx="{x(i):.1f}" cy="{y(w[key]):.1f}" r="3" fill="{color}">'
-                f"<title>{_e(label)}, week of {w['week']}: {w[key]:,}</title></circle>"
+                f'<line x1="{x(i):.1f}" y1="{y(value(a, key)):.1f}" x2="{x(i + 1):.1f}" '
+                f'y2="{y(value(b, key)):.1f}" stroke="{color}" stroke-width="2.5"{dash} '
+                f'vector-effect="non-scaling-stroke" stroke-linecap="round"><title>{_e(label)}</title></line>'
             )
-    lx = left
-    for _, label, color in series:
-        out.append(f'<rect x="{lx}" y="{height + 8}" width="12" height="12" rx="2" fill="{color}"/>')
-        out.append(f'<text x="{lx + 18}" y="{height + 18}">{_e(label)}</text>')
-        lx += 26 + 8 * len(label)
+        if n == 1:
+            out.append(
+                f'<line x1="{vw / 2 - 4}" x2="{vw / 2 + 4}" y1="{y(value(weeks[0], key)):.1f}" '
+                f'y2="{y(value(weeks[0], key)):.1f}" stroke="{color}" stroke-width="4" '
+                'vector-effect="non-scaling-stroke"/>'
+            )
     out.append("</svg>")
+    first, last = weeks[0], weeks[-1]
+
+    def when(w: dict[str, Any]) -> str:
+        text = w["week"].strftime("%d %b") if isinstance(w["week"], date) else str(w["week"])
+        return text + (f" (partial: {w['days']} of 7 days)" if w.get("partial") else "")
+
+    out.append(f'<div class="wk"><span>week of {_e(when(first))}</span>')
+    if n > 1:
+        out.append(f"<span>{_e(when(last))}</span>")
+    out.append('</div><div class="legend">')
+    for _, label, color in series:
+        out.append(f'<span><i style="background:{_e(color)}"></i>{_e(label)}</span>')
+    if any(w.get("partial") for w in weeks):
+        out.append("<span>dashed: a partial week, scaled to 7 days</span>")
+    out.append("</div></div>")
     return "".join(out)
 
 
 def _table(headers: list[tuple[str, bool]], rows: list[list[str]], empty: str) -> str:
+    """A table that becomes one block per row on a phone (each cell labelled with its column)."""
     if not rows:
         return f'<p class="empty">{_e(empty)}</p>'
     head = "".join(f'<th class="n">{_e(h)}</th>' if num else f"<th>{_e(h)}</th>" for h, num in headers)
     body = "".join(
         "<tr>"
-        + "".join(f'<td class="n">{c}</td>' if headers[i][1] else f"<td>{c}</td>" for i, c in enumerate(r))
+        + "".join(
+            f'<td class="n" data-l="{_e(headers[i][0])}">{c}</td>'
+            if headers[i][1]
+            else f'<td data-l="{_e(headers[i][0])}">{c}</td>'
+            for i, c in enumerate(r)
+        )
         + "</tr>"
         for r in rows
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _failed_rate(loop: Any) -> float | None:
+    if loop is None or not loop.measured:
+        return None
+    cur = loop.failed["current"]
+    return _ratio(cur["total"], cur["searches"])
 
 
 def render_html(rep: Report) -> str:
@@ -521,9 +693,18 @@ def render_html(rep: Report) -> str:
 
     cards = "".join(
         [
-            card(_n(t["article_views"]), f"article views ({_n(t['articles_viewed'])} articles)"),
+            card(
+                _n(t["all_views"]),
+                f"page views ({_n(t['article_views'])} of {_n(t['articles_viewed'])} articles)",
+            ),
             card(_n(t["searches"]), "searches"),
             card(pct_or("no_results", nr), "of searches found nothing", "bad" if nr and nr > 0.1 else ""),
+            *(
+                [card(_pct(fr), "of searches failed (no result, abandoned, then contact or No)",
+                      "bad" if fr and fr > 0.2 else "")]  # fmt: skip
+                if (fr := _failed_rate(rep.loop)) is not None
+                else []
+            ),
             card(
                 pct_or("votes", hr),
                 f"helpful ({t['votes']:,} votes)" if t["votes"] is not None else "helpful votes",
@@ -615,6 +796,7 @@ def render_html(rep: Report) -> str:
 <h1>{_e(rep.title)} — what customers did</h1>
 <p class="sub">{_e(_period(rep))} · generated {_e(rep.generated)} by kbgen report</p>
 <div class="cards">{cards}</div>
+{loop_html(rep.loop)}
 <section class="panel"><h2>Week by week</h2><p class="hint">Page views, searches, searches without results and
 contact clicks per week.</p>{trend}{trend2}</section>
 <section class="panel"><h2>Most viewed articles</h2>
@@ -662,6 +844,94 @@ add the words to an existing article's <code>keywords</code>.</p>{
 {reasons_html(rep.reasons)}
 <section class="panel"><h2>Sources</h2><ul class="sources">{sources}</ul></section>
 </main></body></html>
+"""
+
+
+def loop_html(loop: Any) -> str:
+    """The to-do list, the failed searches and the gap re-check ("" without the collector's data)."""
+    if loop is None:
+        return ""
+    if not loop.measured:
+        return (
+            '<section class="panel"><h2>Failed searches</h2><p class="empty">Not measured: failed searches '
+            "need the collector (<code>kbgen collect</code>).</p></section>"
+        )
+    todo_rows = [
+        [
+            str(r["priority"]),
+            f'<span class="k">{_e(_KIND_LABEL[r["kind"]])}</span> {_e(r["what"])}<br><small>{_e(r["action"])}'
+            "</small>",
+            f"<code>{_e(r['source'])}</code>" if r["source"] else "<small>(new article)</small>",
+            _e(_value(r)),
+            _e(_change(r)),
+        ]
+        for r in loop.todo
+    ]
+    f, w = loop.failed["current"], loop.failed["window_minutes"]
+    group_rows = [
+        [
+            "<br>".join(_e(q) for q in g["queries"][:3]),
+            f"{g['count']:,}",
+            " · ".join(
+                f"{n} {label}"
+                for n, label in (
+                    (g["kinds"]["zero_results"], "no results"),
+                    (g["kinds"]["abandoned"], "abandoned"),
+                    (g["kinds"]["contact"], "then contact"),
+                    (g["kinds"]["no_vote"], "then No"),
+                )
+                if n
+            ),
+            f"{g['results_shown']:,}"
+            + (
+                "<br><small>now: " + _e(", ".join(r["title"] for r in g["top_results_now"][:2])) + "</small>"
+                if g["top_results_now"]
+                else ""
+            ),
+            _e(f"{g['change']:+,}" if g["change"] else "±0"),
+        ]
+        for g in loop.groups
+    ]
+    gap_rows = [
+        [
+            _e(g["query"]),
+            f'<span class="st-{_e(g["status"].split()[0])}">{_e(g["status"])}</span>',
+            _e(", ".join(r["title"] for r in g["finds"]) or "nothing"),
+        ]
+        for g in loop.gaps
+    ]
+    weeks = "".join(
+        f"<li>week of {_e(x['week'])}: {x['failed']:,} of {x['searches']:,} searches failed"
+        + (f" <small>(partial: {x['days']} of 7 days)</small>" if x["partial"] else "")
+        + "</li>"
+        for x in loop.weeks
+    )
+    gaps = (
+        f'<p class="empty">{_e(loop.gap_note)}</p>'
+        if loop.gap_note
+        else _table([("query", False), ("status", False), ("finds now", False)], gap_rows, "")
+    )
+    return f"""<section class="panel todo"><h2>What to write or fix next</h2><p class="hint">Most customers
+affected first, with the change since the previous {loop.days} days.</p>{
+        _table(
+            [("#", True), ("what", False), ("file", False), ("now", True), ("change", True)],
+            todo_rows,
+            "Nothing to fix: no failed searches, No votes, contact clicks or stale popular articles.",
+        )
+    }</section>
+<section class="panel"><h2>Failed searches</h2><p class="hint">{f["total"]:,} of {f["searches"]:,} searches:
+{f["zero_results"]:,} without results, {f["abandoned"]:,} abandoned (results shown, none opened within {w}
+minutes), {f["contact"]:,} followed by a contact click, {f["no_vote"]:,} by a “No”. Similar queries are
+grouped.</p>{
+        _table(
+            [("queries", False), ("failed", True), ("how", False), ("results shown", True), ("change", True)],
+            group_rows,
+            "No failed searches.",
+        )
+    }<ul class="sources">{weeks}</ul></section>
+<section class="panel"><h2>Gap re-check</h2><p class="hint">The previous period's failed searches, asked again
+of this build's search index: <b>closed</b> when customers of this period opened what it finds now.</p>{gaps}
+</section>
 """
 
 

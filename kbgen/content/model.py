@@ -75,6 +75,7 @@ class Article:
     views: int = 0
     popularity_rank: int | None = None
     customer_words: list[str] = field(default_factory=list)  # learned from searches (analytics/learn.py)
+    popularity: float = 0.0  # views smoothed toward the site mean (analytics.popularity): what orders lists
 
     @property
     def reading_minutes(self) -> int:
@@ -129,9 +130,9 @@ class Category(Section):
             self.__dict__.pop(name, None)
 
 
-def popularity_key(article: Article) -> tuple[int, int, int, str, str]:
+def popularity_key(article: Article) -> tuple[float, int, int, str, str]:
     return (
-        -article.views,
+        -article.popularity,
         0 if article.promoted else 1,
         article.order,
         article.title.casefold(),

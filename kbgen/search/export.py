@@ -59,7 +59,7 @@ from ..memtrace import mark
 from .index import SearchSettings
 from .inverted import TF_BITS, TF_MASK, InvertedIndex, export_order
 from .lexicon import Lexicon
-from .schema import SCORED_FIELDS, fillers, is_problem_title, stop_words
+from .schema import SCORED_FIELDS, fillers, is_problem_title, popularity_scale, stop_words
 from .synonyms import phrases
 from .units import Unit
 from .writer import Analysis
@@ -298,7 +298,7 @@ def export_index(
         lexicon = None
     if lexicon is None:
         lexicon = Lexicon.from_dfs(inverted.dfs(), inverted.surface, settings.language)
-    max_views = max((u.views for u in units), default=0)
+    max_views = popularity_scale(u.views for u in units)
     ranking = settings.ranking
     n_all = inverted.n
     unit_list = [units[d] for d in order]

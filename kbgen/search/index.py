@@ -44,7 +44,7 @@ from ..lifetime import die_with_parent
 from ..memtrace import mark
 from .inverted import InvertedIndex, Partial, export_order, unit_terms
 from .lexicon import LEXICON, Lexicon
-from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language
+from .schema import INDEX_VERSION, SCORED_FIELDS, Ranking, make_schema, normalize_language, popularity_scale
 from .units import Unit, units_hash
 from .writer import Analysis, FastSegmentWriter
 
@@ -384,7 +384,7 @@ def build_index(
     by_source = _group(units)
     hashes = {src: units_hash(us) for src, us in by_source.items()}
     stats = IndexStats(units=len(units), articles=len(by_source))
-    stats.max_views = max((u.views for u in units), default=0)
+    stats.max_views = popularity_scale(u.views for u in units)
     n_buckets = bucket_count(len(by_source))
     buckets: dict[int, list[str]] = {}
     for src in by_source:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -520,6 +520,19 @@ def make_schema(lang: str) -> fields.Schema:
         popularity=fields.STORED(),  # the article's views (analytics); the prior is computed at query time
         promoted=fields.STORED(),
     )
+
+
+# Views an article needs in the window before its popularity earns the full search boost: the prior weight of
+# the popularity pass (`analytics.popularity.PRIOR_VIEWS`, where it is justified). The boost is scaled by
+# log(1 + views) / log(1 + max(most views, this)), so one session's view earns a sixth of it, not all.
+POPULARITY_EVIDENCE_VIEWS = 50
+
+
+def popularity_scale(views: Iterable[int]) -> int:
+    """The views that earn the full popularity boost: the most viewed article's, at least
+    `POPULARITY_EVIDENCE_VIEWS` once there are views at all (0 without analytics: no boost, as before)."""
+    most = max(views, default=0)
+    return max(most, POPULARITY_EVIDENCE_VIEWS) if most > 0 else 0
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
-/* kbgen analytics: kb.track(name, props) → event (schema: kbgen/analytics/events.py) → DOM 'kb:event'
- * + configured providers (none: no request; GPC/DNT: none if respect_dnt). No cookies. */
+/* kbgen analytics: kb.track(name, props) → event (kbgen/analytics/events.py) → DOM 'kb:event' + providers
+ * (GPC/DNT: none if respect_dnt). No cookies. */
 (() => {
   const W = window, d = document, b = d.body, n = navigator, ds = b.dataset;
   let C = {};
@@ -10,16 +10,15 @@
     search: ['query', 'results'],
     search_no_results: ['query', 'results'],
     search_click: ['query', 'url', 'rank'],
-    feedback: ['url', 'helpful'],
+    feedback: ['url', 'helpful', 'query'],
     feedback_reason: ['url', 'reason', 'comment'],
-    contact_click: ['url', 'channel'],
+    contact_click: ['url', 'channel', 'query'],
     video_play: ['url', 'video', 'provider'],
     widget_open: [],
     widget_answer: ['url', 'rank']
   };
   const base = (ds.kbBase || '/').replace(/\/?$/, '/');
   const path = location.pathname.indexOf(base) ? location.pathname : '/' + location.pathname.slice(base.length);
-  // = events.clean_query/clean_text: no e-mail addresses or long numbers; in typed paths (404, referrer) too
   const N = /\+?(?:\d[\s.-]?){4,}\d/g;
   const clean = (q, m) => String(q).replace(/[\x00-\x1f\x7f]/g, ' ').replace(/[^\s@]+@[^\s@]+/g, '[email]')
     .replace(N, '[number]').replace(/\s+/g, ' ').trim().slice(0, m || 100);
@@ -31,7 +30,6 @@
   };
   const is404 = b.classList.contains('kb-kind-404');
   const page = is404 ? scrub(path) : ds.kbUrl || path;
-  // providers get the address and referrer without query or fragment (?q= is what was typed)
   const bare = (u, t) => { try { u = new URL(u); return u.origin + (t ? scrub(u.pathname) : u.pathname); } catch (e) { return ''; } };
   const loc = bare(location.href, is404), ref = bare(d.referrer, 1);
 
@@ -39,7 +37,6 @@
   if (!off) {
     if (P) {
       const p = W.plausible = W.plausible || function () { (p.q = p.q || []).push(arguments); };
-      // no pageview of its own: pa-….js by init(), the legacy one is its manual variant
       if (P.init) { p.init = p.init || (o => { p.o = o || {}; }); p.init({ autoCapturePageviews: false }); }
       if (P.manual) p('pageview', { u: loc, url: loc });
     }
@@ -52,7 +49,6 @@
     }
     if (M) (W._paq = W._paq || []).push(['setTrackerUrl', M.url + 'matomo.php'], ['setSiteId', M.site],
       ['setCustomUrl', loc], ['setReferrerUrl', ref], ['trackPageView'], ['enableLinkTracking']);
-    // loaders parked in a <template> (respect_dnt) start only now
     const t = d.getElementById('kb-analytics-loaders');
     if (t) t.content.querySelectorAll('script').forEach(s => {
       const e = d.createElement('script');
@@ -61,7 +57,6 @@
     });
   }
 
-  // Umami (data-auto-track="false"): the pageview and every event with the bare address
   const umami = (name, data, i) => W.umami
     ? W.umami.track(p => Object.assign(p, { url: loc, referrer: ref }, name && { name, data }))
     : i < 20 && setTimeout(() => umami(name, data, i + 1), 500);
@@ -69,13 +64,11 @@
 
   const send = ev => {
     const { name, comment, ...props } = ev; // comment: to the beacon only
-    // a string: text/plain, no CORS preflight (sendBeacon can't do one)
     if (B) try { n.sendBeacon(B.url, JSON.stringify(ev)); } catch (e) {}
     if (name == 'page_view') return;
     if (P) W.plausible(name, { props, u: loc, url: loc });
     if (G) W.gtag('event', name == 'search' ? 'view_search_results' : name, name == 'search' ? Object.assign({ search_term: ev.query }, props) : props);
     if (M) {
-      // Matomo's site search counts no-result searches itself
       if (name == 'search') W._paq.push(['trackSiteSearch', ev.query, false, ev.results]);
       else if (name != 'search_no_results') {
         W._paq.push(['trackEvent', name, ev.helpful || ev.reason || ev.channel || ev.query || ev.video || name, ev.url || page, ev.rank]);
@@ -110,9 +103,9 @@
   d.addEventListener('click', e => {
     const t = e.target.closest && e.target.closest('[data-kb-feedback],[data-kb-contact]');
     if (!t) return;
-    const f = t.dataset.kbFeedback;
-    if (f == null) track('contact_click', { channel: t.dataset.kbContact });
-    else if (!voted) { voted = true; track('feedback', { helpful: f }); }
+    const f = t.dataset.kbFeedback, u = new URLSearchParams(location.search), query = u.get('sq') || u.get('q');
+    if (f == null) track('contact_click', { channel: t.dataset.kbContact, query });
+    else if (!voted) { voted = true; track('feedback', { helpful: f, query }); }
   }, true);
 
   if (!ds.kbSource) track('page_view'), W.addEventListener('pageshow', e => e.persisted && track('page_view'));

@@ -82,7 +82,13 @@
       if (u.snippet) s.append(marked('kb-sr-snip', u.snippet, null, u.highlights));
       wrap.append(s);
     });
-    wrap.querySelectorAll('a').forEach(x => { opt(x); x.addEventListener('click', () => clicked(x, g.url)); });
+    // The opened page gets the query as ?sq= (like Sphinx's ?highlight=; not ?q=, which fills the search
+    // boxes): analytics.js links a contact click or a "No" there to the search that led to it, with no
+    // cookie, storage or session id.
+    wrap.querySelectorAll('a').forEach(x => { opt(x); x.addEventListener('click', () => {
+      const sq = clicked(x, g.url);
+      if (sq) x.search = '?' + new URLSearchParams({ sq });
+    }); });
     return [wrap, title];
   };
   const dymLink = (dym, go) => {
@@ -132,8 +138,10 @@
     };
     const clicked = (a, url) => {
       if (last) settle(last.q, last.n);
-      if (url) track('search_click', { query: norm(last ? last.q : input.value), url, rank: opts.indexOf(a) + 1 });
+      const q = norm(last ? last.q : input.value);
+      if (url) track('search_click', { query: q, url, rank: opts.indexOf(a) + 1 });
       open(false);
+      return q;
     };
     const go = q => { input.value = q; run(1); input.focus(); };
     const render = (q, a) => {
@@ -238,6 +246,7 @@
       out.replaceChildren(...gs.map(g => draw(g, 2, x => { x.dataset.rank = ++rank; }, (x, url) => {
         settle(last.q, last.n);
         track('search_click', { query: norm(last.q), url, rank: +x.dataset.rank });
+        return norm(last.q);
       })[0]));
       out.querySelectorAll('.kb-sr-group').forEach(w => w.classList.add('kb-sp-item'));
       status.textContent = gs.length ? count(gs.length) : fmt('none', { q: norm(last.q) });
