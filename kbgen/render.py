@@ -267,6 +267,7 @@ class SiteRenderer:
         self.env.filters["isodate"] = _iso
         self.env.filters["others"] = _others
         self.env.filters["top_articles"] = _top_articles
+        self.env.filters["related_articles"] = _related_articles
 
     # -- helpers exposed to templates --------------------------------------------------------
 
@@ -609,8 +610,24 @@ def _top_articles(category: Any, limit: int = 3) -> list[Article]:
     """A category's `limit` most viewed articles (else promoted, else in order), sections included."""
     from .content.model import popularity_key
 
-    every = list(category.articles or []) + [a for s in category.sections or [] for a in s.articles or []]
+    every = list(category.articles or []) + [a for s in getattr(category, "sections", None) or [] for a in s.articles or []]
     return sorted(every, key=popularity_key)[:limit]
+
+
+def _related_articles(article: Article, limit: int = 5) -> list[Article]:
+    """The article's own `related`; else, from its category outside its section (those are "In this section"),
+    the articles sharing most of its tags, then the most viewed (else promoted, else in order)."""
+    from .content.model import popularity_key
+
+    if article.related:
+        return list(article.related)[:limit]
+    cat = article.category
+    if cat is None:
+        return []
+    own = {a.url for a in (article.section.articles if article.section else cat.articles)}
+    others = [a for a in _top_articles(cat, 10**6) if a.url not in own and a.url != article.url]
+    tags = {t.casefold() for t in article.tags}
+    return sorted(others, key=lambda a: (-len(tags & {t.casefold() for t in a.tags}), popularity_key(a)))[:limit]
 
 
 def _alias_output(alias: str) -> str:
