@@ -3,7 +3,10 @@
  * kbSearchCore.load(metaHref?) → Promise: fetch the index (idempotent; call on search-box focus).
  *   metaHref defaults to <body data-kb-base> + "_search/meta.json".
  * kbSearchCore.query(q, {category, limit = 10, prefix = true}) → Promise<{query, terms, results, grouped,
- *   total, didYouMean?}>. The last word of q is a prefix unless prefix === false (submitted searches).
+ *   total, didYouMean?, corrected?}>. The last word of q is a prefix unless prefix === false (submitted
+ *   searches); typos === false matches the words as typed (no typo alternatives: "search instead for").
+ *   corrected: when results were found through typo alternatives, {query: q with those words replaced by the
+ *   word each matched, words: [[typed, used], …]} (display only: ranking is the same either way).
  *   grouped: pages best first, {title, url, href, category, categorySlug, type, score, snippet,
  *     highlights, titleHighlights, units: Result[]}; results: the best unit of each page;
  *   Result: {title ("Page › Section" for a section), pageTitle, heading, url, anchor, href, category,
@@ -231,7 +234,7 @@
     TOKEN.lastIndex = 0;
     return { words: out, typing: typing, toks: toks };
   }
-  function plan(text, prefix) { // which words each query word may match: decided from the lexicon alone
+  function plan(text, prefix, noTypos) { // which words each query word may match: decided from the lexicon alone
     var rk = S.rk, qw = queryWords(text), phrases = S.lex.phrases || {}, found = [];
     for (var i = 0; i + 1 < qw.toks.length; i++) { // two consecutive words, or three (lexicon.phrase_targets)
       var two = qw.toks[i] + " " + qw.toks[i + 1], keys = i + 2 < qw.toks.length ? [two, two + " " + qw.toks[i + 2]] : [two];
@@ -258,7 +261,7 @@
       var isPrefix = prefix && qw.typing && pos === qw.words.length - 1 && !(question && p.exact >= 0);
       if (isPrefix && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
       var known = p.exact >= 0 || p.syn.length || p.comps.length || p.joined.length;
-      var typ = !known ? typos(word, budgetOf(word), rk.maxExpansions) : [];
+      var typ = !known && !noTypos ? typos(word, budgetOf(word), rk.maxExpansions) : [];
       var near = typ.some(function (c) { return c[1] <= 1; });
       // typed as one word, written as two: both are query words, unless one edit from or the start of a word
       var halves = !known && !near && !completions(word, 1).length ? splitWord(word) : null;
@@ -661,13 +664,13 @@
     opts = opts || {};
     var limit = opts.limit || 10, text = String(q || "");
     return load(opts.metaHref).then(function () {
-      var plans = plan(text, opts.prefix !== false);
+      var plans = plan(text, opts.prefix !== false, opts.typos === false);
       return need(plans).then(function () {
         var words = expand(plans), trouble = isProblemQuery(text);
         var attempt = function () {
           var r = rank(words, opts.category, limit, trouble);
           if (r.fetch.length) return Promise.all(r.fetch.map(getTail)).then(attempt);
-          return display(r.groups).then(function () { return answer(text, words, r, r.groups, r.total, limit); });
+          return display(r.groups).then(function () { return answer(text, words, r, r.groups, r.total, limit, plans); });
         };
         return attempt();
       });
@@ -682,7 +685,22 @@
     });
     return Promise.all(Object.keys(want).map(getDocs));
   }
-  function answer(text, words, r, groups, total, limit) {
+  function corrections(text, plans, terms) { // the typed words that matched only through a typo alternative
+    var used = {}, pairs = [];
+    plans.forEach(function (p) {
+      if (p.phrase || p.split || !p.typos || !p.typos.length || used["~" + p.word]) return;
+      var hit = p.typos.filter(function (c) { return termsOfIndex(c[0]).some(function (t) { return terms[t]; }); });
+      if (!hit.length) return;
+      hit.sort(function (x, y) { return x[1] - y[1]; });
+      used["~" + p.word] = S.lex.words[hit[0][0]];
+      pairs.push([p.word, used["~" + p.word]]);
+    });
+    if (!pairs.length) return undefined;
+    var fixed = text.replace(TOKEN, function (m) { return used["~" + fold(m.replace(/-/g, ""))] || m; });
+    TOKEN.lastIndex = 0;
+    return { query: fixed.trim().replace(/\s+/g, " "), words: pairs };
+  }
+  function answer(text, words, r, groups, total, limit, plans) {
     var cats = S.meta.categories, results = [], memo = new Map(), mw = matchedWords(r.terms);
     var grouped = groups.map(function (g) {
       var art = articleRec(g.a) || ["", "", -1, "article"], cat = cats[art[2]] || ["", ""];
@@ -710,6 +728,7 @@
       results: results, grouped: grouped, total: total
     };
     if (!grouped.length) { var d = didYouMean(text); if (d) ans.didYouMean = d; }
+    else { var fix = corrections(text, plans || [], r.terms); if (fix) ans.corrected = fix; }
     return ans;
   }
 
