@@ -268,6 +268,8 @@ class SiteRenderer:
         self.env.filters["others"] = _others
         self.env.filters["top_articles"] = _top_articles
         self.env.filters["related_articles"] = _related_articles
+        self.env.filters["kb_hours"] = _hours_attr
+        self.env.filters["logo_width"] = self.logo_width
 
     # -- helpers exposed to templates --------------------------------------------------------
 
@@ -545,13 +547,27 @@ class SiteRenderer:
         lines.append("</urlset>")
         return ("\n".join(lines) + "\n").encode()
 
+    def logo_width(self, path: str, height: int = 32) -> str:
+        """The width attribute of a project image shown `height` px tall (so its box is reserved before it
+        loads: no layout shift), or "" when it is a URL or cannot be read."""
+        import imagesize
+
+        if not path or "://" in path or path.startswith(("data:", "//")):
+            return ""
+        try:
+            w, h = imagesize.get(str(self.config.root / path.lstrip("/")))
+        except (OSError, ValueError):
+            return ""
+        from markupsafe import Markup
+
+        return Markup(f' width="{round(w * height / h)}"') if w > 0 and h > 0 else ""
+
     def brand_css(self) -> bytes:
         """static/_brand.css: the brand colours as CSS custom properties. A file, not a <style> in every
         page, so that the theme works under a Content-Security-Policy without 'unsafe-inline'."""
-        brand = self.config.brand
-        colour = _css_colour(getattr(brand, "brand_color", ""), "#0b5cad")
-        accent = _css_colour(getattr(brand, "accent_color", ""), colour)
-        return f":root{{--kb-brand:{colour};--kb-accent:{accent}}}\n".encode()
+        from .brand import brand_css
+
+        return brand_css(self.config, self.url).encode()
 
     def generated_files(self) -> dict[str, bytes]:
         """Site-wide files made from the configuration, by site-relative path."""
@@ -612,6 +628,12 @@ def _top_articles(category: Any, limit: int = 3) -> list[Article]:
 
     every = list(category.articles or []) + [a for s in getattr(category, "sections", None) or [] for a in s.articles or []]
     return sorted(every, key=popularity_key)[:limit]
+
+
+def _hours_attr(text: str) -> str:
+    from .brand import hours_attr
+
+    return hours_attr(text)
 
 
 def _related_articles(article: Article, limit: int = 5) -> list[Article]:

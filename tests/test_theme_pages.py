@@ -52,13 +52,19 @@ def test_most_viewed_lead_the_category_and_section(viewed_site: Path) -> None:
     assert block, "no 'Popular in this category' block"
     assert "Popular in this category" in block.group(0)
     hrefs = re.findall(r'href="([^"]+)"', block.group(0))
-    assert hrefs[:2] == ["/returns-refunds/refunds/partial-refunds/", "/returns-refunds/returns/exchange-an-item/"]
+    assert hrefs[:2] == [
+        "/returns-refunds/refunds/partial-refunds/",
+        "/returns-refunds/returns/exchange-an-item/",
+    ]
     assert len(hrefs) == 5
     # before the sections
     assert html.index('class="kb-popular-in"') < html.index('class="kb-groups"')
     section = (viewed_site / "returns-refunds" / "returns" / "index.html").read_text(encoding="utf-8")
     block = re.search(r'<section class="kb-popular-in".*?</section>', section, re.S)
-    assert block and re.findall(r'href="([^"]+)"', block.group(0))[0] == "/returns-refunds/returns/exchange-an-item/"
+    assert (
+        block
+        and re.findall(r'href="([^"]+)"', block.group(0))[0] == "/returns-refunds/returns/exchange-an-item/"
+    )
 
 
 @pytest.mark.browser
@@ -81,7 +87,9 @@ def test_category_page_layout(browser, site_url: str, width: int) -> None:
             """() => { const a = document.querySelector('.kb-group-title a'), p = document.querySelector('.kb-list-title');
               const s = getComputedStyle(a); return [s.color, s.textDecorationLine, getComputedStyle(p).color]; }"""
         )
-        assert style[0] != style[2] and "underline" in style[1], style  # looks like a link, not like body text
+        assert style[0] != style[2] and "underline" in style[1], (
+            style
+        )  # looks like a link, not like body text
         # the title is never squeezed beside the icon: it gets (nearly) the content's whole width
         h1 = page.locator(".kb-page-head .kb-title").bounding_box()
         wrap = page.locator(".kb-listing").bounding_box()

@@ -68,7 +68,9 @@ def test_results_page_grouped_corrected_and_paged(browser, site_url: str, width:
         assert more.is_visible() and more.inner_text() == "Show more results"
         more.click()
         wait_for(lambda: items.count() == min(20, total))
-        assert page.evaluate("document.activeElement.closest('.kb-sp-item') === document.querySelectorAll('.kb-sp-item')[10]")
+        assert page.evaluate(
+            "document.activeElement.closest('.kb-sp-item') === document.querySelectorAll('.kb-sp-item')[10]"
+        )
         assert more.is_visible() == (total > 20)
         # "search instead for refnud": the words as typed, no typo alternatives
         fix.locator("a", has_text="refnud").click()
