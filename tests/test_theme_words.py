@@ -19,7 +19,10 @@ def _text(html: str) -> str:
 def test_categories_have_one_name_and_tags_another(sample_site: Path) -> None:
     for rel in ("index.html", "returns-refunds/index.html", "tags/index.html", "search/index.html"):
         text = _text((sample_site / rel).read_text(encoding="utf-8"))
-        assert not re.search(r"\btopics?\b", text, re.I), (rel, re.findall(r".{30}\btopics?\b.{30}", text, re.I))
+        assert not re.search(r"\btopics?\b", text, re.I), (
+            rel,
+            re.findall(r".{30}\btopics?\b.{30}", text, re.I),
+        )
     home = _text((sample_site / "index.html").read_text(encoding="utf-8"))
     assert "Browse by category" in home
     assert "All tags" in _text((sample_site / "tags" / "returns" / "index.html").read_text(encoding="utf-8"))
@@ -28,7 +31,9 @@ def test_categories_have_one_name_and_tags_another(sample_site: Path) -> None:
 def test_type_tags_have_no_page_and_are_not_shown(sample_site: Path) -> None:
     assert not (sample_site / "tags" / "faq").exists()
     assert (sample_site / "tags" / "returns" / "index.html").exists()
-    faq = (sample_site / "returns-refunds" / "returns" / "returns-faq" / "index.html").read_text(encoding="utf-8")
+    faq = (sample_site / "returns-refunds" / "returns" / "returns-faq" / "index.html").read_text(
+        encoding="utf-8"
+    )
     tags = re.search(r'<ul class="kb-tags".*?</ul>', faq, re.S)
     assert tags and "/tags/returns/" in tags.group(0) and "/tags/faq/" not in faq
     assert "/tags/faq/" not in (sample_site / "tags" / "index.html").read_text(encoding="utf-8")
