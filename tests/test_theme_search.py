@@ -104,5 +104,6 @@ def test_dropdown_is_titles_only_on_phones(browser, site_url: str, width: int) -
         box.fill("refnud")
         wait_for(lambda: panel.locator(".kb-sr-fix").count() == 1)
         assert panel.locator(".kb-sr-fix").inner_text().startswith("Showing results for refund")
+        assert panel.locator("[role=listbox] .kb-sr-fix").count() == 0  # a listbox holds options only
     finally:
         ctx.close()

@@ -116,13 +116,14 @@
     const input = form.querySelector('[data-kb-search-input]'), panel = form.querySelector('[data-kb-search-results]');
     if (!input || !panel) return;
     const id = 'kb-s' + ++uid, msg = el('p', 'kb-sr-msg'), live = el('div', 'kb-sr-only', '', { role: 'status' });
+    const fixed = el('div', 'kb-sr-fixbox'); // outside the listbox: it holds options only
     const list = el('div', 'kb-sr-list', null, {
       id, role: 'listbox', 'aria-label': (input.labels?.[0] || input).textContent || input.placeholder || 'Search'
     });
     const set = (k, v) => input.setAttribute(k, v);
     let opts = [], active = -1, seq = 0, timer, idle, last, typedAt = 0;
     panel.classList.add('kb-sr-panel');
-    panel.replaceChildren(msg, list);
+    panel.replaceChildren(msg, fixed, list);
     form.append(live);
     form.classList.add('kb-sr-form');
     set('role', 'combobox'); set('aria-autocomplete', 'list'); set('aria-controls', id);
@@ -168,7 +169,7 @@
         return w;
       }));
       if (!n && a.didYouMean) list.append(dymLink(a.didYouMean, go));
-      if (n && a.corrected) list.prepend(fixLine(a, q));
+      fixed.replaceChildren(...(n && a.corrected ? [fixLine(a, q)] : []));
       const all = el('a', 'kb-sr-all', fmt('seeAll', { q: norm(q) }));
       all.href = pageHref(norm(q));
       all.addEventListener('click', () => { clicked(all); store(s => s.setItem(SK, norm(q))); });
@@ -184,7 +185,7 @@
       if (!q.trim()) { last = 0; live.textContent = ''; return open(false); }
       ask(q, { limit: 6 }).then(a => my === seq && (render(q, a), now && settle(q, last.n)), () => {
         if (my !== seq) return;
-        msg.textContent = S.error; msg.hidden = false; list.replaceChildren(); opts = []; open(true);
+        msg.textContent = S.error; msg.hidden = false; list.replaceChildren(); fixed.replaceChildren(); opts = []; open(true);
       });
     };
 
