@@ -216,6 +216,10 @@ def static_files(
     """Every file published under `static/`: the theme's, then the site's (which win). A symbolic link
     pointing outside the project is not followed: a `problems` entry at `level` names it."""
     files = {f"static/{k}": v for k, v in theme.static_files(problems, level).items()}
+    if problems is not None:
+        from .brand import brand_problems
+
+        problems.extend(brand_problems(config))
     files.update(BuildSession.site_static_files(config, problems, level))
     return files
 

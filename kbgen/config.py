@@ -14,6 +14,7 @@ import sys
 import types
 import typing
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,9 @@ class Brand:
     favicon: str = ""
     brand_color: str = "#0b5cad"
     accent_color: str = "#b4470f"
+    logo_dark: str = ""  # shown instead of `logo` in the dark scheme
+    hero_image: str = ""  # the home hero's background (behind a dark veil that keeps its text readable)
+    font: str = ""  # a system stack name (kbgen.brand.FONT_STACKS) or a font file under static/
 
 
 @dataclass
@@ -43,10 +47,19 @@ class FooterLink:
 
 
 @dataclass
+class Announcement:
+    text: str = ""
+    link: str = ""
+    expires: date | str = ""  # the last day it is shown (a TOML date or "YYYY-MM-DD")
+
+
+@dataclass
 class Contact:
     email: str = ""
     phone: str = ""
-    phone_hours: str = ""
+    phone_hours: str = ""  # text; "Mon–Fri 8:00–20:00, Sat 9:00–17:00" is also read for "open now"
+    chat_hours: str = ""
+    timezone: str = ""  # IANA name ("Europe/London") the hours are in
     chat_url: str = ""
     messenger_url: str = ""
     form_url: str = ""
@@ -164,7 +177,7 @@ class Config:
     brand: Brand = field(default_factory=Brand)
     footer_links: list[FooterLink] = field(default_factory=list)
     header_links: list[FooterLink] = field(default_factory=list)  # [[header_links]]: "Back to shop", …
-    announcement: str = ""  # one line of text above the home page's categories
+    announcement: str | Announcement = ""  # one line above the home page's categories, or [announcement]
     contact: Contact = field(default_factory=Contact)
     search: Search = field(default_factory=Search)
     analytics: Analytics = field(default_factory=Analytics)
@@ -193,6 +206,15 @@ class Config:
     @property
     def search_language(self) -> str:
         return self.search.language or self.language
+
+    def announcement_shown(self, today: date | None = None) -> Announcement | None:
+        """The announcement to show on `today` (a one-line string or the [announcement] table), or None."""
+        a = self.announcement
+        if isinstance(a, str):
+            return Announcement(text=a) if a.strip() else None
+        if isinstance(a.expires, date) and a.expires < (today or date.today()):
+            return None
+        return a if a.text.strip() else None
 
     @property
     def base_path(self) -> str:
@@ -390,6 +412,27 @@ def _check_pattern(value: str, key: str, where: str, pattern: str, what: str) ->
         raise ConfigError(f"{where}: `{key}` must be {what}, not {value!r}")
 
 
+def _check_announcement(config: Config, where: str) -> None:
+    a = config.announcement
+    text, key = (a, "announcement") if isinstance(a, str) else (a.text, "announcement.text")
+    if len(text) > 300 or "\n" in text.strip():
+        raise ConfigError(f"{where}: `{key}` must be one line of at most 300 characters")
+    if isinstance(a, str):
+        return
+    if not a.text.strip():
+        raise ConfigError(f"{where}: `announcement.text` must not be empty")
+    _check_url(a.link, "announcement.link", where)
+    if isinstance(a.expires, str) and a.expires:
+        try:
+            a.expires = date.fromisoformat(a.expires)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: `announcement.expires` must be a date like 2027-01-31, not {a.expires!r}"
+            ) from None
+    if isinstance(a.expires, datetime):
+        a.expires = a.expires.date()
+
+
 def _check_page_values(config: Config, where: str) -> None:
     for key in ("brand_color", "accent_color"):
         value = getattr(config.brand, key)
@@ -398,7 +441,7 @@ def _check_page_values(config: Config, where: str) -> None:
                 f"{where}: `brand.{key}` must be a CSS colour like #0b5cad, rgb(11 92 173) or a colour "
                 f"name, not {value!r}"
             )
-    for key in ("logo", "favicon"):
+    for key in ("logo", "favicon", "logo_dark", "hero_image"):
         value = getattr(config.brand, key)
         if value.startswith("data:"):
             _check_pattern(value, f"brand.{key}", where, r"data:image/[a-z0-9.+-]+(;[a-z0-9=.+-]+)*,[^\s\"'<>\\]*",
@@ -416,9 +459,15 @@ def _check_page_values(config: Config, where: str) -> None:
         _check_url(link.url, f"header_links[{i}].url", where, ("http", "https", "mailto", "tel"))
         if not link.url:
             raise ConfigError(f"{where}: `header_links[{i}].url` must not be empty")
-    if len(config.announcement) > 300 or "\n" in config.announcement.strip():
-        raise ConfigError(f"{where}: `announcement` must be one line of at most 300 characters")
+    _check_announcement(config, where)
+    from .brand import font_error
+
+    problem = font_error(config.brand.font)
+    if problem:
+        raise ConfigError(f"{where}: `brand.font` {problem}")
     c = config.contact
+    _check_pattern(c.timezone, "contact.timezone", where, r"[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}|UTC",
+                   "an IANA time zone like Europe/London")  # fmt: skip
     for key in ("chat_url", "messenger_url", "form_url"):
         _check_url(getattr(c, key), f"contact.{key}", where)
     _check_pattern(c.email, "contact.email", where, r"[^\s@\"'<>\\?&#/]+@[A-Za-z0-9.-]+", "an e-mail address")

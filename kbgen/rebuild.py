@@ -57,7 +57,7 @@ from .content.load import (
     related_line,
     render_one_article,
 )
-from .content.model import Article, Category, Library, Section, Tag
+from .content.model import TYPE_TAGS, Article, Category, Library, Section, Tag
 from .errors import BuildError, ConfigError, Problem, display_path
 from .lifetime import ctrl_c_deferred, ignore_ctrl_c
 from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
@@ -742,7 +742,8 @@ class Rebuilder:
         for a in articles:
             for name in a.tags:
                 slug = _tag_slug(name)
-                tags.setdefault(slug, Tag(name, slug, f"/tags/{slug}/"))
+                if slug not in TYPE_TAGS:
+                    tags.setdefault(slug, Tag(name, slug, f"/tags/{slug}/"))
         site_assets = dict(lib.assets)
         for rel, exists in assets.items():
             if exists:
@@ -871,12 +872,16 @@ class Rebuilder:
                 out[_page_out(cat.url)] = (
                     _list_sig(cat.articles),
                     tuple(_list_sig(s.articles) for s in cat.sections),
+                    _list_sig(_top_articles(cat, 5)),
                 )
-            owner = sec or cat
-            if owner is not None:
-                for x in owner.articles:
-                    if not x.related:
-                        out[_page_out(x.url)] = _list_sig([y for y in owner.articles if y.url != x.url][:5])
+                if sec is not None:
+                    out[_page_out(sec.url)] = (_list_sig(sec.articles), _list_sig(_top_articles(sec, 3)))
+                # An article page lists its section ("In this section") and related articles from its category.
+                every = _top_articles(cat, 10**6)
+                cat_sig = (_list_sig(every), tuple(tuple(y.tags) for y in every))
+                for x in every:
+                    mine = x.section.articles if x.section else cat.articles
+                    out[_page_out(x.url)] = (_list_sig(mine), () if x.related else cat_sig)
             for name in a.tags:
                 tag = tags.get(_tag_slug(name))
                 if tag is not None:
@@ -1165,6 +1170,12 @@ def _listing_key(a: Article) -> tuple[Any, ...]:
     return (a.url, a.title, a.type, a.description, a.updated, a.order, a.promoted, tuple(a.tags))
 
 
+def _top_articles(owner: Any, limit: int) -> list[Article]:
+    from .render import _top_articles as top
+
+    return top(owner, limit)
+
+
 def _list_sig(articles: Iterable[Article]) -> tuple[tuple[Any, ...], ...]:
     return tuple((a.url, a.title, a.type, a.description, a.updated) for a in articles)
 
@@ -1216,7 +1227,7 @@ def _reorder(
         article.tag_links = []
         for name in article.tags:
             slug = _tag_slug(name)
-            if any(t.slug == slug for t in article.tag_links):
+            if slug in TYPE_TAGS or any(t.slug == slug for t in article.tag_links):
                 continue
             tag = tags.get(slug)
             if tag is None:

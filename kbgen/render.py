@@ -265,6 +265,9 @@ class SiteRenderer:
         self.env.filters["isodate"] = _iso
         self.env.filters["others"] = _others
         self.env.filters["top_articles"] = _top_articles
+        self.env.filters["related_articles"] = _related_articles
+        self.env.filters["kb_hours"] = _hours_attr
+        self.env.filters["logo_width"] = self.logo_width
 
     # -- helpers exposed to templates --------------------------------------------------------
 
@@ -531,13 +534,27 @@ class SiteRenderer:
         lines.append("</urlset>")
         return ("\n".join(lines) + "\n").encode()
 
+    def logo_width(self, path: str, height: int = 32) -> str:
+        """The width attribute of a project image shown `height` px tall (so its box is reserved before it
+        loads: no layout shift), or "" when it is a URL or cannot be read."""
+        import imagesize
+
+        if not path or "://" in path or path.startswith(("data:", "//")):
+            return ""
+        try:
+            w, h = imagesize.get(str(self.config.root / path.lstrip("/")))
+        except (OSError, ValueError):
+            return ""
+        from markupsafe import Markup
+
+        return Markup(f' width="{round(w * height / h)}"') if w > 0 and h > 0 else ""
+
     def brand_css(self) -> bytes:
         """static/_brand.css: the brand colours as CSS custom properties. A file, not a <style> in every
         page, so that the theme works under a Content-Security-Policy without 'unsafe-inline'."""
-        brand = self.config.brand
-        colour = _css_colour(getattr(brand, "brand_color", ""), "#0b5cad")
-        accent = _css_colour(getattr(brand, "accent_color", ""), colour)
-        return f":root{{--kb-brand:{colour};--kb-accent:{accent}}}\n".encode()
+        from .brand import brand_css
+
+        return brand_css(self.config, self.url).encode()
 
     def generated_files(self) -> dict[str, bytes]:
         """Site-wide files made from the configuration, by site-relative path."""
@@ -596,8 +613,30 @@ def _top_articles(category: Any, limit: int = 3) -> list[Article]:
     """A category's `limit` most viewed articles (else promoted, else in order), sections included."""
     from .content.model import popularity_key
 
-    every = list(category.articles or []) + [a for s in category.sections or [] for a in s.articles or []]
+    every = list(category.articles or []) + [a for s in getattr(category, "sections", None) or [] for a in s.articles or []]
     return sorted(every, key=popularity_key)[:limit]
+
+
+def _hours_attr(text: str) -> str:
+    from .brand import hours_attr
+
+    return hours_attr(text)
+
+
+def _related_articles(article: Article, limit: int = 5) -> list[Article]:
+    """The article's own `related`; else, from its category outside its section (those are "In this section"),
+    the articles sharing most of its tags, then the most viewed (else promoted, else in order)."""
+    from .content.model import popularity_key
+
+    if article.related:
+        return list(article.related)[:limit]
+    cat = article.category
+    if cat is None:
+        return []
+    own = {a.url for a in (article.section.articles if article.section else cat.articles)}
+    others = [a for a in _top_articles(cat, 10**6) if a.url not in own and a.url != article.url]
+    tags = {t.casefold() for t in article.tags}
+    return sorted(others, key=lambda a: (-len(tags & {t.casefold() for t in a.tags}), popularity_key(a)))[:limit]
 
 
 def _alias_output(alias: str) -> str:

@@ -39,7 +39,7 @@ from ..safepath import (
     walk_files,
 )
 from .frontmatter import SourceFile, as_date, as_str_list, read_source
-from .model import ARTICLE_TYPES, Article, Category, FaqEntry, Library, Section, Step, Tag
+from .model import ARTICLE_TYPES, TYPE_TAGS, Article, Category, FaqEntry, Library, Section, Step, Tag
 
 KNOWN_KEYS = {
     "title", "description", "type", "tags", "labels", "order", "promoted", "draft", "updated", "aliases",
@@ -592,6 +592,8 @@ class _Loader:
                 slug = tag_slugs.get(name)
                 if slug is None:
                     slug = tag_slugs[name] = folder_slug(name) or "tag"
+                if slug in TYPE_TAGS:
+                    continue
                 tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
                 if (slug, id(article)) not in tagged:
                     tagged.add((slug, id(article)))

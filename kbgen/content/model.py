@@ -130,6 +130,10 @@ class Category(Section):
             self.__dict__.pop(name, None)
 
 
+# Tags that only repeat an article's type: no tag page, not shown on the article (still searched).
+TYPE_TAGS = frozenset({"faq", "faqs", "howto", "how-to", "article"})
+
+
 def popularity_key(article: Article) -> tuple[float, int, int, str, str]:
     return (
         -article.popularity,

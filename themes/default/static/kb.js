@@ -37,6 +37,22 @@
     if (box) { e.preventDefault(); box.focus(); box.select(); }
   });
 
+  // Contact block: "Open now" / "Closed now" from data-kb-hours ("weekday start end;…": Monday = 0, minutes
+  // since midnight) at this moment in data-kb-tz; an announcement past its data-kb-expires day goes.
+  $$('[data-kb-hours]').forEach(b => {
+    try {
+      const p = {};
+      new Intl.DateTimeFormat('en-US', { timeZone: b.dataset.kbTz, weekday: 'short', hour: 'numeric', minute: 'numeric', hourCycle: 'h23' })
+        .formatToParts(new Date()).forEach(x => { p[x.type] = x.value; });
+      const day = 'MonTueWedThuFriSatSun'.indexOf(p.weekday) / 3, m = p.hour * 60 + +p.minute;
+      const open = b.dataset.kbHours.split(';').some(r => { const [x, s, e] = r.split(' ').map(Number); return x === day && m >= s && m < e; });
+      b.textContent = open ? b.dataset.open : b.dataset.closed;
+      b.classList.toggle('is-open', open);
+      b.hidden = false;
+    } catch (e) { /* an unknown time zone: no badge */ }
+  });
+  $$('[data-kb-expires]').forEach(a => { if (new Date().toISOString().slice(0, 10) > a.dataset.kbExpires) a.remove(); });
+
   // FAQ: #anchor opens its <details> (and any enclosing ones) and scrolls it into view.
   const openHash = () => {
     let el;

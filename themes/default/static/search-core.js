@@ -3,7 +3,10 @@
  * kbSearchCore.load(metaHref?) → Promise: fetch the index (idempotent; call on search-box focus).
  *   metaHref defaults to <body data-kb-base> + "_search/meta.json".
  * kbSearchCore.query(q, {category, limit = 10, prefix = true}) → Promise<{query, terms, results, grouped,
- *   total, didYouMean?}>. The last word of q is a prefix unless prefix === false (submitted searches).
+ *   total, didYouMean?, corrected?}>. The last word of q is a prefix unless prefix === false (submitted
+ *   searches); typos === false matches the words as typed (no typo alternatives: "search instead for").
+ *   corrected: when results were found through typo alternatives, {query: q with those words replaced by the
+ *   word each matched, words: [[typed, used], …]} (display only: ranking is the same either way).
  *   typing: true (as-you-type, between keystrokes; large sites): the word being typed loads only its own
  *   shard, no tail is loaded; the answer then has `partial` (something was left out: ask again without
  *   `typing` when the customer pauses) and `typing` (the last word is still being typed).
@@ -234,7 +237,7 @@
     TOKEN.lastIndex = 0;
     return { words: out, typing: typing, toks: toks };
   }
-  function plan(text, prefix) { // which words each query word may match: decided from the lexicon alone
+  function plan(text, prefix, noTypos) { // which words each query word may match: decided from the lexicon alone
     var rk = S.rk, qw = queryWords(text), phrases = S.lex.phrases || {}, found = [];
     for (var i = 0; i + 1 < qw.toks.length; i++) { // two consecutive words, or three (lexicon.phrase_targets)
       var two = qw.toks[i] + " " + qw.toks[i + 1], keys = i + 2 < qw.toks.length ? [two, two + " " + qw.toks[i + 2]] : [two];
@@ -262,7 +265,7 @@
       if (prefix && qw.typing && pos === qw.words.length - 1) p.half = true; // still being typed
       if (isPrefix && clen(word) >= rk.minPrefix) p.comps = completions(word, rk.maxExpansions);
       var known = p.exact >= 0 || p.syn.length || p.comps.length || p.joined.length;
-      var typ = !known ? typos(word, budgetOf(word), rk.maxExpansions) : [];
+      var typ = !known && !noTypos ? typos(word, budgetOf(word), rk.maxExpansions) : [];
       var near = typ.some(function (c) { return c[1] <= 1; });
       // typed as one word, written as two: both are query words, unless one edit from or the start of a word
       var halves = !known && !near && !completions(word, 1).length ? splitWord(word) : null;
@@ -676,7 +679,7 @@
     opts = opts || {};
     var limit = opts.limit || 10, text = String(q || "");
     return load(opts.metaHref).then(function () {
-      var plans = plan(text, opts.prefix !== false), typing = !!opts.typing;
+      var plans = plan(text, opts.prefix !== false, opts.typos === false), typing = !!opts.typing;
       return need(plans, typing).then(function (partial) {
         var words = expand(plans), trouble = isProblemQuery(text);
         var attempt = function () {
@@ -684,7 +687,7 @@
           if (r.fetch.length && typing) partial = true; // as-you-type: no tails between keystrokes
           else if (r.fetch.length) return Promise.all(r.fetch.map(getTail)).then(attempt);
           return display(r.groups, typing).then(function (left) {
-            var a = answer(text, words, r, r.groups, r.total, limit, typing);
+            var a = answer(text, words, r, r.groups, r.total, limit, typing, plans);
             // typing: the text ends inside a word ("refn", "forgot m"), or no word is a search word yet
             if (typing) { a.partial = partial || left; a.typing = !plans.length || /[\p{L}\p{N}_]$/u.test(text); }
             return a;
@@ -707,7 +710,22 @@
     if (typing) want = shown ? [] : want.slice(0, 1);
     return Promise.all(want.map(getDocs)).then(function () { return left; });
   }
-  function answer(text, words, r, groups, total, limit, typing) {
+  function corrections(text, plans, terms) { // the typed words that matched only through a typo alternative
+    var used = {}, pairs = [];
+    plans.forEach(function (p) {
+      if (p.phrase || p.split || !p.typos || !p.typos.length || used["~" + p.word]) return;
+      var hit = p.typos.filter(function (c) { return termsOfIndex(c[0]).some(function (t) { return terms[t]; }); });
+      if (!hit.length) return;
+      hit.sort(function (x, y) { return x[1] - y[1]; });
+      used["~" + p.word] = S.lex.words[hit[0][0]];
+      pairs.push([p.word, used["~" + p.word]]);
+    });
+    if (!pairs.length) return undefined;
+    var fixed = text.replace(TOKEN, function (m) { return used["~" + fold(m.replace(/-/g, ""))] || m; });
+    TOKEN.lastIndex = 0;
+    return { query: fixed.trim().replace(/\s+/g, " "), words: pairs };
+  }
+  function answer(text, words, r, groups, total, limit, typing, plans) {
     var cats = S.meta.categories, results = [], memo = new Map(), mw = matchedWords(r.terms);
     var grouped = groups.map(function (g) {
       var art = articleRec(g.a) || ["", "", -1, "article"], cat = cats[art[2]] || ["", ""];
@@ -735,6 +753,7 @@
       results: results, grouped: grouped, total: total
     };
     if (!grouped.length) { var d = didYouMean(text); if (d) ans.didYouMean = d; }
+    else { var fix = corrections(text, plans || [], r.terms); if (fix) ans.corrected = fix; }
     return ans;
   }
 

@@ -15,7 +15,9 @@
   const base = (d.body.dataset.kbBase || '/').replace(/\/?$/, '/');
   const S = {
     lang: 'en', results: { one: '{n} result', other: '{n} results' }, none: 'No results for “{q}”', dym: 'Did you mean', all: 'All',
-    seeAll: 'See all results for “{q}”', filter: 'Filter by category', error: 'Search is unavailable right now.'
+    seeAll: 'See all results for “{q}”', filter: 'Filter by category', error: 'Search is unavailable right now.',
+    fixed: 'Showing results for {q}', instead: 'search instead for {q}', more: 'More from this page',
+    showMore: 'Show more results'
   };
   try { Object.assign(S, JSON.parse(d.getElementById('kb-search-i18n').textContent)); } catch (e) { /* English */ }
   const fmt = (k, v) => S[k].replace(/\{(\w+)\}/g, (m, x) => v[x] ?? m);
@@ -42,7 +44,11 @@
     return e;
   };
   const link = (url, anchor) => base + String(url || '').replace(/^[/\\]+/, '') + (anchor ? '#' + anchor : '');
-  const pageHref = (q, cat) => base + 'search/?' + new URLSearchParams(cat ? { q, category: cat } : { q });
+  const pageHref = (q, cat, exact) => base + 'search/?' + new URLSearchParams(
+    Object.assign({ q }, cat ? { category: cat } : {}, exact ? { exact: 1 } : {}));
+  // S[k] with its {q} replaced by `node` (an element), the rest as text
+  const fill = (cls, k, node) => { const p = el('p', cls), [b, ...a] = S[k].split('{q}'); p.append(b, node, a.join('{q}')); return p; };
+  const phone = () => W.matchMedia?.('(max-width:39.99em)').matches;
   // `text` with <mark> around the [start, end) `ranges`, which index into `src` (a string containing
   // `text`: "Title › Section" for a section heading, found from the end when `last`).
   const marked = (cls, text, src, ranges, last) => {
@@ -65,23 +71,30 @@
     if (!n) track('search_no_results', { query: q });
   };
   const total = a => a.total ?? (a.grouped || []).length;
-  // One page of results (title, category, snippet) with links to its best sections / questions;
-  // opt(link) registers each link; clicked(link, url) runs on click.
-  const draw = (g, subs, opt, clicked) => {
+  // One page of results (title, category, snippet) with links to its best `subs` sections / questions (each
+  // with the page's title beside its heading) and "More from this page" when it has more; compact: the title
+  // only (the phone dropdown). opt(link) registers each link; clicked(link, url) runs on click.
+  const draw = (g, subs, opt, clicked, compact) => {
     const units = g.units && g.units.length ? g.units : [g], top = units.find(u => !u.anchor) || units[0];
     const title = top.pageTitle || g.title, wrap = el('div', 'kb-sr-group'), a = el('a', 'kb-sr-page');
     a.href = link(g.url);
     a.append(marked('kb-sr-title', title, top.title, top.titleHighlights));
     if (g.category) a.append(el('span', 'kb-sr-cat', g.category));
-    if (!top.anchor && top.snippet) a.append(marked('kb-sr-snip', top.snippet, null, top.highlights));
+    if (!top.anchor && top.snippet && !compact) a.append(marked('kb-sr-snip', top.snippet, null, top.highlights));
     wrap.append(a);
-    units.filter(u => u.anchor).slice(0, subs).forEach(u => {
+    const secs = compact ? [] : units.filter(u => u.anchor);
+    secs.slice(0, subs).forEach(u => {
       const s = el('a', 'kb-sr-sub');
       s.href = link(g.url, u.anchor);
-      s.append(marked('kb-sr-title', u.heading || u.title, u.title, u.titleHighlights, 1));
+      s.append(marked('kb-sr-title', u.heading || u.title, u.title, u.titleHighlights, 1), el('span', 'kb-sr-in', title));
       if (u.snippet) s.append(marked('kb-sr-snip', u.snippet, null, u.highlights));
       wrap.append(s);
     });
+    if (secs.length > subs) {
+      const m = el('a', 'kb-sr-more', S.more);
+      m.href = link(g.url);
+      wrap.append(m);
+    }
     // The opened page gets the query as ?sq= (like Sphinx's ?highlight=; not ?q=, which fills the search
     // boxes): analytics.js links a contact click or a "No" there to the search that led to it, with no
     // cookie, storage or session id.
@@ -90,6 +103,14 @@
       if (sq) x.search = '?' + new URLSearchParams({ sq });
     }); });
     return [wrap, title];
+  };
+  // "Showing results for refund — search instead for refnud" (the words as typed: no typo alternatives)
+  const fixLine = (a, q, go) => {
+    const b = el('a', '', norm(q)), line = fill('kb-sr-fix', 'fixed', el('b', '', a.corrected.query));
+    b.href = pageHref(norm(q), '', 1);
+    if (go) b.addEventListener('click', e => { e.preventDefault(); go(q, 1); });
+    line.append(' — ', ...fill('', 'instead', b).childNodes);
+    return line;
   };
   const dymLink = (dym, go) => {
     const a = el('a', 'kb-sr-dym', S.dym + ' ');
@@ -104,13 +125,14 @@
     const input = form.querySelector('[data-kb-search-input]'), panel = form.querySelector('[data-kb-search-results]');
     if (!input || !panel) return;
     const id = 'kb-s' + ++uid, msg = el('p', 'kb-sr-msg'), live = el('div', 'kb-sr-only', '', { role: 'status' });
+    const fixed = el('div', 'kb-sr-fixbox'); // outside the listbox: it holds options only
     const list = el('div', 'kb-sr-list', null, {
       id, role: 'listbox', 'aria-label': (input.labels?.[0] || input).textContent || input.placeholder || 'Search'
     });
     const set = (k, v) => input.setAttribute(k, v);
     let opts = [], active = -1, seq = 0, timer, idle, full, last, typedAt = 0;
     panel.classList.add('kb-sr-panel');
-    panel.replaceChildren(msg, list);
+    panel.replaceChildren(msg, fixed, list);
     form.append(live);
     form.classList.add('kb-sr-form');
     set('role', 'combobox'); set('aria-autocomplete', 'list'); set('aria-controls', id);
@@ -155,13 +177,15 @@
       opts = []; active = -1; last = { q, n };
       msg.textContent = n ? '' : fmt('none', { q: norm(q) });
       msg.hidden = !!n;
-      list.replaceChildren(...(a.grouped || []).map(g => {
-        const [w, title] = draw(g, 2, opt, clicked);
+      const small = phone();
+      list.replaceChildren(...(a.grouped || []).slice(0, small ? 5 : 6).map(g => {
+        const [w, title] = draw(g, 2, opt, clicked, small);
         w.setAttribute('role', 'group');
         w.setAttribute('aria-label', title);
         return w;
       }));
       if (!n && a.didYouMean) list.append(dymLink(a.didYouMean, go));
+      fixed.replaceChildren(...(n && a.corrected ? [fixLine(a, q)] : []));
       const all = el('a', 'kb-sr-all', fmt('seeAll', { q: norm(q) }));
       all.href = pageHref(norm(q));
       all.addEventListener('click', () => { clicked(all); store(s => s.setItem(SK, norm(q))); });
@@ -177,7 +201,7 @@
       if (!q.trim()) { last = 0; live.textContent = ''; return open(false); }
       ask(q, { limit: 6, typing: !now && !whole }).then(a => my === seq && (render(q, a), now && settle(q, last.n)), () => {
         if (my !== seq) return;
-        msg.textContent = S.error; msg.hidden = false; list.replaceChildren(); opts = []; open(true);
+        msg.textContent = S.error; msg.hidden = false; list.replaceChildren(); fixed.replaceChildren(); opts = []; open(true);
       });
     };
 
@@ -216,10 +240,16 @@
     const input = form?.querySelector('[data-kb-search-input]'), params = new URLSearchParams(location.search);
     const status = el('p', 'kb-sp-status', '', { role: 'status' }), out = el('div', 'kb-sp-results');
     const chips = el('div', 'kb-sp-chips', '', { role: 'group', 'aria-label': S.filter }), empty = el('div', 'kb-sp-empty');
-    let cat = params.get('category') || '', q = params.get('q') || '', seq = 0, timer, idle, last;
+    let cat = params.get('category') || '', q = params.get('q') || '', exact = !!params.get('exact'), seq = 0, timer, idle, last, shown = 10;
+    const fix = el('div', 'kb-sp-fix'), more = el('button', 'kb-btn kb-sp-more', S.showMore, { type: 'button' });
+    more.hidden = true;
+    more.addEventListener('click', () => {
+      shown += 10; show();
+      out.querySelectorAll('.kb-sr-page')[shown - 10]?.focus();
+    });
     root.classList.add('kb-sp');
     root.removeAttribute('aria-live'); // the status line announces the count
-    root.append(status, chips, out, empty);
+    root.append(status, fix, chips, out, more, empty);
     if (input) {
       input.value = q;
       if (!q) input.focus();
@@ -227,7 +257,7 @@
     }
     const sync = () => {
       const u = new URL(location.href);
-      u.search = norm(q) ? new URLSearchParams(cat ? { q: norm(q), category: cat } : { q: norm(q) }) : '';
+      u.search = norm(q) ? new URLSearchParams(Object.assign({ q: norm(q) }, cat ? { category: cat } : {}, exact ? { exact: 1 } : {})) : '';
       history.replaceState(history.state, '', u);
     };
     const clone = id => d.getElementById(id)?.content?.cloneNode(true) || '';
@@ -239,17 +269,19 @@
       let rank = 0;
       const chip = (slug, label) => {
         const b = el('button', 'kb-sp-chip', label, { type: 'button', 'aria-pressed': slug === cat });
-        b.addEventListener('click', () => { cat = slug; sync(); show(); });
+        b.addEventListener('click', () => { cat = slug; shown = 10; sync(); show(); });
         return b;
       };
       chips.replaceChildren(...(cats.size > 1 ? [chip('', S.all), ...[...cats].map(([s, [t, n]]) => chip(s, t + ' (' + n + ')'))] : []));
-      out.replaceChildren(...gs.map(g => draw(g, 2, x => { x.dataset.rank = ++rank; }, (x, url) => {
+      out.replaceChildren(...gs.slice(0, shown).map(g => draw(g, 2, x => { x.dataset.rank = ++rank; }, (x, url) => {
         settle(last.q, last.n);
         track('search_click', { query: norm(last.q), url, rank: +x.dataset.rank });
         return norm(last.q);
       })[0]));
       out.querySelectorAll('.kb-sr-group').forEach(w => w.classList.add('kb-sp-item'));
       status.textContent = gs.length ? count(gs.length) : fmt('none', { q: norm(last.q) });
+      more.hidden = gs.length <= shown;
+      fix.replaceChildren(...(gs.length && a.corrected ? [fixLine(a, last.q, go)] : []));
       empty.replaceChildren(...(gs.length ? [] : [a.didYouMean ? dymLink(a.didYouMean, go) : '', clone('kb-popular-template'), clone('kb-contact-template')]));
     };
     const run = (now, first) => {
@@ -257,17 +289,18 @@
       if (input) q = input.value;
       clearTimeout(timer); clearTimeout(idle);
       if (!first) sync();
-      if (!q.trim()) { last = 0; return [status, chips, out, empty].forEach(x => x.replaceChildren()); }
-      ask(q, { limit: 100, prefix: !now }).then(a => {
+      if (!q.trim()) { last = 0; more.hidden = true; return [status, fix, chips, out, empty].forEach(x => x.replaceChildren()); }
+      ask(q, { limit: 100, prefix: !now, typos: !exact }).then(a => {
         if (my !== seq) return;
         last = { q, a, n: total(a) };
+        shown = 10;
         show();
         idle = setTimeout(() => settle(last.q, last.n), now ? 0 : 1000);
       }, () => { if (my === seq) status.textContent = S.error; });
     };
-    const go = v => { q = v; if (input) input.value = v; run(1); };
+    const go = (v, lit) => { q = v; exact = !!lit; if (input) input.value = v; run(1); };
     if (input) {
-      input.addEventListener('input', () => { clearTimeout(timer); clearTimeout(idle); timer = setTimeout(run, 80); });
+      input.addEventListener('input', () => { exact = false; clearTimeout(timer); clearTimeout(idle); timer = setTimeout(run, 80); });
       form.addEventListener('submit', e => { e.preventDefault(); run(1); });
     }
     run(1, 1);
