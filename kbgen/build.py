@@ -295,7 +295,7 @@ def _build_search(units: list[Any], config: Config, staging: Path, workers: int 
     from .search import SearchSettings, index_and_export
 
     settings = SearchSettings.from_config(config)
-    index_dir = config.cache_path / "index"
+    index_dir = (config.cache_path / f"lang-{config.i18n_lang}" if config.i18n_lang else config.cache_path) / "index"
     info = index_and_export(units, index_dir, staging / "_search", settings, workers=workers)
     info["wall"] = time.perf_counter() - start
     return info
@@ -503,6 +503,10 @@ def _build_with_plugins(config: Config, options: BuildOptions) -> BuildResult:
     workers = options.workers or config.build.workers or (os.cpu_count() or 1)
     check_output_dir(output, config.root)
     theme = Theme.for_config(config)
+    if len(config.languages) > 1:  # a multilingual site: kbgen/i18n.py (one sub-site per language)
+        from .i18n import build_site
+
+        return build_site(config, options, output, workers, theme, timings)
     # The search index and export are built in a forked process while this one renders the pages. It is
     # forked first, while this process is small (before the cache and the content are loaded).
     search = SearchJob(config, workers)

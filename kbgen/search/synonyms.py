@@ -242,7 +242,7 @@ def synonym_map(
             if not others:
                 continue
             for form in _forms(word.replace("-", ""), lang):
-                key = fold(form)
+                key = fold(form, lang)
                 if term_of(key) != own and form != word.replace("-", ""):
                     continue  # an inflection that analyses to another term is not this word
                 out.setdefault(key, set()).update(others)

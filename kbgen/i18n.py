@@ -1,0 +1,373 @@
+"""Multilingual help centres: `[languages]` with more than one language.
+
+Each language is a site of its own, built from `content/<code>/` with its own `Config` (`language_sites`):
+its UI strings, search language, title and description, and its URL prefix (`/fr/…`; the default language
+at `/` unless it has a prefix). Pages, feed, 404 and the search export (`<prefix>/_search/`) are per
+language, exactly what a single-language site of that size writes; the theme's static files, robots.txt and
+the sitemap (with every page's alternates) are written once, at the root.
+
+Translations are linked (`Translations`) by the same path relative to the language's folder, or by
+`translation_key` front matter (an article of another path says which article it translates: that one's
+path, or a key both carry). Every page gets `i18n` in its template context: the `alternates` (hreflang, an
+absolute URL for each language the page exists in, plus `x-default`) and the language switcher's entries
+(the same page in each language, or that language's home when it has none).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from .config import Config
+from .content.model import Article, Category, Library, Section
+from .errors import BuildError, Problem
+
+UNTRANSLATED_KEY = "untranslated"  # front matter of a `kbgen new --translate` copy, until it is edited
+
+
+@dataclass
+class LangSite:
+    code: str
+    name: str
+    prefix: str  # "" → at the root of the site
+    default: bool
+    config: Config  # this language's own configuration
+
+
+def is_multilingual(config: Config) -> bool:
+    return len(config.languages) > 1
+
+
+def language_sites(config: Config) -> list[LangSite]:
+    """The languages of `config`, in the order listed, each with its own `Config`."""
+    out = []
+    for code, lang in config.languages.items():
+        prefix = lang.prefix
+        lang_config = dataclasses.replace(
+            config,
+            title=lang.title or config.title,
+            description=lang.description or config.description,
+            language=lang.ui_language or code,
+            search=dataclasses.replace(config.search, language=lang.search_language or code),
+            content_dir=str(PurePosixPath(config.content_dir) / code),
+            base_url=config.base_url + (f"{prefix}/" if prefix else ""),
+            i18n_lang=code,
+            i18n_prefix=prefix,
+        )
+        out.append(LangSite(code, lang.name or code, prefix, lang.default, lang_config))
+    return out
+
+
+def site_for_path(config: Config, rel: str) -> LangSite | None:
+    """The language whose content folder holds `rel` (a path relative to the content folder)."""
+    first = rel.replace("\\", "/").split("/", 1)[0]
+    return next((s for s in language_sites(config) if s.code == first), None)
+
+
+def translation_key(article: Article) -> str:
+    key = article.meta.get("translation_key")
+    if isinstance(key, str) and key.strip():
+        return key.strip().strip("/").removesuffix(".md")
+    return article.source.removesuffix(".md")
+
+
+def _folder(node: Category | Section, depth: int) -> str:
+    if node.source:
+        return str(PurePosixPath(node.source).parent)
+    articles = list(node.articles)
+    for sec in getattr(node, "sections", []):
+        articles += sec.articles
+    for a in articles:
+        parts = a.source.split("/")
+        if len(parts) > depth:
+            return "/".join(parts[:depth])
+    return node.slug
+
+
+def page_key(page: Any) -> str | None:
+    """Which page of the other languages a rendered page corresponds to (None: no alternates)."""
+    ctx = page.context
+    kind = ctx["page"]["kind"]
+    if kind in ("home", "search", "tags", "404"):
+        return kind
+    if kind == "article":
+        return "a:" + translation_key(ctx["article"])
+    if kind == "category":
+        return "c:" + _folder(ctx["category"], 1)
+    if kind == "section":
+        return "s:" + _folder(ctx["section"], 2)
+    if kind == "tag":
+        return "t:" + ctx["tag"].slug
+    return None
+
+
+class Translations:
+    """Every page's translations across the languages of a site."""
+
+    def __init__(self, config: Config, sites: list[LangSite], libraries: dict[str, Library]) -> None:
+        self.config = config
+        self.sites = sites
+        self.groups: dict[str, dict[str, str]] = {}  # page key → {code: site path with its prefix}
+        for site in sites:
+            lib = libraries[site.code]
+
+            def add(key: str, path: str, code: str = site.code) -> None:
+                self.groups.setdefault(key, {}).setdefault(code, path)
+
+            add("home", "/")
+            add("search", "/search/")
+            add("404", "/404.html")
+            if lib.tags:
+                add("tags", "/tags/")
+            for cat in lib.categories:
+                add("c:" + _folder(cat, 1), cat.url)
+                for sec in cat.sections:
+                    add("s:" + _folder(sec, 2), sec.url)
+            for a in lib.articles:
+                add("a:" + translation_key(a), a.url)
+            for tag in lib.tags:
+                add("t:" + tag.slug, tag.url)
+        self.by_code = {s.code: s for s in sites}
+        self.default = next(s for s in sites if s.default)
+
+    def href(self, code: str, path: str) -> str:
+        """The root-relative href of a language's site path."""
+        prefix = self.by_code[code].prefix
+        return self.config.base_url.rstrip("/") + (f"/{prefix}" if prefix else "") + "/" + path.lstrip("/")
+
+    def absolute(self, code: str, path: str) -> str:
+        href = self.href(code, path)
+        if "://" in href or not self.config.site_url:
+            return href
+        return self.config.site_url + href
+
+    def alternates(self, key: str | None) -> list[dict[str, str]]:
+        group = self.groups.get(key or "", {})
+        if key in (None, "404") or not group:
+            return []
+        out = [
+            {"hreflang": s.code, "href": self.absolute(s.code, group[s.code])} for s in self.sites if s.code in group
+        ]
+        x = self.default.code if self.default.code in group else next(s.code for s in self.sites if s.code in group)
+        out.append({"hreflang": "x-default", "href": self.absolute(x, group[x])})
+        return out
+
+    def context(self, code: str, page: Any) -> dict[str, Any]:
+        key = page_key(page)
+        group = self.groups.get(key or "", {})
+        switch = []
+        for s in self.sites:
+            translated = s.code in group
+            switch.append({
+                "code": s.code, "name": s.name, "current": s.code == code, "translated": translated,
+                "href": self.href(s.code, group[s.code] if translated else "/"),
+            })  # fmt: skip
+        return {"lang": code, "name": self.by_code[code].name, "alternates": self.alternates(key),
+                "switch": switch}  # fmt: skip
+
+    def for_renderer(self, code: str) -> Any:
+        return lambda page: self.context(code, page)
+
+    def robots(self) -> bytes:
+        lines = ["User-agent: *"]
+        lines += [f"Disallow: {self.href(s.code, '/search/')}" for s in self.sites]
+        root = self.config.base_url
+        if "://" not in root and self.config.site_url:
+            root = self.config.site_url + root
+        lines += ["Allow: /", f"Sitemap: {root}sitemap.xml"]
+        return ("\n".join(lines) + "\n").encode()
+
+    def sitemap(self, libraries: dict[str, Library]) -> bytes:
+        lines = [
+            '<?xml version="1.0" encoding="UTF-8"?>',
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">',
+        ]
+        for site in self.sites:
+            lib = libraries[site.code]
+            entries: list[tuple[str, str, Any]] = [("home", "/", None)]
+            for cat in lib.categories:
+                entries.append(("c:" + _folder(cat, 1), cat.url, None))
+                entries += [("s:" + _folder(sec, 2), sec.url, None) for sec in cat.sections]
+            entries += [("a:" + translation_key(a), a.url, a.updated) for a in lib.articles]
+            entries += [("t:" + tag.slug, tag.url, None) for tag in lib.tags]
+            for key, path, lastmod in entries:
+                lm = f"<lastmod>{lastmod.isoformat()}</lastmod>" if lastmod else ""
+                alts = "".join(
+                    f'<xhtml:link rel="alternate" hreflang="{xml_escape(a["hreflang"])}" href="{xml_escape(a["href"])}"/>'
+                    for a in self.alternates(key)
+                )
+                lines.append(f"<url><loc>{xml_escape(self.absolute(site.code, path))}</loc>{lm}{alts}</url>")
+        lines.append("</urlset>")
+        return ("\n".join(lines) + "\n").encode()
+
+
+def root_chooser(renderer: Any, translations: Translations) -> bytes:
+    """The site root when the default language has a prefix: a list of the languages (no script needed),
+    and kb-lang.js, which sends the visitor to the first of their browser's languages the site has."""
+    page = {"kind": "languages", "title": renderer.config.title, "url": "/", "noindex": False,
+            "canonical": translations.absolute(translations.default.code, "/"), "data": {}}  # fmt: skip
+    links = [{"code": s.code, "name": s.name, "href": translations.href(s.code, "/"),
+              "absolute": translations.absolute(s.code, "/")} for s in translations.sites]  # fmt: skip
+    template = renderer.env.get_template("language-root.html")
+    return template.render(page=page, languages=links).encode("utf-8")
+
+
+def _prefix_problems(sites: list[LangSite], libraries: dict[str, Library]) -> list[Problem]:
+    """A category of a root-level language whose slug is another language's prefix would hide it."""
+    prefixes = {s.prefix: s.code for s in sites if s.prefix}
+    out = []
+    for s in sites:
+        if s.prefix:
+            continue
+        for cat in libraries[s.code].categories:
+            if cat.slug in prefixes:
+                out.append(Problem(f"{s.config.content_dir}/{_folder(cat, 1)}", 0,
+                                   f"category slug {cat.slug!r} is the URL prefix of language "
+                                   f"{prefixes[cat.slug]!r}: give the category another `slug`", "error"))  # fmt: skip
+    return out
+
+
+@dataclass
+class MultiBuild:
+    pages: int
+    files: int
+    problems: list[Problem]
+    library: Library
+    libraries: dict[str, Library]
+
+
+def build_into(
+    config: Config, staging: Path, *, drafts: bool, strict: bool, workers: int, theme: Any,
+    timings: dict[str, float], progress: Any = None, for_serve: bool = False,
+) -> MultiBuild:  # fmt: skip
+    """Load, render and index every language of `config` into `staging` (which the caller swaps in)."""
+    from . import build as b
+    from .content import LoadOptions, load_library
+    from .render import SiteRenderer, build_date_from_env
+    from .widget import widget_outputs
+
+    sites = language_sites(config)
+    # Forked first, while this process is small (see build.SearchJob).
+    jobs = {s.code: b.SearchJob(s.config, workers) for s in sites}
+    try:
+        libraries: dict[str, Library] = {}
+        problems: list[Problem] = []
+        with b._timed(timings, "load"):
+            for s in sites:
+                if not s.config.content_path.is_dir():
+                    problems.append(Problem(str(s.config.content_path), 0,
+                                            f"no content folder for language {s.code!r} ([languages.{s.code}])",
+                                            "error"))  # fmt: skip
+                    continue
+                loaded = load_library(
+                    s.config.content_path,
+                    LoadOptions(drafts=drafts, base_path=s.config.base_path,
+                                labels=b._load_labels(theme, s.config.language), workers=workers,
+                                strict=strict, project_root=config.root),
+                )  # fmt: skip
+                problems += loaded.problems
+                if loaded.errors:
+                    continue
+                lib = loaded.library
+                if not lib.articles:
+                    problems.append(Problem(str(s.config.content_path), 0, "no articles found", "error"))
+                if not s.default:  # one id per language: analytics never count a French view for German
+                    for a in lib.articles:
+                        a.id = f"{s.code}/{a.id}"
+                libraries[s.code] = lib
+        problems += _prefix_problems(sites, libraries) if len(libraries) == len(sites) else []
+        if any(p.level == "error" for p in problems):
+            raise BuildError(problems)
+        with b._timed(timings, "analytics"):
+            for s in sites:
+                problems += b._apply_analytics(libraries[s.code], s.config)
+        for s in sites:
+            jobs[s.code].submit(libraries[s.code], staging / s.prefix if s.prefix else staging)
+        translations = Translations(config, sites, libraries)
+        build_date = build_date_from_env()
+        pages = files = 0
+        default = translations.default
+        with b._timed(timings, "render"):
+            for s in sites:
+                lib = libraries[s.code]
+                dest = staging / s.prefix if s.prefix else staging
+                renderer = SiteRenderer(s.config, lib, build_date, theme)
+                renderer.root_base = config.base_url
+                renderer.i18n = translations.for_renderer(s.code)
+                pages += b.render_pages(renderer, dest, workers, progress)
+                site_files = {"feed.xml": renderer.feed()}
+                if s.default:
+                    site_files |= {
+                        "sitemap.xml": translations.sitemap(libraries),
+                        "robots.txt": translations.robots(),
+                        **renderer.generated_files(),
+                        **widget_outputs(renderer),
+                    }  # fmt: skip
+                    if s.prefix:  # the root: a language chooser, and the 404 page the host serves
+                        site_files["index.html"] = root_chooser(renderer, translations)
+                        site_files["static/kb-lang.js"] = (theme.default_dir / "languages" / "kb-lang.js").read_bytes()
+                for rel, data in site_files.items():
+                    out = (staging if s.default and rel != "feed.xml" else dest) / rel
+                    b._write(out, data)
+                files += len(site_files)
+                if s.default and s.prefix:
+                    shutil.copyfile(dest / "404.html", staging / "404.html")
+                    files += 1
+                if s.default and config.deploy.redirects and not for_serve:
+                    from .deploy import write_for_build
+
+                    problems += write_for_build(s.config, lib, renderer, theme, staging)
+        with b._timed(timings, "index_wait"):
+            for s in sites:
+                timings["index"] = timings.get("index", 0.0) + jobs[s.code].result().get("wall", 0.0)
+        with b._timed(timings, "write"):
+            files += b._copy_tree_files(b.static_files(theme, config, problems, "error" if strict else "warning"),
+                                        staging)  # fmt: skip
+            for s in sites:
+                dest = staging / s.prefix if s.prefix else staging
+                lib = libraries[s.code]
+                files += b._copy_tree_files(
+                    {site.lstrip("/"): s.config.content_path / src for site, src in lib.assets.items()}, dest
+                )
+        if not for_serve:
+            from .integrity import search_export_problem
+
+            for s in sites:
+                dest = staging / s.prefix if s.prefix else staging
+                if incomplete := search_export_problem(dest / "_search"):
+                    raise BuildError([Problem(str(dest / "_search"), 0, incomplete)])
+        _ = default
+        return MultiBuild(pages, files, problems, libraries[default.code], libraries)
+    finally:
+        for job in jobs.values():
+            job.cancel()
+
+
+def build_site(config: Config, options: Any, output: Path, workers: int, theme: Any,
+               timings: dict[str, float]) -> Any:  # fmt: skip
+    """`kbgen build` of a multilingual site: everything into a staging folder, swapped in whole."""
+    from . import build as b
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
+    try:
+        result = build_into(config, staging, drafts=options.drafts, strict=options.strict, workers=workers,
+                            theme=theme, timings=timings, progress=options.progress)  # fmt: skip
+        (staging / b.MARKER).write_text("This folder was generated by kbgen; it is replaced on every build.\n")
+        os.chmod(staging, 0o755)
+        b.swap_in(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if config.hooks or config.plugins:
+        from .plugins import call
+
+        call("on_post_build", site_dir=output)
+    warnings = [p for p in result.problems if p.level == "warning"]
+    return b.BuildResult(output, result.pages, result.files, warnings, timings, result.library, 0)

@@ -1,0 +1,201 @@
+"""Multilingual help centres (issue 16): [languages], content/<lang>/, URLs, hreflang, sitemap, search per language."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import run_kbgen
+
+from kbgen.config import ConfigError, config_from_dict
+
+FIXTURE = Path(__file__).parent / "fixtures" / "multilingual"
+ORIGIN = "https://help.example.com"
+LINK = re.compile(r'<link rel="alternate" hreflang="([^"]+)" href="([^"]+)">')
+
+
+@pytest.fixture(scope="module")
+def ml_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    project = tmp_path_factory.mktemp("ml") / "project"
+    shutil.copytree(FIXTURE, project, ignore=shutil.ignore_patterns(".kbgen", "site"))
+    return project
+
+
+@pytest.fixture(scope="module")
+def ml_site(ml_project: Path) -> Path:
+    run_kbgen("build", cwd=ml_project)
+    return ml_project / "site"
+
+
+def _pages(site: Path) -> list[Path]:
+    return sorted(p for p in site.rglob("*.html") if "_search" not in p.parts)
+
+
+def _url_of(site: Path, page: Path) -> str:
+    rel = page.relative_to(site).as_posix()
+    return ORIGIN + "/" + (rel[: -len("index.html")] if rel.endswith("index.html") else rel)
+
+
+# -- configuration -------------------------------------------------------------------------------------
+
+
+def test_languages_config_is_validated_naming_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"`languages\.fr\.nme`"):
+        config_from_dict({"languages": {"en": {}, "fr": {"nme": "Français"}}}, tmp_path)
+    with pytest.raises(ConfigError, match=r"`languages\.xx\.search_language`"):
+        config_from_dict({"languages": {"en": {}, "xx": {}}}, tmp_path)
+    with pytest.raises(ConfigError, match=r"`languages\.de\.default`"):
+        config_from_dict({"languages": {"en": {"default": True}, "de": {"default": True}}}, tmp_path)
+    with pytest.raises(ConfigError, match=r"`languages\.fr\.prefix`"):
+        config_from_dict({"languages": {"en": {}, "fr": {"prefix": "static"}}}, tmp_path)
+    with pytest.raises(ConfigError, match=r"`languages\.de\.prefix`"):
+        config_from_dict({"languages": {"en": {}, "fr": {"prefix": "eu"}, "de": {"prefix": "eu"}}}, tmp_path)
+    config = config_from_dict({"languages": {"en": {}, "fr": {}, "pl": {"prefix": "polski"}}}, tmp_path)
+    assert [(c, lang.prefix, lang.default) for c, lang in config.languages.items()] == [
+        ("en", "", True), ("fr", "fr", False), ("pl", "polski", False),
+    ]  # fmt: skip
+
+
+# -- layout, URLs, alternates ---------------------------------------------------------------------------
+
+
+def test_each_language_has_its_own_pages_under_its_prefix(ml_site: Path) -> None:
+    # The default language at /, the others under their prefix, translated slugs used.
+    assert (ml_site / "returns/refunds/refund-time/index.html").is_file()
+    assert (ml_site / "fr/retours/remboursements/delai-de-remboursement/index.html").is_file()
+    assert (ml_site / "de/ruecksendungen/erstattungen/dauer-der-rueckerstattung/index.html").is_file()
+    for lang in ("fr", "de"):
+        for rel in ("index.html", "search/index.html", "404.html", "feed.xml", "_search/meta.json"):
+            assert (ml_site / lang / rel).is_file(), f"{lang}/{rel}"
+    assert (ml_site / "fr/tags/remboursements/index.html").is_file()
+    fr = (ml_site / "fr/retours/remboursements/delai-de-remboursement/index.html").read_text()
+    assert '<html lang="fr">' in fr and 'data-kb-base="/fr/"' in fr
+    assert "<title>Quel est le délai de remboursement ? · Aide Northwind</title>" in fr
+    assert 'href="/static/kb.css?v=' in fr  # the theme's files once, at the root
+    assert not (ml_site / "fr/static").exists()
+    feed = (ml_site / "fr/feed.xml").read_text()
+    assert 'xml:lang="fr"' in feed and "/fr/retours/remboursements/delai-de-remboursement/" in feed
+    assert "refund-time" not in feed
+
+
+def test_hreflang_alternates_are_absolute_reciprocal_and_complete(ml_site: Path) -> None:
+    seen = 0
+    for page in _pages(ml_site):
+        html = page.read_text(encoding="utf-8")
+        alternates = LINK.findall(html)
+        if page.name == "404.html":
+            assert not alternates
+            continue
+        seen += 1
+        me = _url_of(ml_site, page)
+        langs = dict(alternates)
+        assert "x-default" in langs, page
+        lang = re.search(r'<html lang="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+        assert langs.get(lang) == me, (page, me, langs)  # it lists itself, in its own language
+        for code, href in alternates:
+            assert href.startswith(ORIGIN + "/"), href
+            target = ml_site / href[len(ORIGIN) + 1 :] / "index.html"
+            assert target.is_file(), href
+            if code != "x-default":  # reciprocal: the other page lists this one, with the same set
+                assert dict(LINK.findall(target.read_text(encoding="utf-8"))) == langs, (page, href)
+    assert seen >= 25
+    refund = dict(LINK.findall((ml_site / "returns/refunds/refund-time/index.html").read_text()))
+    assert refund == {
+        "en": f"{ORIGIN}/returns/refunds/refund-time/",
+        "fr": f"{ORIGIN}/fr/retours/remboursements/delai-de-remboursement/",
+        "de": f"{ORIGIN}/de/ruecksendungen/erstattungen/dauer-der-rueckerstattung/",
+        "x-default": f"{ORIGIN}/returns/refunds/refund-time/",
+    }
+    # Linked by translation_key although the French file has another path and slug.
+    track = dict(LINK.findall((ml_site / "orders/tracking/track-your-order/index.html").read_text()))
+    assert track["fr"] == f"{ORIGIN}/fr/commandes/suivre-ma-commande/" and "de" not in track
+
+
+def test_sitemap_lists_every_language_with_alternates(ml_site: Path) -> None:
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9", "x": "http://www.w3.org/1999/xhtml"}
+    root = ET.fromstring((ml_site / "sitemap.xml").read_bytes())
+    urls = {u.findtext("s:loc", namespaces=ns): u for u in root.findall("s:url", ns)}
+    assert f"{ORIGIN}/fr/retours/remboursements/delai-de-remboursement/" in urls
+    assert f"{ORIGIN}/de/" in urls and f"{ORIGIN}/" in urls
+    links = {x.get("hreflang"): x.get("href") for x in urls[f"{ORIGIN}/de/"].findall("x:link", ns)}
+    assert links == {"en": f"{ORIGIN}/", "fr": f"{ORIGIN}/fr/", "de": f"{ORIGIN}/de/", "x-default": f"{ORIGIN}/"}
+    assert not (ml_site / "fr/sitemap.xml").exists()
+    assert f"Sitemap: {ORIGIN}/sitemap.xml" in (ml_site / "robots.txt").read_text()
+
+
+def test_switcher_goes_to_the_translation_or_that_languages_home(ml_site: Path) -> None:
+    html = (ml_site / "returns/refunds/partial-refund/index.html").read_text()
+    links = dict(re.findall(r'<li><a href="([^"]+)" hreflang="[^"]+" lang="[^"]+" data-kb-lang-link="([^"]+)"', html))
+    by_lang = {v: k for k, v in links.items()}
+    assert by_lang == {"en": "/returns/refunds/partial-refund/", "fr": "/fr/retours/remboursements/partial-refund/",
+                       "de": "/de/"}  # fmt: skip
+    assert 'data-kb-lang-link="de" data-kb-untranslated' in html
+
+
+def test_the_root_chooses_a_language_when_the_default_has_a_prefix(ml_project: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(ml_project, project, ignore=shutil.ignore_patterns(".kbgen", "site"))
+    toml = project / "kbgen.toml"
+    toml.write_text(toml.read_text().replace('name = "English"', 'name = "English"\nprefix = "en"'))
+    run_kbgen("build", cwd=project)
+    site = project / "site"
+    assert (site / "en/returns/refunds/refund-time/index.html").is_file()
+    root = (site / "index.html").read_text()
+    assert '<script src="/static/kb-lang.js" defer></script>' in root and "<script>" not in root
+    assert re.findall(r'<a href="([^"]+)" hreflang', root) == ["/en/", "/fr/", "/de/"]
+    assert (site / "static/kb-lang.js").is_file() and (site / "404.html").is_file()
+
+
+def test_a_category_named_like_a_prefix_is_an_error(ml_project: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(ml_project, project, ignore=shutil.ignore_patterns(".kbgen", "site"))
+    (project / "content/en/fr").mkdir()
+    (project / "content/en/fr/a.md").write_text("---\ntitle: A\n---\nText.\n")
+    result = run_kbgen("build", cwd=project, check=False)
+    assert result.returncode != 0
+    assert "is the URL prefix of language 'fr'" in result.stderr + result.stdout
+    assert not (project / "site").exists()
+
+
+def test_a_single_language_site_is_unchanged(tmp_path: Path) -> None:
+    """No [languages], or one language listed: the same files, byte for byte; no switcher, no hreflang."""
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURE / "content/en", src / "content")
+    (src / "kbgen.toml").write_text('title = "Northwind Help"\nsite_url = "https://help.example.com"\n')
+    one = tmp_path / "one"
+    shutil.copytree(src, one)
+    (one / "kbgen.toml").write_text((src / "kbgen.toml").read_text() + '\n[languages.en]\nname = "English"\n')
+    run_kbgen("build", cwd=src)  # same SOURCE_DATE_EPOCH (conftest)
+    run_kbgen("build", cwd=one)
+    a = {p.relative_to(src / "site"): p.read_bytes() for p in (src / "site").rglob("*") if p.is_file()}
+    b = {p.relative_to(one / "site"): p.read_bytes() for p in (one / "site").rglob("*") if p.is_file()}
+    assert a == b
+    page = (src / "site/returns/refunds/refund-time/index.html").read_text()
+    assert "hreflang" not in page and "kb-lang" not in page
+    assert (src / "site/returns/refunds/refund-time/index.html").is_file()
+
+
+# -- search per language ---------------------------------------------------------------------------------
+
+
+def _search(project: Path, lang: str, q: str) -> list[str]:
+    out = run_kbgen("search", "--lang", lang, "--json", "-n", "5", q, cwd=project).stdout
+    return [r["url"] for r in json.loads(out)["results"]]
+
+
+def test_search_per_language_with_its_stemmer_and_folding(ml_site: Path, ml_project: Path) -> None:
+    # French: accents missing and a typo; only the French export answers (the German article has the words).
+    assert _search(ml_project, "fr", "delai rembourssement")[0] == "/retours/remboursements/delai-de-remboursement/"
+    assert _search(ml_project, "fr", "rembourses") != []  # stemmed: remboursés → rembours
+    # German: ü typed as ue, ß as ss, and the other way round.
+    want = "/ruecksendungen/erstattungen/dauer-der-rueckerstattung/"
+    for q in ("rückerstattung", "rueckerstattung", "strasse", "straße", "groesse"):
+        assert _search(ml_project, "de", q)[:1] == [want], q
+    # English stays English: the French words are not in its index.
+    assert _search(ml_project, "en", "remboursement") == []
+    result = run_kbgen("search", "--lang", "it", "x", cwd=ml_project, check=False)
+    assert result.returncode == 2 and "not in [languages]" in result.stderr
