@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from markdown_it import MarkdownIt
@@ -58,6 +59,10 @@ RULES: dict[str, tuple[str, str]] = {
     "future-date": ("warning", "an `updated` date after today"),
     "content-warning": ("warning", "another problem found while reading the content"),
     "analytics": ("warning", "a problem with the analytics data"),
+    # [languages] with several languages (kbgen/i18n.py)
+    "missing-translation": ("warning", "an article of the default language with no translation in another"),
+    "outdated-translation": ("warning", "a translation older than its source (`updated` or git date)"),
+    "untranslated": ("warning", "a `kbgen new --translate` copy still marked `untranslated: true`"),
 }
 
 # The loader's messages → rule ids (the loader is the one place that resolves links and reads files).
@@ -327,7 +332,8 @@ def _parser() -> MarkdownIt:
 
 
 def run_check(
-    config: Config, *, drafts: bool = False, today: date | None = None, cwd: Path | None = None
+    config: Config, *, drafts: bool = False, today: date | None = None, cwd: Path | None = None,
+    keep: list[Any] | None = None,
 ) -> list[Finding]:
     """Load the content of `config` and return every finding, in report order."""
     labels: dict[str, str] = {}
@@ -356,6 +362,8 @@ def run_check(
         report = apply_popularity(details.result.library, config, config.root)
         extra = [p for p in getattr(report, "problems", []) or []]
     checker = Checker(config, details, today or build_date_from_env().date(), cwd or Path.cwd())
+    if keep is not None:  # kbgen/i18n.py: each language's library, for the translation rules
+        keep.append(checker)
     return checker.run(extra)
 
 
@@ -425,10 +433,18 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
     except ConfigError as exc:
         click.echo(f"error: {for_terminal(exc)}", err=True)
         sys.exit(2)
-    findings = run_check(config, drafts=drafts)
+    counts: list[str] = []
+    if len(config.languages) > 1:  # every language, and its translations (kbgen/i18n.py)
+        from .i18n import check_languages
+
+        findings, counts = check_languages(config, drafts=drafts)
+    else:
+        findings = run_check(config, drafts=drafts)
     text = format_findings(findings, fmt)
     if text:
         click.echo(text if fmt == "json" else for_terminal(text))  # JSON escapes controls itself
     if fmt == "text":
+        for line in counts:
+            click.echo(for_terminal(line), err=True)
         click.echo(summary(findings), err=True)
     sys.exit(1 if any(f.level == "error" or strict for f in findings) else 0)

@@ -70,6 +70,10 @@ def site_for_path(config: Config, rel: str) -> LangSite | None:
     return next((s for s in language_sites(config) if s.code == first), None)
 
 
+def is_untranslated(article: Article) -> bool:
+    return str(article.meta.get(UNTRANSLATED_KEY, "")).strip().lower() in ("true", "yes")
+
+
 def translation_key(article: Article) -> str:
     key = article.meta.get("translation_key")
     if isinstance(key, str) and key.strip():
@@ -371,3 +375,123 @@ def build_site(config: Config, options: Any, output: Path, workers: int, theme: 
         call("on_post_build", site_dir=output)
     warnings = [p for p in result.problems if p.level == "warning"]
     return b.BuildResult(output, result.pages, result.files, warnings, timings, result.library, 0)
+
+
+# -- kbgen check: every language, and what is missing or out of date in each -------------------------------
+
+
+def check_languages(config: Config, *, drafts: bool = False, cwd: Path | None = None,
+                    today: Any = None) -> tuple[list[Any], list[str]]:  # fmt: skip
+    """Each language's findings, plus missing, outdated and untranslated translations; and one line of
+    counts per language (for the terminal)."""
+    from .check import Finding, run_check
+
+    findings: list[Finding] = []
+    checkers: dict[str, Any] = {}
+    sites = language_sites(config)
+    for s in sites:
+        if not s.config.content_path.is_dir():
+            findings.append(Finding(str(s.config.content_dir), 0, "error",
+                                    f"no content folder for language {s.code!r} ([languages.{s.code}])",
+                                    "content-error"))  # fmt: skip
+            continue
+        keep: list[Any] = []
+        findings += run_check(s.config, drafts=drafts, cwd=cwd, today=today, keep=keep)
+        checkers[s.code] = keep[0]
+    default = next(s for s in sites if s.default)
+    counts: list[str] = []
+    if default.code not in checkers:
+        return findings, counts
+    source_checker = checkers[default.code]
+    sources = {translation_key(a): a for a in source_checker.library.articles}
+    for s in sites:
+        if s.code not in checkers:
+            continue
+        checker = checkers[s.code]
+        mine = {translation_key(a): a for a in checker.library.articles}
+        untranslated = [a for a in checker.library.articles if is_untranslated(a)]
+        for a in untranslated:
+            checker.add(a.source, checker.line_of(a.source, UNTRANSLATED_KEY), "untranslated",
+                        f"not translated yet: translate it, then remove `{UNTRANSLATED_KEY}: true`")  # fmt: skip
+        if s.default:
+            counts.append(f"{s.code} ({s.name}): {len(mine)} articles (the source language)")
+            continue
+        missing = [src for key, src in sources.items() if key not in mine]
+        outdated = []
+        for key, a in mine.items():
+            src = sources.get(key)
+            if src is not None and src.updated and a.updated and src.updated > a.updated:
+                outdated.append(a)
+                checker.add(a.source, checker.line_of(a.source, "updated"), "outdated-translation",
+                            f"older than its source {source_checker.shown(src.source)} (updated {src.updated}, "
+                            f"this translation {a.updated}): update it, then its `updated` date")  # fmt: skip
+        for src in missing:
+            source_checker.add(src.source, 0, "missing-translation", f"no {s.name} ({s.code}) translation")
+        translated = len(sources) - len(missing)
+        counts.append(f"{s.code} ({s.name}): {translated} of {len(sources)} articles translated, "
+                      f"{len(missing)} missing, {len(outdated)} outdated, {len(untranslated)} untranslated"
+                      f"{f', {len(mine) - translated} of its own' if len(mine) > translated else ''}")  # fmt: skip
+    extra = [f for c in checkers.values() for f in c.findings if f.rule in (
+        "missing-translation", "outdated-translation", "untranslated")]  # fmt: skip
+    findings += sorted(dict.fromkeys(extra), key=lambda f: (f.rule, f.path, f.line))
+    return findings, counts
+
+
+# -- kbgen new --lang / --translate ---------------------------------------------------------------------------
+
+
+def site_content_dir(config: Config, lang: str) -> Path:
+    """The content folder new articles of `lang` go in (a multilingual site's default language without it)."""
+    import click
+
+    if not is_multilingual(config):
+        raise click.UsageError("--lang and --translate need a [languages] table with two languages or more")
+    sites = {s.code: s for s in language_sites(config)}
+    code = lang or next(c for c, s in sites.items() if s.default)
+    if code not in sites:
+        raise click.BadParameter(f"{code!r} is not in [languages] (known: {', '.join(sites)})", param_hint="--lang")
+    return sites[code].config.content_path
+
+
+def new_translation(config: Config, source: Path, lang: str) -> tuple[Path, list[Path]]:
+    """Copy `source` (an article of one language) to the same path in `lang`'s folder, with
+    `untranslated: true` in its front matter (kbgen check reports it until the translator removes it).
+    The folders' `_index.md` files are copied too where missing. Returns the copy and those files."""
+    import click
+
+    if not lang:
+        raise click.BadParameter("give the language to translate into", param_hint="--lang")
+    target_root = site_content_dir(config, lang)
+    content = config.content_path
+    src = (Path.cwd() / source).resolve()
+    if not src.is_relative_to(content) or src.suffix != ".md" or not src.is_file():
+        raise click.BadParameter(f"{source} is not an article (.md) under {config.content_dir}/", param_hint="--translate")
+    rel = src.relative_to(content)
+    if len(rel.parts) < 2 or site_for_path(config, rel.as_posix()) is None:
+        raise click.BadParameter(f"{source} is not in a language's folder ({config.content_dir}/<code>/…)",
+                                 param_hint="--translate")  # fmt: skip
+    inner = PurePosixPath(*rel.parts[1:])
+    if rel.parts[0] == lang:
+        raise click.BadParameter(f"{source} is already in {lang!r}", param_hint="--lang")
+    text = src.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        text = "---\n---\n" + text
+    marked = "---\n" + f"{UNTRANSLATED_KEY}: true  # remove once translated (kbgen check lists it until then)\n" + text[4:]
+    created: list[Path] = []
+    # The section and category folders: their _index.md copied as they are, where the language has none.
+    src_lang_root = content / rel.parts[0]
+    for depth in range(1, len(inner.parts)):
+        sub = PurePosixPath(*inner.parts[:depth])
+        dst_dir = target_root / sub
+        dst_dir.mkdir(parents=True, exist_ok=True)
+        index_src, index_dst = src_lang_root / sub / "_index.md", dst_dir / "_index.md"
+        if index_src.is_file() and not index_dst.exists():
+            index_dst.write_text(index_src.read_text(encoding="utf-8"), encoding="utf-8")
+            created.append(index_dst)
+    path = target_root / inner
+    try:
+        with path.open("x", encoding="utf-8") as fh:  # never overwrite a translation
+            fh.write(marked)
+    except FileExistsError:
+        raise click.ClickException(f"{path} already exists: edit that file") from None
+    return path, created

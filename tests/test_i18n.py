@@ -199,3 +199,47 @@ def test_search_per_language_with_its_stemmer_and_folding(ml_site: Path, ml_proj
     assert _search(ml_project, "en", "remboursement") == []
     result = run_kbgen("search", "--lang", "it", "x", cwd=ml_project, check=False)
     assert result.returncode == 2 and "not in [languages]" in result.stderr
+
+
+# -- editors: kbgen check, kbgen new ------------------------------------------------------------------------
+
+
+def test_check_reports_missing_and_outdated_translations_with_counts(ml_project: Path) -> None:
+    result = run_kbgen("check", cwd=ml_project, check=False)
+    out = result.stdout
+    assert "content/en/returns/refunds/partial-refund.md: warning: no Deutsch (de) translation [missing-translation]" in out
+    assert "content/en/orders/tracking/track-your-order.md: warning: no Deutsch (de) translation" in out
+    assert "no Français (fr) translation" not in out  # linked by path, slug or translation_key
+    assert re.search(r"content/de/returns/returns/return-an-item\.md:4: warning: older than its source "
+                     r"content/en/returns/returns/return-an-item\.md \(updated 2026-05-20, this translation "
+                     r"2026-02-01\).*\[outdated-translation\]", out)  # fmt: skip
+    assert "content/fr/returns/refunds/partial-refund.md:3: warning: older than its source" in out
+    assert "content/fr/returns/refunds/refund-time.md" not in out.split("[stale]")[-1]  # newer: not outdated
+    assert "fr (Français): 4 of 4 articles translated, 0 missing, 1 outdated" in result.stderr
+    assert "de (Deutsch): 2 of 4 articles translated, 2 missing, 1 outdated" in result.stderr
+    findings = json.loads(run_kbgen("check", "--format", "json", cwd=ml_project, check=False).stdout)
+    assert sum(f["rule"] == "missing-translation" for f in findings) == 2
+
+
+def test_new_translate_copies_the_article_marked_untranslated(ml_project: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(ml_project, project, ignore=shutil.ignore_patterns(".kbgen", "site"))
+    src = "content/en/orders/tracking/track-your-order.md"
+    out = run_kbgen("new", "--translate", src, "--lang", "de", cwd=project)
+    assert out.stdout.strip() == "content/de/orders/tracking/track-your-order.md"
+    copy = (project / "content/de/orders/tracking/track-your-order.md").read_text()
+    assert copy.startswith("---\nuntranslated: true") and "title: Track your order" in copy
+    assert (project / "content/de/orders/_index.md").is_file()  # its folders come along
+    again = run_kbgen("new", "--translate", src, "--lang", "de", cwd=project, check=False)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    assert (project / "content/de/orders/tracking/track-your-order.md").read_text() == copy
+    check = run_kbgen("check", cwd=project, check=False)
+    assert "content/de/orders/tracking/track-your-order.md:2: warning: not translated yet" in check.stdout
+    assert "1 untranslated" in check.stderr
+    # Edited (the mark removed): no longer reported.
+    (project / "content/de/orders/tracking/track-your-order.md").write_text(copy.replace(copy.splitlines()[1] + "\n", ""))
+    assert "not translated yet" not in run_kbgen("check", cwd=project, check=False).stdout
+    bad = run_kbgen("new", "--translate", "../kbgen.toml", "--lang", "fr", cwd=project / "content", check=False)
+    assert bad.returncode == 2
+    new = run_kbgen("new", "article", "Rückgabe ohne Beleg", "--in", "returns/returns", "--lang", "de", cwd=project)
+    assert new.stdout.strip().startswith("content/de/returns/returns/")
