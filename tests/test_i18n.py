@@ -243,3 +243,30 @@ def test_new_translate_copies_the_article_marked_untranslated(ml_project: Path, 
     assert bad.returncode == 2
     new = run_kbgen("new", "article", "Rückgabe ohne Beleg", "--in", "returns/returns", "--lang", "de", cwd=project)
     assert new.stdout.strip().startswith("content/de/returns/returns/")
+
+
+def test_serve_rebuilds_every_language(ml_project: Path, tmp_path: Path) -> None:
+    from test_serve import Served
+
+    project = tmp_path / "p"
+    shutil.copytree(ml_project, project, ignore=shutil.ignore_patterns(".kbgen", "site"))
+    served = Served(project)
+    try:
+        status, html = served.get("/fr/retours/remboursements/delai-de-remboursement/")
+        assert status == 200 and 'hreflang="de"' in html
+        served.drain()
+        page = project / "content/fr/returns/refunds/refund-time.md"
+        page.write_text(page.read_text().replace("Quel est le délai de remboursement ?", "Délai de remboursement"))
+        served.wait_event("reload")
+        status, html = served.get("/fr/retours/remboursements/delai-de-remboursement/")
+        assert status == 200 and "<h1>Délai de remboursement</h1>" in html.replace('<h1 class="kb-title">', "<h1>")
+        served.drain()
+        new = project / "content/de/returns/refunds/partial-refund.md"
+        new.write_text("---\ntitle: Warum wurde nur ein Teil erstattet?\nupdated: 2026-02-01\n---\nText.\n")
+        served.wait_event("reload")
+        status, html = served.get("/returns/refunds/partial-refund/")
+        assert 'hreflang="de" href="https://help.example.com/de/ruecksendungen/erstattungen/partial-refund/"' in html
+        assert served.get("/de/ruecksendungen/erstattungen/partial-refund/")[0] == 200
+        assert served.get("/de/_search/meta.json")[0] == 200
+    finally:
+        served.stop()
