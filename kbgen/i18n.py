@@ -495,3 +495,31 @@ def new_translation(config: Config, source: Path, lang: str) -> tuple[Path, list
     except FileExistsError:
         raise click.ClickException(f"{path} already exists: edit that file") from None
     return path, created
+
+
+# -- analytics: kbgen report --lang -------------------------------------------------------------------------
+
+
+def language_config(config: Config, lang: str) -> Config:
+    """`lang`'s own config (default: the default language's); a usage error naming the known ones."""
+    import click
+
+    sites = {s.code: s for s in language_sites(config)} if is_multilingual(config) else {}
+    code = lang or next((c for c, s in sites.items() if s.default), "")
+    if code not in sites:
+        known = ", ".join(sites) or "none: the site has one language"
+        raise click.BadParameter(f"{code!r} is not in [languages] (known: {known})", param_hint="--lang")
+    return sites[code].config
+
+
+def load_language_library(lang_config: Config) -> Library | None:
+    """One language's articles, with the ids the build gives them (`fr/…` outside the default language)."""
+    from .content.load import LoadOptions, load_library
+
+    if not lang_config.content_path.is_dir():
+        return None
+    library = load_library(lang_config.content_path, LoadOptions(base_path=lang_config.base_path)).library
+    if not lang_config.languages[lang_config.i18n_lang].default:
+        for a in library.articles:
+            a.id = f"{lang_config.i18n_lang}/{a.id}"
+    return library

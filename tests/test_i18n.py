@@ -270,3 +270,45 @@ def test_serve_rebuilds_every_language(ml_project: Path, tmp_path: Path) -> None
         assert served.get("/de/_search/meta.json")[0] == 200
     finally:
         served.stop()
+
+
+# -- analytics per language ------------------------------------------------------------------------------
+
+
+def test_popularity_and_report_are_per_language(ml_project: Path, tmp_path: Path) -> None:
+    from test_analytics_importers import T0, make_collector_db
+
+    project = tmp_path / "p"
+    shutil.copytree(ml_project, project, ignore=shutil.ignore_patterns(".kbgen", "site"))
+    fr_time = {"name": "page_view", "id": "fr/returns/refunds/refund-time", "lang": "fr",
+               "page": "/fr/retours/remboursements/delai-de-remboursement/"}  # fmt: skip
+    de_time = {"name": "page_view", "id": "de/returns/refunds/refund-time", "lang": "de",
+               "page": "/de/ruecksendungen/erstattungen/dauer-der-rueckerstattung/"}  # fmt: skip
+    de_return = {"name": "page_view", "id": "de/returns/returns/return-an-item", "lang": "de",
+                 "page": "/de/ruecksendungen/ruecksendung/artikel-zuruecksenden/"}  # fmt: skip
+    en_time = {"name": "page_view", "page": "/returns/refunds/refund-time/"}  # sent before events had `lang`
+    events = [dict(fr_time, ts=T0 + i) for i in range(30)] + [dict(de_time, ts=T0)]
+    events += [dict(de_return, ts=T0 + i) for i in range(3)] + [dict(en_time, ts=T0 + i) for i in range(5)]
+    events += [{"name": "search", "page": "/fr/search/", "query": "remboursement", "results": 2, "lang": "fr",
+                "ts": T0}] * 4  # fmt: skip
+    events += [{"name": "search", "page": "/de/search/", "query": "erstattung", "results": 1, "lang": "de",
+                "ts": T0}] * 2  # fmt: skip
+    make_collector_db(project / "analytics.sqlite", events)
+    toml = project / "kbgen.toml"
+    toml.write_text(toml.read_text().replace(
+        'language = "en"\n', 'language = "en"\n\n[analytics]\nsources = [{type = "collector", path = "analytics.sqlite"}]\n'
+    ))  # fmt: skip
+    de = run_kbgen("report", "--lang", "de", cwd=project).stdout
+    assert "4 article views" in de, de  # 1 + 3: the 30 French views of the same article never count
+    assert "erstattung" in de and "remboursement" not in de and "Quel est" not in de
+    assert de.index("Einen Artikel zurücksenden") < de.index("Wie lange dauert die Rückerstattung?")
+    fr = run_kbgen("report", "--lang", "fr", cwd=project).stdout
+    assert "30 article views" in fr and "remboursement" in fr and "erstattung" not in fr
+    en = run_kbgen("report", cwd=project).stdout
+    assert "5 article views" in en and "remboursement" not in en
+    # The build: each language's popular articles from its own views.
+    run_kbgen("build", cwd=project)
+    home = (project / "site/de/index.html").read_text()
+    assert home.index("Einen Artikel zurücksenden") < home.index("Wie lange dauert die Rückerstattung?")
+    bad = run_kbgen("report", "--lang", "it", cwd=project, check=False)
+    assert bad.returncode == 2 and "not in [languages]" in bad.stderr

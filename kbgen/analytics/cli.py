@@ -91,12 +91,14 @@ Source types: plausible, ga4, matomo, umami, csv, collector. README.md, "Analyti
     metavar="TYPE:PATH",
     help="Read this source too, e.g. collector:analytics.sqlite (repeatable).",
 )
+@click.option("--lang", default="", help="A multilingual site: report on this language (default: the default one).")
 def report(
     config_path: Path | None,
     html_path: Path | None,
     days: int | None,
     top: int,
     extra_sources: tuple[str, ...],
+    lang: str,
 ) -> None:
     """What customers read, search for and don't find: from the [analytics] sources."""
     from .importers import SOURCE_TYPES
@@ -114,7 +116,13 @@ def report(
     if not config.analytics.sources:
         click.echo(NO_SOURCES.format(config=config.path.name if config.path else "kbgen.toml"))
         return
-    library = _load_library(config)
+    if lang or len(config.languages) > 1:  # one language's articles and events (kbgen/i18n.py)
+        from ..i18n import language_config, load_language_library
+
+        config = language_config(config, lang)
+        library = load_language_library(config)
+    else:
+        library = _load_library(config)
     data = load_analytics(library, config, config.root, window_days=days)
     rep = build_report(data, config, top=top)
     # The help widget's deflection per shop page: shown when the widget is on or its events are there.
