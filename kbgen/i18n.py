@@ -279,8 +279,10 @@ def build_into(
                 if loaded.errors:
                     continue
                 lib = loaded.library
-                if not lib.articles:
-                    problems.append(Problem(str(s.config.content_path), 0, "no articles found", "error"))
+                if not lib.articles:  # the default language must have some; another may be just begun
+                    problems.append(Problem(str(s.config.content_path), 0, "no articles found" + (
+                        "" if s.default else f": the {s.name} site has only its home page"),
+                        "error" if s.default or strict else "warning"))  # fmt: skip
                 if not s.default:  # one id per language: analytics never count a French view for German
                     for a in lib.articles:
                         a.id = f"{s.code}/{a.id}"
