@@ -312,3 +312,31 @@ def test_popularity_and_report_are_per_language(ml_project: Path, tmp_path: Path
     assert home.index("Einen Artikel zurücksenden") < home.index("Wie lange dauert die Rückerstattung?")
     bad = run_kbgen("report", "--lang", "it", cwd=project, check=False)
     assert bad.returncode == 2 and "not in [languages]" in bad.stderr
+
+
+ARTICLES = {  # language → (title, body, a query in another inflection, without its accents)
+    "es": ("Devolución del pedido", "Puedes devolver los pedidos dañados en treinta días.", "pedidos danado"),
+    "it": ("Rimborso dell'ordine", "I rimborsi degli ordini arrivano entro cinque giorni lavorativi.", "rimborsi ordine"),
+    "nl": ("Terugbetaling van je bestelling", "Terugbetalingen van bestellingen duren vijf werkdagen.", "terugbetaling bestelling"),
+    "pt": ("Reembolso da encomenda", "Os reembolsos das encomendas chegam em cinco dias úteis.", "reembolsos encomendas uteis"),
+    "sv": ("Återbetalning av beställningen", "Återbetalningar av beställningar tar fem arbetsdagar.", "aterbetalningar bestallning"),
+    "pl": ("Zwrot zamówienia", "Błąd w zamówieniu? Zwroty pieniędzy trwają pięć dni roboczych.", "blad zamowienie zwroty"),
+}  # fmt: skip
+
+
+def test_every_language_is_searched_with_its_stemmer_and_folding(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    toml = 'title = "Help"\n[languages.en]\nname = "English"\n'
+    (project / "content/en/orders").mkdir(parents=True)
+    (project / "content/en/orders/refund.md").write_text("---\ntitle: Refund\n---\nRefunds take five days.\n")
+    for code, (title, body, _) in ARTICLES.items():
+        toml += f'[languages.{code}]\nname = "{code}"\n'
+        (project / f"content/{code}/orders").mkdir(parents=True)
+        (project / f"content/{code}/orders/refund.md").write_text(f"---\ntitle: {title}\n---\n{body}\n")
+    (project / "kbgen.toml").write_text(toml)
+    run_kbgen("build", cwd=project)
+    for code, (_, _, query) in ARTICLES.items():
+        meta = json.loads((project / f"site/{code}/_search/meta.json").read_text())
+        assert meta["language"] == code
+        assert _search(project, code, query) == ["/orders/refund/"], (code, query)
+        assert _search(project, "en", query) == [], (code, query)  # never another language's article

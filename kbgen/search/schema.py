@@ -333,8 +333,9 @@ def fillers(lang: str) -> frozenset[str]:
     return frozenset(FILLERS.get(normalize_language(lang), ()))
 
 
-# German is typed without its letters as often as with them: "ü" as "ue", "ß" as "ss" (both sides fold so).
-FOLD_BEFORE = {"de": str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})}
+# German is typed without its letters as often as with them: "ü" as "ue", "ß" as "ss" (both sides fold so);
+# Polish "ł" is a letter of its own (no accent to strip): typed as "l" without Polish keys.
+FOLD_BEFORE = {"de": str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}), "pl": str.maketrans({"ł": "l"})}
 # Stemmers Whoosh lacks or has an older version of: the `snowballstemmer` package's (Polish; German from
 # Snowball 3, which also stems "ue"/"ss" spellings like "ü"/"ß").
 SNOWBALL_PACKAGE = {"pl": "polish", "de": "german"}

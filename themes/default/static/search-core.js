@@ -38,11 +38,11 @@
     return out;
   }
   // schema.py FOLD_BEFORE: German "ü" is typed "ue" as often, "ß" as "ss": both fold to the latter.
-  var FOLD_BEFORE = { de: { "\u00e4": "ae", "\u00f6": "oe", "\u00fc": "ue", "\u00df": "ss" } }, foldMap = null;
+  var FOLD_BEFORE = { de: { "\u00e4": "ae", "\u00f6": "oe", "\u00fc": "ue", "\u00df": "ss" }, pl: { "\u0142": "l" } }, foldMap = null;
   function fold(s) {
     s = s.toLowerCase();
     if (/^[\x00-\x7f]*$/.test(s)) return s;
-    if (foldMap) s = s.replace(/[\u00e4\u00f6\u00fc\u00df]/g, function (c) { return foldMap[c]; });
+    if (foldMap) s = s.replace(/[\u00e4\u00f6\u00fc\u00df\u0142]/g, function (c) { return foldMap[c] || c; });
     return s.normalize("NFD").replace(MARKS, "");
   }
   function clen(s) { return Array.from(s).length; }
