@@ -229,7 +229,15 @@ def _prefix_problems(sites: list[LangSite], libraries: dict[str, Library]) -> li
     for s in sites:
         if s.prefix:
             continue
-        for cat in libraries[s.code].categories:
+        lib = libraries[s.code]
+        for a in lib.articles:  # an alias would write into another language's folder
+            for alias in a.aliases:
+                first = alias.strip("/").split("/", 1)[0]
+                if first in prefixes:
+                    out.append(Problem(f"{s.config.content_dir}/{a.source}", a.lines.get("aliases", 0),
+                                       f"alias {alias!r} is under the URL prefix of language "
+                                       f"{prefixes[first]!r}", "error"))  # fmt: skip
+        for cat in lib.categories:
             if cat.slug in prefixes:
                 out.append(Problem(f"{s.config.content_dir}/{_folder(cat, 1)}", 0,
                                    f"category slug {cat.slug!r} is the URL prefix of language "

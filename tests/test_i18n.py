@@ -159,6 +159,12 @@ def test_a_category_named_like_a_prefix_is_an_error(ml_project: Path, tmp_path: 
     assert result.returncode != 0
     assert "is the URL prefix of language 'fr'" in result.stderr + result.stdout
     assert not (project / "site").exists()
+    shutil.rmtree(project / "content/en/fr")
+    page = project / "content/en/returns/refunds/partial-refund.md"
+    page.write_text(page.read_text().replace("updated:", "aliases: [/fr/old-partial/]\nupdated:"))
+    result = run_kbgen("build", cwd=project, check=False)
+    assert result.returncode != 0
+    assert "partial-refund.md:3" in result.stderr and "alias '/fr/old-partial/' is under the URL prefix" in result.stderr
 
 
 def test_a_single_language_site_is_unchanged(tmp_path: Path) -> None:
