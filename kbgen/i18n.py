@@ -367,7 +367,22 @@ def build_site(config: Config, options: Any, output: Path, workers: int, theme: 
                timings: dict[str, float]) -> Any:  # fmt: skip
     """`kbgen build` of a multilingual site: everything into a staging folder, swapped in whole."""
     from . import build as b
+    from .cache import BuildCache, inputs_fingerprint, output_identity
+    from .render import build_date_from_env
 
+    # Nothing changed since the build that wrote `output` (kbgen.cache, as for one language): keep it.
+    cache = BuildCache.open(config.cache_path) if options.cache else None
+    inputs = ""
+    if cache is not None:
+        inputs = inputs_fingerprint(config, theme.fingerprint(), ("languages", options.drafts, options.strict,
+                                    str(output)), build_date_from_env().date().isoformat())  # fmt: skip
+        indexes = [config.cache_path / f"lang-{s.code}" / "index" / "kbgen-manifest.json" for s in language_sites(config)]
+        if (cache.inputs == inputs and cache.output == str(output) and cache.output_id is not None
+                and cache.output_id == output_identity(output, b.MARKER) and cache.summary
+                and all(p.is_file() for p in indexes)):  # fmt: skip
+            summary = cache.summary
+            return b.BuildResult(output, summary["pages"], summary["files"], list(summary["warnings"]), timings,
+                                 None, reused=summary["pages"], up_to_date=True)  # fmt: skip
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
     try:
@@ -384,6 +399,11 @@ def build_site(config: Config, options: Any, output: Path, workers: int, theme: 
 
         call("on_post_build", site_dir=output)
     warnings = [p for p in result.problems if p.level == "warning"]
+    if cache is not None:
+        cache.inputs, cache.output, cache.pages = inputs, str(output), {}
+        cache.output_id = output_identity(output, b.MARKER)
+        cache.summary = {"pages": result.pages, "files": result.files, "warnings": warnings}
+        cache.save()
     return b.BuildResult(output, result.pages, result.files, warnings, timings, result.library, 0)
 
 

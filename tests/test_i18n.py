@@ -346,3 +346,17 @@ def test_every_language_is_searched_with_its_stemmer_and_folding(tmp_path: Path)
         assert meta["language"] == code
         assert _search(project, code, query) == ["/orders/refund/"], (code, query)
         assert _search(project, "en", query) == [], (code, query)  # never another language's article
+
+
+def test_a_multilingual_build_with_nothing_changed_is_up_to_date(ml_project: Path, tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(ml_project, project, ignore=shutil.ignore_patterns(".kbgen", "site"))
+    assert run_kbgen("build", cwd=project).stdout.startswith("Built")
+    assert run_kbgen("build", cwd=project).stdout.startswith("Up to date")
+    page = project / "content/de/returns/refunds/refund-time.md"
+    page.write_text(page.read_text() + "\nNoch ein Satz.\n")  # one language changed: built again
+    assert run_kbgen("build", cwd=project).stdout.startswith("Built")
+    assert "Noch ein Satz." in (project / "site/de/ruecksendungen/erstattungen/dauer-der-rueckerstattung/index.html").read_text()
+    (project / "site/fr/index.html").unlink()  # a published file lost: not up to date
+    assert run_kbgen("build", cwd=project).stdout.startswith("Built")
+    assert (project / "site/fr/index.html").is_file()
