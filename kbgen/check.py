@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 from markdown_it import MarkdownIt
@@ -58,6 +59,10 @@ RULES: dict[str, tuple[str, str]] = {
     "future-date": ("warning", "an `updated` date after today"),
     "content-warning": ("warning", "another problem found while reading the content"),
     "analytics": ("warning", "a problem with the analytics data"),
+    # [languages] with several languages (kbgen/languages.py)
+    "missing-translation": ("warning", "an article of the default language with no translation in another"),
+    "outdated-translation": ("warning", "a translation older than its source (`updated` or git date)"),
+    "untranslated": ("warning", "a `kbgen new --translate` copy still marked `untranslated: true`"),
 }
 
 # The loader's messages → rule ids (the loader is the one place that resolves links and reads files).
@@ -327,22 +332,26 @@ def _parser() -> MarkdownIt:
 
 
 def run_check(
-    config: Config, *, drafts: bool = False, today: date | None = None, cwd: Path | None = None
+    config: Config, *, drafts: bool = False, today: date | None = None, cwd: Path | None = None,
+    keep: list[Any] | None = None,
 ) -> list[Finding]:
     """Load the content of `config` and return every finding, in report order. Its plugins run as in
     `kbgen build` (what `on_config`, `on_article` and `on_markdown` change is checked too)."""
     from . import plugins
 
     if not plugins.wanted(config):
-        return _run_check(config, drafts=drafts, today=today, cwd=cwd)
+        return _run_check(config, drafts=drafts, today=today, cwd=cwd, keep=keep)
     try:
-        return _run_check(plugins.activate(config), drafts=drafts, today=today, cwd=cwd, cache=False)
+        return _run_check(
+            plugins.activate(config), drafts=drafts, today=today, cwd=cwd, cache=False, keep=keep
+        )
     finally:
         plugins.deactivate()
 
 
 def _run_check(
-    config: Config, *, drafts: bool, today: date | None, cwd: Path | None, cache: bool = True
+    config: Config, *, drafts: bool, today: date | None, cwd: Path | None, cache: bool = True,
+    keep: list[Any] | None = None,
 ) -> list[Finding]:
     labels: dict[str, str] = {}
     try:
@@ -371,6 +380,8 @@ def _run_check(
         report = apply_popularity(details.result.library, config, config.root)
         extra = [p for p in getattr(report, "problems", []) or []]
     checker = Checker(config, details, today or build_date_from_env().date(), cwd or Path.cwd())
+    if keep is not None:  # kbgen/languages.py: each language's library, for the translation rules
+        keep.append(checker)
     return checker.run(extra)
 
 
@@ -442,8 +453,14 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
         sys.exit(2)
     from .plugins import PluginError
 
+    counts: list[str] = []
     try:
-        findings = run_check(config, drafts=drafts)
+        if len(config.languages) > 1:  # every language, and its translations (kbgen/languages.py)
+            from .languages import check_languages
+
+            findings, counts = check_languages(config, drafts=drafts)
+        else:
+            findings = run_check(config, drafts=drafts)
     except PluginError as exc:  # names the plugin and the event
         where = f"{display_path(exc.path, Path.cwd())}:{exc.line}: " if exc.path else ""
         click.echo(f"{for_terminal(where)}error: {for_terminal(exc)}", err=True)
@@ -455,5 +472,7 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
     if text:
         click.echo(text if fmt == "json" else for_terminal(text))  # JSON escapes controls itself
     if fmt == "text":
+        for line in counts:
+            click.echo(for_terminal(line), err=True)
         click.echo(summary(findings), err=True)
     sys.exit(1 if any(f.level == "error" or strict for f in findings) else 0)

@@ -163,6 +163,17 @@ class Deploy:
 
 
 @dataclass
+class Language:  # [languages.<code>] (kbgen/languages.py): one language of a multilingual help centre
+    name: str = ""  # shown in the language switcher ("Français"); "" → the code
+    title: str = ""  # overrides the site's `title` for this language
+    description: str = ""  # overrides the site's `description`
+    search_language: str = ""  # Snowball stemmer and stop words; "" → the code
+    ui_language: str = ""  # themes/*/i18n/<ui_language>.json; "" → the code
+    prefix: str = ""  # URL prefix ("fr" → /fr/…); "" → the code, or none for the default language
+    default: bool = False  # the language at `/` (or under its prefix); "" → the first listed
+
+
+@dataclass
 class Config:
     title: str = "Help Centre"
     description: str = ""
@@ -187,9 +198,13 @@ class Config:
     deploy: Deploy = field(default_factory=Deploy)
     hooks: list[str] = field(default_factory=list)  # MkDocs-style hooks files (kbgen.plugins)
     plugins: dict[str, Any] = field(default_factory=dict)  # [plugins.<name>]: installed plugins and options
+    languages: dict[str, Language] = field(default_factory=dict)  # [languages.<code>] (kbgen/languages.py)
     # Not from the file: where it was read from.
     root: Path = field(default=Path("."), metadata={"internal": True})
     path: Path | None = field(default=None, metadata={"internal": True})
+    # Set by kbgen/languages.py on each language's own config of a multilingual site: its code and URL prefix.
+    i18n_lang: str = field(default="", metadata={"internal": True})
+    i18n_prefix: str = field(default="", metadata={"internal": True})
 
     @property
     def content_path(self) -> Path:
@@ -247,6 +262,9 @@ def _convert(value: Any, tp: Any, key: str, where: str) -> Any:
     if origin is dict:  # [plugins.<name>] tables: each plugin validates its own (kbgen.plugins)
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
             raise ConfigError(f"{where}: `{key}` must be a table of tables, like [{key}.NAME]")
+        item_tp = typing.get_args(tp)[1]
+        if dataclasses.is_dataclass(item_tp):  # [languages.<code>]
+            return {k: _build(item_tp, v, f"{key}.{k}.", where) for k, v in value.items()}
         return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -315,6 +333,51 @@ def _check_values(config: Config, where: str) -> None:
     _check_page_values(config, where)
     check_widget_config(config.widget, where)
     _check_deploy(config.deploy, where)
+    _check_languages(config, where)
+
+
+LANG_PREFIX = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
+RESERVED_PREFIXES = {"static", "_search", "_widget", "search", "tags", ".kbgen-deploy"}
+
+
+def _check_languages(config: Config, where: str) -> None:
+    """[languages]: codes, stemmers and prefixes checked (kbgen/languages.py uses them); one language is the
+    default (the one marked `default = true`, else the first listed)."""
+    if not config.languages:
+        return
+    from whoosh.lang import has_stemmer, languages
+
+    from .search.schema import SNOWBALL_PACKAGE
+
+    defaults = [code for code, lang in config.languages.items() if lang.default]
+    if len(defaults) > 1:
+        raise ConfigError(f"{where}: `languages.{defaults[1]}.default`: only one language can be the default "
+                          f"(`languages.{defaults[0]}` is already)")  # fmt: skip
+    prefixes: dict[str, str] = {}
+    for code, lang in config.languages.items():
+        key = f"languages.{code}"
+        _check_pattern(code, key, where, r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*", "a language tag like fr or pt-BR")
+        search = lang.search_language or code
+        primary = search.lower().replace("_", "-").split("-")[0]
+        if not (has_stemmer(primary) or primary in SNOWBALL_PACKAGE):
+            known = " ".join(sorted({*languages, *SNOWBALL_PACKAGE}))
+            raise ConfigError(f"{where}: `{key}.search_language`: no Snowball stemmer for {search!r} "
+                              f"(known: {known})")  # fmt: skip
+        _check_pattern(lang.ui_language or code, f"{key}.ui_language", where,
+                       r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*", "a language tag like fr or pt-BR")  # fmt: skip
+        is_default = code == (defaults[0] if defaults else next(iter(config.languages)))
+        prefix = lang.prefix.strip("/") or ("" if is_default else code.lower())
+        if prefix and (not LANG_PREFIX.fullmatch(prefix) or prefix in RESERVED_PREFIXES):
+            raise ConfigError(f"{where}: `{key}.prefix` must be one URL segment of a-z, 0-9 and - (not "
+                              f"{', '.join(sorted(RESERVED_PREFIXES))}), not {lang.prefix!r}")  # fmt: skip
+        if prefix in prefixes:
+            raise ConfigError(f"{where}: `{key}.prefix`: {prefix or '/'!r} is already "
+                              f"`languages.{prefixes[prefix]}`'s")  # fmt: skip
+        prefixes[prefix] = code
+        lang.prefix, lang.default = prefix, is_default
+        for text_key in ("title", "description", "name"):
+            if "\n" in getattr(lang, text_key).strip():
+                raise ConfigError(f"{where}: `{key}.{text_key}` must be one line")
 
 
 def _check_deploy(deploy: Deploy, where: str) -> None:

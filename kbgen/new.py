@@ -126,12 +126,11 @@ def create_article(
 
 
 @click.command("new")
-@click.argument("kind", type=click.Choice(["article", "faq", "howto"]))
-@click.argument("title")
+@click.argument("kind", type=click.Choice(["article", "faq", "howto"]), required=False)
+@click.argument("title", required=False)
 @click.option(
     "--in",
     "where",
-    required=True,
     metavar="CATEGORY/SECTION",
     help="Where the article goes, e.g. orders/tracking (folders are created when missing).",
 )
@@ -142,18 +141,38 @@ def create_article(
     type=click.Path(path_type=Path, dir_okay=False),
     help="Config file (default: ./kbgen.toml).",
 )
-def new_cmd(kind: str, title: str, where: str, config_file: Path | None) -> None:
+@click.option("--lang", default="", help="A multilingual site: the language to write in (default: the default one).")
+@click.option("--translate", "source", type=click.Path(path_type=Path, dir_okay=False),
+              help="Copy this article into --lang's folder, marked untranslated until edited.")  # fmt: skip
+def new_cmd(
+    kind: str | None, title: str | None, where: str | None, config_file: Path | None, lang: str, source: Path | None
+) -> None:
     """Create a new article, FAQ page or how-to guide and print its path.
 
     \b
     Example: kbgen new howto "Change your delivery address" --in orders/changes
+    Several languages: kbgen new article "Rückgabe" --in orders/returns --lang de
+                       kbgen new --translate content/en/orders/returns/return-an-item.md --lang fr
     """  # fmt: skip
     try:
         config = load_config(config_file, root=Path.cwd())
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    path, created = create_article(config.content_path, kind, title, where, date.today())
+    content = config.content_path
+    if lang or source or len(config.languages) > 1:
+        from .languages import new_translation, site_content_dir
+
+        content = site_content_dir(config, lang)
+        if source is not None:
+            path, created = new_translation(config, source, lang)
+            for index in created:
+                click.echo(f"created {display_path(index, Path.cwd())} (translate its title)", err=True)
+            click.echo(display_path(path, Path.cwd()))
+            return
+    if not kind or not title or not where:
+        raise click.UsageError('give KIND TITLE --in CATEGORY/SECTION (or --translate FILE --lang CODE)')
+    path, created = create_article(content, kind, title, where, date.today())
     for index in created:
         click.echo(f"created {display_path(index, Path.cwd())} (edit its title and description)", err=True)
     click.echo(display_path(path, Path.cwd()))

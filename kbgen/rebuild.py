@@ -346,6 +346,8 @@ class Rebuilder:
         self.retry = Plan()
         if plan.empty and not self.needs_full:
             return Outcome(True, "none")
+        if len(self.session.config.languages) > 1:  # a multilingual site: every language rebuilt (languages.py)
+            plan.full = True
         try:
             if plan.full or self.needs_full or self.session.library is None:
                 outcome = self.full(reload_config=plan.config or self.session.library is None)
@@ -410,6 +412,10 @@ class Rebuilder:
             problem = _exception_problem(exc, self.root)
             self._failed_full([problem])
             return Outcome(False, "full", problems=[problem])
+        if session.details is None:  # multilingual (kbgen/languages.py): searched, nothing kept for incremental
+            self.global_problems, self.problems_by_source, self.needs_full = [], {}, False
+            return Outcome(True, "full", time.perf_counter() - start, paths=None, problems=list(session.problems),
+                           timings=dict(session.timings))  # fmt: skip
         self._index_after_full()
         self.needs_full = False
         # A large site is millions of objects that live until the next full build: keep them out of the

@@ -218,6 +218,10 @@ class SiteRenderer:
         self.library = library
         self.theme = theme or Theme.for_config(config)
         self.build_date = build_date
+        # A multilingual site (kbgen/languages.py): each page's translations, and the root the shared static
+        # files are under (this language's base_url has its prefix).
+        self.i18n: Callable[[Page], dict[str, Any]] | None = None
+        self.root_base: str | None = None
         self.ui = ui_language(self.theme, config.language)
         self.strings = self.ui.strings
         self.static = self.theme.static_files()
@@ -277,6 +281,8 @@ class SiteRenderer:
     def url(self, path: str) -> str:
         if "://" in path or path.startswith(("mailto:", "tel:", "#")):
             return path
+        if self.root_base is not None and path.startswith(("/static/", "static/", "/widget.js", "/_widget/")):
+            return self.root_base.rstrip("/") + "/" + path.lstrip("/")
         return self.config.base_url.rstrip("/") + "/" + path.lstrip("/")
 
     def asset(self, name: str) -> str:
@@ -504,6 +510,8 @@ class SiteRenderer:
 
     def render(self, page: Page) -> bytes:
         template = self.env.get_template(page.template)
+        if self.i18n is not None:
+            page.context["i18n"] = self.i18n(page)
         if not plugins.active():
             return template.render(page.context).encode("utf-8")
         context = plugins.call("on_page_context", "context", context=page.context, page=page)

@@ -150,7 +150,7 @@ def test_events_flow_to_the_collector_in_order(browser: Any, beacon_site: tuple[
         "feedback",
         "contact_click",
     ], names
-    ctx = {"id": "orders/tracking/track-your-order", "category": "orders", "type": "howto"}
+    ctx = {"id": "orders/tracking/track-your-order", "category": "orders", "type": "howto", "lang": "en"}
     assert events[0] == {"name": "page_view", "page": ARTICLE, **ctx}
     assert events[1]["query"] == "refund" and events[1]["results"] > 0 and events[1]["id"] == ctx["id"]
     assert events[2]["query"] == "zqxjvw" and events[2]["results"] == 0
@@ -164,7 +164,7 @@ def test_events_flow_to_the_collector_in_order(browser: Any, beacon_site: tuple[
         "url": target,
         "helpful": "yes",
         "query": "refund",
-        **{k: events[6][k] for k in ("id", "category", "type")},
+        **{k: events[6][k] for k in ("id", "category", "type", "lang")},
     }
     assert events[8]["channel"] == "chat" and events[8]["url"] == target and events[8]["query"] == "refund"
 
@@ -222,7 +222,7 @@ def test_article_events_without_search(browser: Any, beacon_site: tuple[str, Pat
         and events[2]["id"] == "returns-refunds/returns/return-policy"
     )
     assert events[3]["channel"] == "form"
-    assert events[4] == {"name": "page_view", "page": "/no/such/page/"}
+    assert events[4] == {"name": "page_view", "page": "/no/such/page/", "lang": "en"}
     wait_for(page, lambda: len(stored(db)) >= before + 5)
     rows = [{k: v for k, v in r.items() if k != "device"} for r in stored(db)[before:]]
     key = lambda e: json.dumps(e, sort_keys=True)  # noqa: E731
@@ -331,7 +331,8 @@ def check_provider_calls(page: Any) -> None:
         paq: window._paq.filter(a => Array.isArray(a)),
         umami: window.__umami || [],
     })""")
-    props = {"page": ARTICLE, "id": "orders/tracking/track-your-order", "category": "orders", "type": "howto"}
+    props = {"page": ARTICLE, "id": "orders/tracking/track-your-order", "category": "orders", "type": "howto",
+             "lang": "en"}  # fmt: skip
     # every provider is told the page's address without its query (see test_hardening_browser.py)
     loc = page.evaluate("location.origin + location.pathname")
     assert got["plausible"][0] == ["pageview", {"u": loc, "url": loc}]

@@ -103,6 +103,7 @@ Source types: plausible, ga4, matomo, umami, csv, collector. README.md, "Analyti
     default=None,
     help="Write the top searches with the article customers chose, as `kbgen search --check` lines.",
 )
+@click.option("--lang", default="", help="A multilingual site: report on this language (default: the default one).")
 def report(
     config_path: Path | None,
     html_path: Path | None,
@@ -111,6 +112,7 @@ def report(
     extra_sources: tuple[str, ...],
     as_json: bool = False,
     queries_path: Path | None = None,
+    lang: str | None = None,
 ) -> None:
     """What customers read, search for and don't find: from the [analytics] sources."""
     from .loop import build_loop, queries_out
@@ -123,7 +125,13 @@ def report(
     if not config.analytics.sources:
         click.echo(NO_SOURCES.format(config=config.path.name if config.path else "kbgen.toml"))
         return
-    library = _load_library(config)
+    if lang or len(config.languages) > 1:  # one language's articles and events (kbgen/languages.py)
+        from ..languages import language_config, load_language_library
+
+        config = language_config(config, lang)
+        library = load_language_library(config)
+    else:
+        library = _load_library(config)
     data = load_analytics(library, config, config.root, window_days=days)
     rep = build_report(data, config, top=top)
     # The help widget's deflection per shop page: shown when the widget is on or its events are there.

@@ -79,6 +79,8 @@ FIELDS: dict[str, Field] = {
         Field("id", "str", "article id (`orders/refunds`), on article pages", 200),
         Field("category", "str", "category slug, on category, section and article pages", 100),
         Field("type", "str", "article type: `article`, `faq` or `howto`", 20, pattern=r"[a-z][a-z0-9_-]*"),
+        Field("lang", "str", "the page's language (`<html lang>`: `en`, `fr`, `pt-BR`)", 35,
+              pattern=r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*"),  # fmt: skip
         Field(
             "query",
             "query",
@@ -144,7 +146,7 @@ FIELDS: dict[str, Field] = {
     )
 }
 
-COMMON_FIELDS: tuple[str, ...] = ("page", "id", "category", "type", "source", "host", "visit")
+COMMON_FIELDS: tuple[str, ...] = ("page", "id", "category", "type", "lang", "source", "host", "visit")
 
 EVENTS: dict[str, EventSpec] = {
     e.name: e

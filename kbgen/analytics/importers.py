@@ -1587,21 +1587,21 @@ def _umami_api_events(rows: list[Any], result: SourceResult) -> None:
                 st.add_week("views", day, 1)
 
 
-def _read_collector(path: Path, result: SourceResult, window_days: int) -> None:
+def _read_collector(path: Path, result: SourceResult, window_days: int, lang: str = "") -> None:
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
     except sqlite3.Error as exc:
         result.warn(f"collector: cannot open the database ({exc})")
         return
     try:
-        _collector_stats(db, result, window_days)
+        _collector_stats(db, result, window_days, lang)
     except sqlite3.DatabaseError as exc:
         result.warn(f"collector: not a kbgen collector database ({exc})")
     finally:
         db.close()
 
 
-def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: int) -> None:
+def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: int, lang: str = "") -> None:
     st = result.stats
     (last,) = db.execute("SELECT max(ts) FROM events").fetchone()
     if last is None:
@@ -1609,6 +1609,12 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     # The window ends at the newest event, so the same database always gives the same build.
     since = last - window_days * 86_400_000 if window_days > 0 else 0
     where = "ts >= ? AND coalesce(device, '') != 'bot'"
+    # One language of a multilingual site (kbgen/languages.py): its events only ("en*" also takes those sent
+    # before events carried `lang`). The tag comes from [languages], checked here again before the SQL.
+    if lang and re.fullmatch(r"[A-Za-z0-9-]{2,35}\*?", lang) and any(
+        row[1] == "lang" for row in db.execute("PRAGMA table_info(events)")
+    ):
+        where += f" AND (lang = '{lang.rstrip('*')}'" + (" OR lang IS NULL)" if lang.endswith("*") else ")")
     (result.rows,) = db.execute(f"SELECT count(*) FROM events WHERE {where}", (since,)).fetchone()
     result.kinds.update(("pages", "trend", "searches", "feedback", "contacts"))
     st.measure(*METRICS)
@@ -1697,7 +1703,7 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
         result.warn(f"{stype}: analytics source not found: {raw_path or '(no path)'}")
         return result
     if stype == "collector":
-        _read_collector(path, result, window_days)
+        _read_collector(path, result, window_days, str(_attr(source, "lang", "") or ""))
         return result.finish()
     try:
         with path.open("rb") as fh:

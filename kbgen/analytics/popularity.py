@@ -103,9 +103,20 @@ class Resolver:
     index.html?utm=x`` finds the article at ``/orders/refunds/`` of a site built with ``base_url = "/help/"``.
     """
 
-    def __init__(self, library: Any, base_path: str = "/", site_title: str = "") -> None:
+    def __init__(
+        self,
+        library: Any,
+        base_path: str = "/",
+        site_title: str = "",
+        foreign: tuple[str, ...] = (),
+        own_only: bool = False,
+    ) -> None:
         self.base = normalize_path(base_path) or "/"
         self.site_title = " ".join(site_title.split()).casefold()
+        # A multilingual site (kbgen/languages.py): the other languages' path prefixes and id prefixes ("fr/"),
+        # whose views are never this language's; `own_only`: only paths under `base_path` are.
+        self.foreign = tuple(f for f in foreign if f)
+        self.own_only = own_only
         self.by_path: dict[str, Any] = {}
         self.by_id: dict[str, Any] = {}
         self.by_title: dict[str, Any] = {}
@@ -131,6 +142,16 @@ class Resolver:
                 self.pages.add(normalize_path(str(sec.url)) or "/")
         for tag in _get(library, "tags", []) or []:
             self.pages.add(normalize_path(str(tag.url)) or "/")
+
+    def is_foreign(self, key: Key) -> bool:
+        kind, value = key
+        if kind == "id":
+            return any(value.casefold().startswith(f) for f in self.foreign if f.endswith("/"))
+        if kind != "path":
+            return False
+        if self.own_only and not (value == self.base or value.startswith(self.base.rstrip("/") + "/")):
+            return True
+        return any(value == f or value.startswith(f + "/") for f in self.foreign if f.startswith("/"))
 
     def _candidates(self, path: str) -> list[str]:
         out = [path]
@@ -233,12 +254,42 @@ def load_analytics(
     root = Path(project_root or _get(config, "root", None) or ".")
     days = window_days if window_days is not None else _window_days(config)
     data = AnalyticsData(window_days=days)
+    lang_tag, foreign, own_only = _language_filter(config)
     for source in _get(analytics, "sources", []) or []:
+        if lang_tag:  # one language of a multilingual site: the collector's events of that language
+            source = {"type": _get(source, "type", ""), "path": _get(source, "path", ""),
+                      "kind": _get(source, "kind", ""), "lang": lang_tag}  # fmt: skip
         result = read_source(source, root, days)
         data.sources.append(result)
         data.stats.merge(result.stats)
-    resolve(data, Resolver(library, _base_path(config), str(_get(config, "title", "") or "")))
+    resolve(
+        data, Resolver(library, _base_path(config), str(_get(config, "title", "") or ""), foreign, own_only)
+    )
     return data
+
+
+def _language_filter(config: Any) -> tuple[str, tuple[str, ...], bool]:
+    """For one language's config of a multilingual site (kbgen/languages.py): the `lang` its events carry
+    ("en*": also events without one, for the default language), the other languages' path and id prefixes,
+    and whether only paths under its own prefix are its own."""
+    code = _get(config, "i18n_lang", "")
+    languages = _get(config, "languages", {}) or {}
+    if not code or len(languages) < 2:
+        return "", (), False
+    prefix = _get(config, "i18n_prefix", "")
+    base = _base_path(config)
+    root = base[: len(base) - len(prefix) - 1] if prefix else base
+    mine = languages[code]
+    foreign: list[str] = []
+    for other, lang in languages.items():
+        if other == code:
+            continue
+        if lang.prefix:
+            foreign.append(normalize_path(root + lang.prefix + "/") or "")
+        if not lang.default:
+            foreign.append(other.casefold() + "/")
+    tag = str(_get(config, "language", code)) + ("*" if mine.default else "")
+    return tag, tuple(foreign), bool(prefix)
 
 
 def resolve(data: AnalyticsData, resolver: Resolver) -> None:
@@ -254,6 +305,8 @@ def resolve(data: AnalyticsData, resolver: Resolver) -> None:
         return found
 
     for key, views in st.views.items():
+        if resolver.is_foreign(key):
+            continue
         s = stats_for(key)
         if s is not None:
             s.views += views
@@ -270,7 +323,7 @@ def resolve(data: AnalyticsData, resolver: Resolver) -> None:
         (st.videos, "videos"),
     ):
         for key, n in counter.items():
-            if (s := stats_for(key)) is not None:
+            if not resolver.is_foreign(key) and (s := stats_for(key)) is not None:
                 setattr(s, attr, getattr(s, attr) + n)
 
 

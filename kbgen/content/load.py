@@ -43,7 +43,7 @@ from .model import ARTICLE_TYPES, TYPE_TAGS, Article, Category, FaqEntry, Librar
 
 KNOWN_KEYS = {
     "title", "description", "type", "tags", "labels", "order", "promoted", "draft", "updated", "aliases",
-    "keywords", "related", "id", "slug", "time", "supplies", "icon",
+    "keywords", "related", "id", "slug", "time", "supplies", "icon", "translation_key", "untranslated",
 }  # fmt: skip
 INDEX = "_index.md"
 PARALLEL_MIN = 400  # below this many articles, worker start-up costs more than it saves

@@ -89,6 +89,7 @@ def _print_human(answer: Answer) -> None:
 )
 @click.option("--category", default="", help="Only results in this category (its slug).")
 @click.option("--no-prefix", is_flag=True, help="Do not treat the last word as a prefix (as-you-type).")
+@click.option("--lang", default="", help="A multilingual site: search this language (default: the default one).")
 def search_cmd(
     query: str | None,
     config_file: Path | None,
@@ -100,6 +101,7 @@ def search_cmd(
     fmt: str,
     category: str,
     no_prefix: bool,
+    lang: str,
 ) -> None:
     """Search the help centre from the command line, as the site's search box does."""
     if not query and not queries_file and not check_file:
@@ -110,6 +112,17 @@ def search_cmd(
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     index_dir = Path(config.cache_path) / "index"
+    if len(config.languages) > 1 or lang:  # kbgen/i18n.py: one index per language
+        from ..languages import language_sites
+
+        sites = {s.code: s for s in language_sites(config)} if len(config.languages) > 1 else {}
+        code = lang or next((c for c, s in sites.items() if s.default), "")
+        if code not in sites:
+            known = ", ".join(sites) or "none: the site has one language"
+            click.echo(for_terminal(f"error: --lang {code!r} is not in [languages] (known: {known})"), err=True)
+            sys.exit(2)
+        config = sites[code].config
+        index_dir = Path(config.cache_path) / f"lang-{code}" / "index"
     try:
         index = SearchIndex(index_dir)
     except (FileNotFoundError, OSError, ValueError, KeyError):

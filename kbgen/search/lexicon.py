@@ -66,7 +66,7 @@ class Lexicon:
         for surface, term in vocab.items():
             if term is None or term not in pop:
                 continue
-            by_word.setdefault(fold(surface), set()).add(term)
+            by_word.setdefault(fold(surface, language), set()).add(term)
         words = sorted(by_word)
         syn = synonym_map(language, term_filter(language).term, set(pop))
         return cls(words, [sorted(by_word[w]) for w in words], pop, language, syn)
@@ -200,7 +200,7 @@ def query_words(text: str, language: str) -> tuple[list[str], bool]:
     out: list[str] = []
     last_kept = False
     for tok in _TOKENS.findall(text):
-        w = fold(tok.replace("-", ""))
+        w = fold(tok.replace("-", ""), language)
         last_kept = MIN_TOKEN <= len(w) <= MAX_TOKEN and w not in stops
         if last_kept and w not in out:
             out.append(w)
@@ -293,7 +293,7 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
 def joined_words(text: str, lexicon: Lexicon) -> list[tuple[str, str]]:
     """Two consecutive typed words that the corpus writes as one ("log in" → login, "payflow pro" →
     payflowpro): (the two words, the known word), in order."""
-    toks = [fold(t.replace("-", "")) for t in _TOKENS.findall(text)]
+    toks = [fold(t.replace("-", ""), lexicon.language) for t in _TOKENS.findall(text)]
     found: list[tuple[str, str]] = []
     for a, b in zip(toks, toks[1:], strict=False):
         joined = a + b
@@ -308,7 +308,7 @@ def phrase_targets(text: str, language: str) -> list[tuple[str, str]]:
     table = phrases(language)
     if not table:
         return []
-    toks = [fold(t.replace("-", "")) for t in _TOKENS.findall(text)]
+    toks = [fold(t.replace("-", ""), language) for t in _TOKENS.findall(text)]
     found: list[tuple[str, str]] = []
     for i in range(len(toks) - 1):
         for key in (f"{toks[i]} {toks[i + 1]}", " ".join(toks[i : i + 3]) if i + 2 < len(toks) else ""):

@@ -68,6 +68,12 @@ COORD_POWER = 1.0  # score × (words matched / query words) ** COORD_POWER
 # Extra stop words per language: contraction fragments (Whoosh's tokenizer splits "isn't" → "isn", "t")
 # and the apostrophe-less forms customers type on phones.
 EXTRA_STOPS: dict[str, tuple[str, ...]] = {
+    # Polish (Whoosh has no list): the most frequent function words.
+    "pl": tuple(
+        "a aby ale bo by być czy dla do gdy gdzie i ich im jak jaki jako je jego jej jest jestem już ku lub "
+        "ma mi mnie mój na nad nie nich nim no o od oraz po pod przez przy się są ta tak tam te tego tej ten "
+        "to tu tylko tym u w we z za ze że żeby".split()
+    ),
     "en": (
         "isn",
         "aren",
@@ -331,11 +337,22 @@ def fillers(lang: str) -> frozenset[str]:
     return frozenset(FILLERS.get(normalize_language(lang), ()))
 
 
-def fold(text: str) -> str:
-    """Lower-case and strip combining accents: the browser's `fold()` does the same."""
+# German is typed without its letters as often as with them: "ü" as "ue", "ß" as "ss" (both sides fold so);
+# Polish "ł" is a letter of its own (no accent to strip): typed as "l" without Polish keys.
+FOLD_BEFORE = {"de": str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}), "pl": str.maketrans({"ł": "l"})}
+# Stemmers Whoosh lacks or has an older version of: the `snowballstemmer` package's (Polish; German from
+# Snowball 3, which also stems "ue"/"ss" spellings like "ü"/"ß").
+SNOWBALL_PACKAGE = {"pl": "polish", "de": "german"}
+
+
+def fold(text: str, lang: str = "") -> str:
+    """Lower-case and strip combining accents (German: "ü" → "ue", "ß" → "ss" first): the browser's
+    `fold()` does the same."""
     text = text.lower()
     if text.isascii():
         return text
+    if lang in FOLD_BEFORE:
+        text = text.translate(FOLD_BEFORE[lang])
     return "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
 
 
@@ -381,6 +398,10 @@ STEM_EXCEPTIONS_EN = {
 def stem_function(lang: str) -> Callable[[str], str]:
     """The language's Snowball stemmer; for English with IRREGULAR_EN and STEM_EXCEPTIONS_EN applied."""
     lang = normalize_language(lang)
+    if lang in SNOWBALL_PACKAGE:
+        import snowballstemmer
+
+        return snowballstemmer.stemmer(SNOWBALL_PACKAGE[lang]).stemWord  # type: ignore[no-any-return]
     snowball = stemmer_for_language(lang)
     if lang != "en":
         return snowball
@@ -394,7 +415,7 @@ def stem_function(lang: str) -> Callable[[str], str]:
 
 def normalize_language(lang: str) -> str:
     lang = (lang or "en").lower().replace("_", "-").split("-")[0]
-    return lang if has_stemmer(lang) else "en"
+    return lang if has_stemmer(lang) or lang in SNOWBALL_PACKAGE else "en"
 
 
 @cache
@@ -406,7 +427,7 @@ def stop_words(lang: str) -> frozenset[str]:
     except Exception:  # noqa: BLE001 - a language without a list
         base = set()
     base.update(EXTRA_STOPS.get(lang, ()))
-    return frozenset(fold(w) for w in base)
+    return frozenset(fold(w, lang) for w in base)
 
 
 class CompoundFilter(Filter):
@@ -463,13 +484,13 @@ class KbStemFilter(Filter):
         cache = self._cache
         if text in cache:
             return cache[text]
-        folded = fold(text)
+        folded = fold(text, self.lang)
         if len(folded) < MIN_TOKEN or len(folded) > MAX_TOKEN or folded in self._stops:
             out: str | None = None
         elif self._stemfn is None:
             out = folded
         else:
-            out = fold(self._stemfn(text))
+            out = fold(self._stemfn(text), self.lang)
         if len(cache) < 200_000:
             cache[text] = out
         return out

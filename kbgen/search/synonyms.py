@@ -141,6 +141,56 @@ GROUPS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("error", "problema", "fallo"),
         ("cancelar", "anular"),
     ),
+    "it": (
+        ("eliminare", "cancellare", "rimuovere"),
+        ("rimborso", "rimborsare", "restituzione"),
+        ("ordine", "acquisto", "ordinare", "acquistare"),
+        ("fattura", "ricevuta", "scontrino"),
+        ("spedizione", "consegna", "invio"),
+        ("pacco", "collo", "spedizione"),
+        ("errore", "problema", "guasto"),
+        ("annullare", "disdire"),
+    ),
+    "nl": (
+        ("verwijderen", "wissen"),
+        ("terugbetaling", "restitutie", "geld terug"),
+        ("bestelling", "aankoop", "bestellen", "kopen"),
+        ("factuur", "bon", "kassabon"),
+        ("levering", "verzending", "bezorging"),
+        ("pakket", "zending"),
+        ("fout", "probleem", "storing"),
+        ("annuleren", "opzeggen"),
+    ),
+    "pt": (
+        ("apagar", "eliminar", "remover"),
+        ("reembolso", "devolução", "estorno"),
+        ("pedido", "encomenda", "compra", "comprar"),
+        ("fatura", "recibo"),
+        ("entrega", "envio"),
+        ("pacote", "encomenda"),
+        ("erro", "problema", "falha"),
+        ("cancelar", "anular"),
+    ),
+    "sv": (
+        ("radera", "ta bort", "tabort"),
+        ("återbetalning", "pengarna tillbaka"),
+        ("beställning", "köp", "beställa", "köpa"),
+        ("faktura", "kvitto"),
+        ("leverans", "frakt"),
+        ("paket", "försändelse"),
+        ("fel", "problem"),
+        ("avbryta", "avbeställa", "säga upp"),
+    ),
+    "pl": (
+        ("usunąć", "skasować"),
+        ("zwrot", "refundacja"),
+        ("zamówienie", "zakup", "zamówić", "kupić"),
+        ("faktura", "paragon", "rachunek"),
+        ("dostawa", "wysyłka"),
+        ("paczka", "przesyłka"),
+        ("błąd", "problem", "usterka"),
+        ("anulować", "zrezygnować"),
+    ),
 }
 
 
@@ -242,7 +292,7 @@ def synonym_map(
             if not others:
                 continue
             for form in _forms(word.replace("-", ""), lang):
-                key = fold(form)
+                key = fold(form, lang)
                 if term_of(key) != own and form != word.replace("-", ""):
                     continue  # an inflection that analyses to another term is not this word
                 out.setdefault(key, set()).update(others)

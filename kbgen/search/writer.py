@@ -55,11 +55,11 @@ class Analysis:
         if low in cache:
             out = cache[low]
         else:
-            folded = fold(low)
+            folded = fold(low, self.lang)
             if len(folded) < MIN_TOKEN or len(folded) > MAX_TOKEN or folded in self._stops:
                 out = None
             else:
-                out = fold(self._stem(low))
+                out = fold(self._stem(low), self.lang)
             if len(cache) < 500_000:
                 cache[low] = out
         self.surface[low] = out

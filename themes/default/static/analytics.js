@@ -85,6 +85,7 @@
     if (ds.kbId) ev.id = ds.kbId;
     if (ds.kbCategory) ev.category = ds.kbCategory;
     if (ds.kbType) ev.type = ds.kbType;
+    if (d.documentElement.lang) ev.lang = d.documentElement.lang;
     if (ds.kbSource) ev.source = ds.kbSource, ev.host = ds.kbHost, ev.visit = ds.kbVisit;
     for (const k of fields) {
       let v = props[k];

@@ -43,9 +43,13 @@
     }
     return out;
   }
+  // schema.py FOLD_BEFORE: German "ü" is typed "ue" as often, "ß" as "ss": both fold to the latter.
+  var FOLD_BEFORE = { de: { "\u00e4": "ae", "\u00f6": "oe", "\u00fc": "ue", "\u00df": "ss" }, pl: { "\u0142": "l" } }, foldMap = null;
   function fold(s) {
     s = s.toLowerCase();
-    return /^[\x00-\x7f]*$/.test(s) ? s : s.normalize("NFD").replace(MARKS, "");
+    if (/^[\x00-\x7f]*$/.test(s)) return s;
+    if (foldMap) s = s.replace(/[\u00e4\u00f6\u00fc\u00df\u0142]/g, function (c) { return foldMap[c] || c; });
+    return s.normalize("NFD").replace(MARKS, "");
   }
   function clen(s) { return Array.from(s).length; }
   function cmp(a, b) { return a < b ? -1 : a > b ? 1 : 0; }
@@ -110,6 +114,7 @@
     base = url.href.replace(/_search\/meta\.json(\?.*)?$/, "");
     loading = fetchJSON(url.href).then(function (meta) {
       var dir = new URL(".", url.href).href;
+      foldMap = FOLD_BEFORE[meta.language] || null;
       S = { dir: dir };
       if (meta.bundle) return fetchJSON(dir + meta.bundle).then(function (b) { S = setup(meta, b); S.dir = dir; });
       S = setup(meta, null); S.dir = dir;
