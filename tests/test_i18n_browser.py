@@ -89,7 +89,7 @@ def test_a_french_query_without_accents_and_with_a_typo_finds_the_french_article
     page = browser.new_page()  # type: ignore[attr-defined]
     try:
         page.goto(url + "/fr/search/?q=delai+rembourssement")
-        first = page.locator("[data-kb-search-page] a[href*='/fr/']").first
+        first = page.locator("[data-kb-search-page] a.kb-sr-page[href*='/fr/']").first
         first.wait_for()
         assert "/fr/retours/remboursements/delai-de-remboursement/" in first.get_attribute("href")
         assert page.locator("[data-kb-search-page] a[href*='/de/']").count() == 0

@@ -73,7 +73,7 @@ def test_each_language_has_its_own_pages_under_its_prefix(ml_site: Path) -> None
             assert (ml_site / lang / rel).is_file(), f"{lang}/{rel}"
     assert (ml_site / "fr/tags/remboursements/index.html").is_file()
     fr = (ml_site / "fr/retours/remboursements/delai-de-remboursement/index.html").read_text()
-    assert '<html lang="fr">' in fr and 'data-kb-base="/fr/"' in fr
+    assert '<html lang="fr" dir="ltr">' in fr and 'data-kb-base="/fr/"' in fr
     assert "<title>Quel est le délai de remboursement ? · Aide Northwind</title>" in fr
     assert 'href="/static/kb.css?v=' in fr  # the theme's files once, at the root
     assert not (ml_site / "fr/static").exists()
@@ -305,13 +305,13 @@ def test_popularity_and_report_are_per_language(ml_project: Path, tmp_path: Path
         'language = "en"\n', 'language = "en"\n\n[analytics]\nsources = [{type = "collector", path = "analytics.sqlite"}]\n'
     ))  # fmt: skip
     de = run_kbgen("report", "--lang", "de", cwd=project).stdout
-    assert "4 article views" in de, de  # 1 + 3: the 30 French views of the same article never count
+    assert "4 page views (4 of articles)" in de, de  # 1 + 3: the 30 French views of the same article never count
     assert "erstattung" in de and "remboursement" not in de and "Quel est" not in de
     assert de.index("Einen Artikel zurücksenden") < de.index("Wie lange dauert die Rückerstattung?")
     fr = run_kbgen("report", "--lang", "fr", cwd=project).stdout
-    assert "30 article views" in fr and "remboursement" in fr and "erstattung" not in fr
+    assert "30 page views (30 of articles)" in fr and "remboursement" in fr and "erstattung" not in fr
     en = run_kbgen("report", cwd=project).stdout
-    assert "5 article views" in en and "remboursement" not in en
+    assert "5 page views (5 of articles)" in en and "remboursement" not in en
     # The build: each language's popular articles from its own views.
     run_kbgen("build", cwd=project)
     home = (project / "site/de/index.html").read_text()

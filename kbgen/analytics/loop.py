@@ -188,19 +188,25 @@ def _article_key(article_id: str | None, url: str | None) -> str | None:
     return "path:" + norm if norm else None
 
 
-def _read(db_path: Path, since: int, until: int) -> Period:
-    """One period from one database: events from `since` − window to `until` + window, searches classified."""
+def _read(db_path: Path, since: int, until: int, lang: str = "") -> Period:
+    """One period from one database: events from `since` − window to `until` + window, searches classified.
+
+    `lang`: one language of a multilingual site, its events only ("en*": also those without a `lang`)."""
     window = LINK_WINDOW_MINUTES * 60_000
     period = Period(since, until)
     db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
     try:
+        where, params = "", (since - window, until + window)
+        if lang and any(row[1] == "lang" for row in db.execute("PRAGMA table_info(events)")):
+            where = " AND (lang = ?" + (" OR lang IS NULL)" if lang.endswith("*") else ")")
+            params += (lang.rstrip("*"),)
         _classify(period, db.execute(
-            """SELECT ts, name, coalesce(device, ''), query, results, url, id, page, helpful
+            f"""SELECT ts, name, coalesce(device, ''), query, results, url, id, page, helpful
                FROM events
-               WHERE ts >= ? AND ts < ? AND coalesce(device, '') != 'bot'
+               WHERE ts >= ? AND ts < ? AND coalesce(device, '') != 'bot'{where}
                  AND name IN ('search', 'search_click', 'contact_click', 'feedback', 'page_view')
                ORDER BY ts, seq""",
-            (since - window, until + window),
+            params,
         ), window)  # fmt: skip
     finally:
         db.close()
@@ -336,8 +342,9 @@ def build_loop(
     today: date | None = None,
 ) -> LoopData:
     """Failed searches, their groups, the to-do list and the gap re-check, from the collector databases."""
-    from .popularity import _base_path
+    from .popularity import _base_path, _language_filter
 
+    lang = _language_filter(config)[0]  # a multilingual site: this language's events only
     dbs = collector_databases(list(config.analytics.sources), Path(config.root))
     last = 0
     for path in dbs:
@@ -358,8 +365,8 @@ def build_loop(
     cur, prev = Period(since, until), Period(since - days * DAY_MS, since)
     for path in dbs:
         try:
-            cur = _merge(cur, _read(path, since, until))
-            prev = _merge(prev, _read(path, since - days * DAY_MS, since))
+            cur = _merge(cur, _read(path, since, until, lang))
+            prev = _merge(prev, _read(path, since - days * DAY_MS, since, lang))
         except sqlite3.DatabaseError:
             continue
     language = str(getattr(getattr(config, "search", None), "language", "") or "en")
