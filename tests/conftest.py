@@ -117,6 +117,15 @@ def serve_directory(root: Path) -> tuple[str, http.server.ThreadingHTTPServer]:
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
+# The sample is multilingual (content/en/, fr/, de/): a test about one language's machinery takes its English
+# content with the sample's configuration less [languages].
+SAMPLE_EN = ROOT / "content" / "en" if (ROOT / "content" / "en").is_dir() else ROOT / "content"
+
+
+def sample_toml_one_language() -> str:
+    return (ROOT / "kbgen.toml").read_text(encoding="utf-8").split("\n# Several languages", 1)[0] + "\n"
+
+
 @pytest.fixture(scope="session")
 def sample_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the repository's sample help centre (content/ + kbgen.toml)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES, ROOT, run_kbgen
+from conftest import FIXTURES, ROOT, SAMPLE_EN, run_kbgen, sample_toml_one_language
 from conftest import wait_for as _wait_for
 
 ARDUINO = FIXTURES / "arduino-help-center" / "content"
@@ -437,13 +437,13 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 def test_warm_build_is_byte_identical_to_a_cold_build(tmp_path: Path) -> None:
     warm = tmp_path / "warm"
-    shutil.copytree(ROOT / "content", warm / "content")
-    shutil.copy(ROOT / "kbgen.toml", warm / "kbgen.toml")
+    shutil.copytree(SAMPLE_EN, warm / "content")  # one language: page-by-page reuse is per language
+    (warm / "kbgen.toml").write_text(sample_toml_one_language())
     run_kbgen("build", cwd=warm)
     article = next(p for p in (warm / "content").rglob("*.md") if p.name != "_index.md")
     article.write_text(article.read_text() + "\n\nOne more sentence about refunds.\n")
     second = run_kbgen("build", cwd=warm)
-    write(warm, "kbgen.toml", 'theme = "custom"\n' + (ROOT / "kbgen.toml").read_text())
+    write(warm, "kbgen.toml", 'theme = "custom"\n' + sample_toml_one_language())
     write(
         warm,
         "themes/custom/templates/article.html",

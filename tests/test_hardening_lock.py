@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen
+from conftest import SAMPLE_EN, run_kbgen, sample_toml_one_language
 from conftest import free_port as _free_port
 from conftest import wait_for as _wait_for
 
@@ -111,10 +111,11 @@ def release(proc: subprocess.Popen[str]) -> tuple[str, str]:
 
 
 def make_project(root: Path) -> Path:
-    """The repository's sample help centre (about a hundred pages)."""
+    """The repository's sample help centre in English (about a hundred pages; one language: serve's
+    search worker and page-by-page rebuilds are what these tests stop)."""
     root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "content", root / "content")
-    shutil.copy(ROOT / "kbgen.toml", root / "kbgen.toml")
+    shutil.copytree(SAMPLE_EN, root / "content")
+    (root / "kbgen.toml").write_text(sample_toml_one_language(), encoding="utf-8")
     return root
 
 

@@ -122,7 +122,7 @@ def test_config_errors_with_markup_and_controls_are_printed_as_text(
 def test_file_names_in_build_errors_carry_no_terminal_controls(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "content", tmp_path / "content")
     shutil.copy(ROOT / "kbgen.toml", tmp_path / "kbgen.toml")
-    bad = tmp_path / "content" / "orders" / "evil\x1b]8;;https:__evil.example\x07[bold red]name.md"
+    bad = tmp_path / "content" / "en" / "orders" / "evil\x1b]8;;https:__evil.example\x07[bold red]name.md"
     bad.write_text("---\ntitle: [unclosed\n---\nbody\n", encoding="utf-8")
     # A file name holding control characters is skipped with a warning (an error with --strict), named as text.
     proc = run_kbgen("build", "--strict", cwd=tmp_path, check=False)
@@ -405,7 +405,7 @@ def test_front_matter_and_file_names_reach_search_and_check_output_without_contr
     shutil.copytree(ROOT / "content", tmp_path / "content")
     shutil.copy(ROOT / "kbgen.toml", tmp_path / "kbgen.toml")
     name = "zebra-[bold]-guide.md"  # markup in the name (a name with control characters is not published)
-    (tmp_path / "content" / "orders" / name).write_text(
+    (tmp_path / "content" / "en" / "orders" / name).write_text(
         '---\ntitle: "Zebra \\e]8;;https://evil.example\\aguide\\e]8;;\\a \\e[2J[bold]striped\\u202e"\n'
         "---\nZebra parcels are striped.\n",  # no description: `kbgen check` names the file
         encoding="utf-8",

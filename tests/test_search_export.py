@@ -41,7 +41,7 @@ def test_cli_json_queries_and_missing_index(sample_site: Path, tmp_path: Path) -
     assert len(out["results"]) == 3
     top = out["results"][0]
     assert set(top) >= {"title", "url", "anchor", "score", "source"}
-    assert (project / "content" / top["source"]).is_file()
+    assert (project / "content" / "en" / top["source"]).is_file()  # the sample's default language
     human = run_kbgen("search", "refund", cwd=project).stdout
     assert "1. " in human and "/returns-refunds/" in human
     (tmp_path / "kbgen.toml").write_text('title = "x"\n', encoding="utf-8")
@@ -81,7 +81,7 @@ def test_sharded_layout_in_the_browser(sample_project: Path, tmp_path: Path, bro
     from kbgen.content import LoadOptions, load_library
 
     config = load_config(sample_project / "kbgen.toml")
-    library = load_library(config.content_path, LoadOptions()).library
+    library = load_library(config.content_path / "en", LoadOptions()).library  # the sample's English
     settings = SearchSettings(language="en", shard_threshold=10)
     site = tmp_path / "site"
     (site / "static").mkdir(parents=True)

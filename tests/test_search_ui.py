@@ -240,7 +240,7 @@ def help_site(sample_project: Path, tmp_path_factory: pytest.TempPathFactory) ->
     src = tmp_path_factory.mktemp("help-src")
     shutil.copytree(sample_project, src, dirs_exist_ok=True)
     shutil.rmtree(src / "site", ignore_errors=True)
-    (src / "content" / "orders" / "zanzibar-gift-wrap.md").write_text(
+    (src / "content" / "en" / "orders" / "zanzibar-gift-wrap.md").write_text(
         f'---\ntitle: "{MARKUP_TITLE}"\ndescription: "Zanzibar wrapping."\n---\n\n'
         "Zanzibar gift wrap is available at checkout.\n\n## Zanzibar ribbons\n\nPick a Zanzibar ribbon colour.\n",
         encoding="utf-8",

@@ -50,6 +50,8 @@ def pages(sample_site: Path) -> dict[str, str]:
     for f in sorted(sample_site.rglob("index.html")):
         html = f.read_text(encoding="utf-8")
         rel = f.parent.relative_to(sample_site).as_posix()
+        if rel.split("/")[0] in ("fr", "de"):  # the sample's other languages: its English pages
+            continue
         url = "/" if rel == "." else f"/{rel}/"
         kind = _kind(html)
         if kind == "article":

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen
+from conftest import SAMPLE_EN, run_kbgen
 from test_theme import _goto, pages  # noqa: F401  (the fixture is used by name)
 
 KINDS = ("home", "category", "section", "article", "faq", "search", "404")
@@ -17,7 +17,7 @@ KINDS = ("home", "category", "section", "article", "faq", "search", "404")
 def _toml(tmp_path: Path, extra: str) -> Path:
     import shutil
 
-    shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copytree(SAMPLE_EN, tmp_path / "content")
     (tmp_path / "kbgen.toml").write_text('title = "T"\n' + extra, encoding="utf-8")
     return tmp_path
 

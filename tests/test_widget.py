@@ -411,6 +411,7 @@ def test_a_foreign_site_framing_the_panel_gets_no_messages_through(browser: Any,
 def test_bad_widget_config_names_the_key_and_publishes_nothing(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "content", tmp_path / "content")
     base = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    (tmp_path / "kbgen.toml").write_text(base, encoding="utf-8")
     run_kbgen("build", cwd=tmp_path)
     before = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "site").rglob("*"))
     on = '[widget]\nenabled = true\nhosts = ["https://a.example"]\n[[widget.suggest]]\n'
