@@ -249,9 +249,9 @@ def run(overlap: bool, keep: bool = False) -> tuple[int, float, dict[str, Any], 
     from kbgen.analytics.collector import Collector
 
     tmp = Path(tempfile.mkdtemp())
-    shutil.copytree(ROOT / "content", tmp / "content")
+    shutil.copytree(ROOT / "content" / "en" if (ROOT / "content" / "en").is_dir() else ROOT / "content", tmp / "content")
     (tmp / "content" / NEW_ARTICLE).write_text(NEW_ARTICLE_TEXT, encoding="utf-8")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8").split("\n# Several languages", 1)[0]
     toml += '\n[analytics]\nsources = [{type = "collector", path = "a.sqlite"}]\n'
     (tmp / "kbgen.toml").write_text(toml, encoding="utf-8")
     clock = Clock()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, run_kbgen
+from conftest import SAMPLE_EN, run_kbgen, sample_toml_one_language
 from test_analytics_browser import DESKTOP_UA, beacon_site, recorder, stored, wait_for  # noqa: F401 - the fixture
 from test_analytics_importers import make_collector_db
 
@@ -81,7 +81,7 @@ def test_keyboard_only_no_then_reason_and_text_is_one_cleaned_event(
     project = db.parent
     out = run_kbgen("report", "--source", f"collector:{db}", "--html", "r.html", cwd=project).stdout
     assert "What was missing" in out and "didn't answer my question 1" in out
-    assert "(content/returns-refunds/returns/return-policy.md) — 1" in out  # the file to fix
+    assert "(content/en/returns-refunds/returns/return-policy.md) — 1" in out  # the file to fix
     assert "[red]loud[/red]" in out  # rich markup in a customer's text is shown as it is
     html = (project / "r.html").read_text(encoding="utf-8")
     assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
@@ -173,8 +173,8 @@ def test_the_collector_cleans_and_bounds_the_text_again() -> None:
 
 
 def test_report_counts_reasons_per_article_and_escapes_what_the_database_holds(tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_EN, tmp_path / "content")
+    toml = sample_toml_one_language()
     toml += '\n[analytics]\nsources = [{type = "collector", path = "analytics.sqlite"}]\n'
     (tmp_path / "kbgen.toml").write_text(toml, encoding="utf-8")
     t0 = 1_786_000_000_000

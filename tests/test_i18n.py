@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen, serve_directory, wait_for
+from conftest import ROOT, SAMPLE_EN, run_kbgen, sample_toml_one_language, serve_directory, wait_for
 
 from kbgen.i18n import PLURAL_CATEGORIES, locale_for, plural_categories, ui_language
 from kbgen.render import Theme
@@ -156,8 +156,8 @@ def test_direction_and_region_tags(tmp_path: Path) -> None:
 
 
 def _project(tmp_path: Path, language: str) -> Path:
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_EN, tmp_path / "content")
+    toml = sample_toml_one_language()
     toml = re.sub(r'(?m)^language = "en"$', f'language = "{language}"', toml, count=1)
     assert f'language = "{language}"' in toml
     (tmp_path / "kbgen.toml").write_text(toml, encoding="utf-8")

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, free_port, run_kbgen, serve_directory, wait_for
+from conftest import (
+    ROOT,
+    SAMPLE_EN,
+    free_port,
+    run_kbgen,
+    sample_toml_one_language,
+    serve_directory,
+    wait_for,
+)
 
 from kbgen.analytics.collector import Collector
 
@@ -119,10 +127,10 @@ def month(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[di
     import uvicorn
 
     tmp = tmp_path_factory.mktemp("loop")
-    shutil.copytree(ROOT / "content", tmp / "content")
+    shutil.copytree(SAMPLE_EN, tmp / "content")
     (tmp / "content" / sim.NEW_ARTICLE).write_text(sim.NEW_ARTICLE_TEXT, encoding="utf-8")
     port = free_port()
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8") + (
+    toml = sample_toml_one_language() + (
         '\n[analytics]\nsources = [{type = "collector", path = "a.sqlite"}]\n'
         f'[analytics.beacon]\nurl = "http://127.0.0.1:{port}/collect"\n'
     )

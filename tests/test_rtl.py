@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen, serve_directory
+from conftest import SAMPLE_EN, run_kbgen, sample_toml_one_language, serve_directory
 
 PAGES = {
     "home": "/",
@@ -37,8 +37,8 @@ OUTSIDE_JS = """(w) => [...document.querySelectorAll('body *')].filter(e => {
 
 
 def _build(tmp: Path, language: str) -> Path:
-    shutil.copytree(ROOT / "content", tmp / "content")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_EN, tmp / "content")
+    toml = sample_toml_one_language()
     toml = re.sub(r'(?m)^language = "en"$', f'language = "{language}"', toml, count=1)  # the UI, not [search]
     (tmp / "kbgen.toml").write_text(toml, encoding="utf-8")
     run_kbgen("build", cwd=tmp)
@@ -155,8 +155,8 @@ def test_breadcrumb_and_search_read_right_to_left(browser, arabic_url: str) -> N
 def test_widget_panels_in_every_language(tmp_path: Path) -> None:
     """The help widget's panel exists in each interface language (data-kb-lang), RTL ones with dir="rtl", and
     its labels ("Was this helpful?", the launcher) come from that language's strings."""
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_EN, tmp_path / "content")
+    toml = sample_toml_one_language()
     (tmp_path / "kbgen.toml").write_text(
         toml + '\n[widget]\nenabled = true\nhosts = ["https://shop.example"]\n'
     )

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, run_kbgen
+from conftest import FIXTURES, SAMPLE_EN, run_kbgen, sample_toml_one_language
 
 from kbgen.content.frontmatter import read_source
 
@@ -67,11 +67,11 @@ def test_each_translation_matches_its_english_source(lang: str) -> None:
     problems = []
     for path in _files(lang):
         rel = path.relative_to(TRANSLATIONS / lang)
-        english_path = ROOT / "content" / rel
+        english_path = SAMPLE_EN / rel
         if not english_path.is_file():
             problems.append(f"{rel}: no English source content/{rel}")
             continue
-        tr, en = _read(path, TRANSLATIONS / lang), _read(english_path, ROOT / "content")
+        tr, en = _read(path, TRANSLATIONS / lang), _read(english_path, SAMPLE_EN)
         for key in SAME_KEYS:
             if tr.meta.get(key) != en.meta.get(key):
                 problems.append(
@@ -142,9 +142,9 @@ def test_translations_are_really_in_their_language(lang: str) -> None:
 def test_a_site_built_from_the_translations(tmp_path: Path, lang: str, date_text: str) -> None:
     """The translated files laid over the English sample and built in that language: no problem reported, every
     link resolves (untranslated pages are still there in English), and the pages read in that language."""
-    shutil.copytree(ROOT / "content", tmp_path / "content")
+    shutil.copytree(SAMPLE_EN, tmp_path / "content")
     shutil.copytree(TRANSLATIONS / lang, tmp_path / "content", dirs_exist_ok=True)
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    toml = sample_toml_one_language()
     toml = re.sub(r'(?m)^language = "en"$', f'language = "{lang}"', toml)  # the UI and the search analysis
     (tmp_path / "kbgen.toml").write_text(toml, encoding="utf-8")
     proc = run_kbgen("build", "--strict", cwd=tmp_path)  # a broken link or image is an error

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen, serve_directory
+from conftest import SAMPLE_EN, run_kbgen, sample_toml_one_language, serve_directory
 
 from kbgen.analytics.collector import COLUMNS, FIELD_COLUMNS, connect
 
@@ -39,8 +39,8 @@ def click(query: str, url: str, day: int, minute: int = 0) -> dict[str, object]:
 
 def project(tmp_path: Path, search_extra: str = "") -> Path:
     dest = tmp_path / "help"
-    shutil.copytree(ROOT / "content", dest / "content")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_EN, dest / "content")
+    toml = sample_toml_one_language()
     toml = toml.replace("[search]\n", "[search]\n" + search_extra, 1)
     toml += '\n[analytics]\nsources = [{type = "collector", path = "analytics.sqlite"}]\n'
     (dest / "kbgen.toml").write_text(toml, encoding="utf-8")

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen, serve_directory
+from conftest import SAMPLE_EN, run_kbgen, sample_toml_one_language, serve_directory
 
 from kbgen.brand import DARK_TEXT, WHITE, contrast, on_colour, parse_colour, parse_hours
 
@@ -23,8 +23,8 @@ CLS_JS = """() => new Promise(done => {
 
 
 def _project(tmp_path: Path, brand: str = "", extra: str = "") -> Path:
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_EN, tmp_path / "content")
+    toml = sample_toml_one_language()
     if brand:
         toml = toml.replace('[brand]\nbrand_color = "#0b5cad"\n', "[brand]\n" + brand)
     (tmp_path / "kbgen.toml").write_text(toml + extra, encoding="utf-8")

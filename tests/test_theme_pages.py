@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen, serve_directory
+from conftest import SAMPLE_EN, run_kbgen, sample_toml_one_language, serve_directory
 from test_theme import _goto
 
 CATEGORY = "/returns-refunds/"
@@ -22,8 +22,8 @@ def viewed_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample with page views in which the category's last article is by far the most viewed, and one section
     whose title is too long for a phone's breadcrumb."""
     root = tmp_path_factory.mktemp("viewed")
-    shutil.copytree(ROOT / "content", root / "content")
-    toml = (ROOT / "kbgen.toml").read_text(encoding="utf-8")
+    shutil.copytree(SAMPLE_EN, root / "content")
+    toml = sample_toml_one_language()
     toml += '\n[analytics]\nsources = [{type = "plausible", path = "pages.csv"}]\n'
     (root / "kbgen.toml").write_text(toml, encoding="utf-8")
     (root / "pages.csv").write_text(
