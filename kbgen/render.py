@@ -621,6 +621,9 @@ def _top_articles(category: Any, limit: int = 3) -> list[Article]:
     """A category's `limit` most viewed articles (else promoted, else in order), sections included."""
     from .content.model import popularity_key
 
+    ranked = getattr(category, "ranked_articles", None)
+    if ranked is not None:  # computed once per category, not once per page
+        return ranked[:limit]
     every = list(category.articles or []) + [a for s in getattr(category, "sections", None) or [] for a in s.articles or []]
     return sorted(every, key=popularity_key)[:limit]
 
@@ -642,9 +645,29 @@ def _related_articles(article: Article, limit: int = 5) -> list[Article]:
     if cat is None:
         return []
     own = {a.url for a in (article.section.articles if article.section else cat.articles)}
-    others = [a for a in _top_articles(cat, 10**6) if a.url not in own and a.url != article.url]
-    tags = {t.casefold() for t in article.tags}
-    return sorted(others, key=lambda a: (-len(tags & {t.casefold() for t in a.tags}), popularity_key(a)))[:limit]
+    own.add(article.url)
+    ranked: list[Article] = _top_articles(cat, 10**9)
+    by_tag = getattr(cat, "articles_by_tag", None)
+    if by_tag is None:
+        tags = {t.casefold() for t in article.tags}
+        others = [a for a in ranked if a.url not in own]
+        return sorted(others, key=lambda a: (-len(tags & {t.casefold() for t in a.tags}), popularity_key(a)))[:limit]
+    # The same order as sorting every other article by (shared tags desc, popularity) — without doing so for
+    # each page (that was quadratic in the category's size): those sharing tags first, then the most viewed.
+    shared: dict[int, tuple[int, Article]] = {}
+    for tag in {t.casefold() for t in article.tags}:
+        for a in by_tag.get(tag, ()):
+            if a.url not in own:
+                shared[id(a)] = (shared[id(a)][0] + 1 if id(a) in shared else 1, a)
+    rank_of = cat.rank_of
+    best = sorted(shared.items(), key=lambda kv: (-kv[1][0], rank_of[kv[0]]))[:limit]
+    picked = [a for _, (_, a) in best]
+    for a in ranked:
+        if len(picked) >= limit:
+            break
+        if a.url not in own and id(a) not in shared:
+            picked.append(a)
+    return picked
 
 
 def _alias_output(alias: str) -> str:

@@ -120,13 +120,34 @@ class Category(Section):
         return len(self.all_articles)
 
     @cached_property
+    def ranked_articles(self) -> list[Article]:
+        """Every article of the category, sections included: most viewed first (when analytics data exists),
+        then promoted, then in order."""
+        return sorted(self.all_articles, key=popularity_key)
+
+    @cached_property
     def top_articles(self) -> list[Article]:
         """Most viewed first (when analytics data exists), then promoted, then in order."""
-        return sorted(self.all_articles, key=popularity_key)[:5]
+        return self.ranked_articles[:5]
+
+    @cached_property
+    def rank_of(self) -> dict[int, int]:
+        """id(article) → its place in `ranked_articles`."""
+        return {id(a): i for i, a in enumerate(self.ranked_articles)}
+
+    @cached_property
+    def articles_by_tag(self) -> dict[str, list[Article]]:
+        """Casefolded tag → the category's articles with it, in `ranked_articles` order."""
+        out: dict[str, list[Article]] = {}
+        for a in self.ranked_articles:
+            for tag in {t.casefold() for t in a.tags}:
+                out.setdefault(tag, []).append(a)
+        return out
 
     def forget(self) -> None:
         """Drop the computed lists after the articles changed (incremental rebuilds)."""
-        for name in ("all_articles", "article_count", "top_articles"):
+        for name in ("all_articles", "article_count", "ranked_articles", "top_articles", "rank_of",
+                     "articles_by_tag"):
             self.__dict__.pop(name, None)
 
 
