@@ -78,8 +78,6 @@ def learn_words(
     data: Any, library: Any, config: Any, problems: list[Problem] | None = None
 ) -> dict[str, list[LearnedWord]]:
     """article id → its learned words (best first), from `data` (an `AnalyticsData`)."""
-    from .popularity import Resolver, _base_path
-
     search = _get(config, "search")
     problems = problems if problems is not None else []
     if not _get(search, "learn", True):
@@ -94,7 +92,7 @@ def learn_words(
 
     skip = set(stop_words(lang)) | set(fillers(lang))
     site_block = {w.casefold() for g in (_get(search, "learn_block", []) or []) for w in _words(str(g))}
-    resolver = Resolver(library, _base_path(config))
+    resolver = data.resolver  # popularity.load_analytics's: the same matching of paths to articles
     word_total: Counter[str] = Counter()  # word → clicks of searches with it
     pair_clicks: Counter[tuple[str, str]] = Counter()  # (word, article id) → clicks
     pair_days: dict[tuple[str, str], set[str]] = defaultdict(set)

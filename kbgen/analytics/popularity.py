@@ -212,6 +212,7 @@ class AnalyticsData:
     unmatched: Counter[str] = field(default_factory=Counter)  # path → views that matched no page
     page_views: int = 0  # views of non-article pages (home, categories, search)
     window_days: int = DEFAULT_WINDOW_DAYS
+    resolver: Any = None  # the Resolver that matched the sources' paths and titles to articles (learn.py reuses it)
 
     @property
     def problems(self) -> list[Problem]:
@@ -262,9 +263,8 @@ def load_analytics(
         result = read_source(source, root, days)
         data.sources.append(result)
         data.stats.merge(result.stats)
-    resolve(
-        data, Resolver(library, _base_path(config), str(_get(config, "title", "") or ""), foreign, own_only)
-    )
+    data.resolver = Resolver(library, _base_path(config), str(_get(config, "title", "") or ""), foreign, own_only)
+    resolve(data, data.resolver)
     return data
 
 
