@@ -203,6 +203,9 @@ def test_search_per_language_with_its_stemmer_and_folding(ml_site: Path, ml_proj
         assert _search(ml_project, "de", q)[:1] == [want], q
     # English stays English: the French words are not in its index.
     assert _search(ml_project, "en", "remboursement") == []
+    # The address printed for a person is the page's, with its language's prefix.
+    human = run_kbgen("search", "--lang", "fr", "delai rembourssement", cwd=ml_project).stdout
+    assert "/fr/retours/remboursements/delai-de-remboursement/" in human.splitlines()[1]
     result = run_kbgen("search", "--lang", "it", "x", cwd=ml_project, check=False)
     assert result.returncode == 2 and "not in [languages]" in result.stderr
 

@@ -37,7 +37,8 @@ def _result_rows(answer: Answer, content_dir: Path | None) -> list[dict[str, Any
     return rows
 
 
-def _print_human(answer: Answer) -> None:
+def _print_human(answer: Answer, prefix: str = "") -> None:
+    """`prefix`: a language's path on a multilingual site ("/fr"), so the address printed is the page's."""
     if not answer.pages:
         click.echo(f"No results for {answer.query!r}.")
         if answer.did_you_mean:
@@ -45,7 +46,7 @@ def _print_human(answer: Answer) -> None:
         return
     for i, page in enumerate(answer.pages, 1):
         hit = page.best
-        where = hit.url + (f"#{hit.anchor}" if hit.anchor else "")
+        where = prefix + hit.url + (f"#{hit.anchor}" if hit.anchor else "")
         title = hit.title + (f" › {hit.heading}" if hit.heading else "")
         # Titles, headings and file names come from front matter and the content folder: no terminal controls.
         click.echo(for_terminal(f"{i:>2}. {title}  [{hit.score:.2f}]", one_line=True))
@@ -112,6 +113,7 @@ def search_cmd(
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     index_dir = Path(config.cache_path) / "index"
+    prefix = ""  # a multilingual site: the language's path, printed before each page's
     if len(config.languages) > 1 or lang:  # kbgen/i18n.py: one index per language
         from ..languages import language_sites
 
@@ -122,6 +124,7 @@ def search_cmd(
             click.echo(for_terminal(f"error: --lang {code!r} is not in [languages] (known: {known})"), err=True)
             sys.exit(2)
         config = sites[code].config
+        prefix = ("/" + sites[code].prefix) if getattr(sites[code], "prefix", "") else ""
         index_dir = Path(config.cache_path) / f"lang-{code}" / "index"
     try:
         index = SearchIndex(index_dir)
@@ -151,7 +154,7 @@ def search_cmd(
                     click.echo(json.dumps(out, ensure_ascii=False))
                 else:
                     click.echo(f"# {q}")
-                    _print_human(ans)
+                    _print_human(ans, prefix)
             return
         assert query is not None
         ans = index.search(query, limit=limit, category=category, prefix=not no_prefix)
@@ -161,7 +164,7 @@ def search_cmd(
                 out["did_you_mean"] = ans.did_you_mean
             click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         else:
-            _print_human(ans)
+            _print_human(ans, prefix)
 
 
 def _check(index: SearchIndex, path: Path, min_mrr: float, fmt: str, prefix: bool) -> None:
