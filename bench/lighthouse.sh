@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lighthouse (mobile configuration) on the sample site's home, an article and an FAQ page, served on
+# Lighthouse (mobile configuration) on the sample site's home, a category, an article, an FAQ, the search page and the French home, served on
 # 127.0.0.1, with Debian's Chromium. Run by hand: bash bench/lighthouse.sh  (writes bench/_work/lighthouse/)
 # RUNS=3 bash bench/lighthouse.sh  runs each page 3 times and prints the median of each score (and of TBT).
 set -euo pipefail
@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 py=${PYTHON:-python}
 [ -x .venv/bin/python ] && [ -z "${PYTHON:-}" ] && py=$PWD/.venv/bin/python
 runs=${RUNS:-1}
+read -r -a PAGES <<< "${LH_PAGES:-/ /orders/ /orders/tracking/track-your-order/ /returns-refunds/returns/returns-faq/ /search/?q=refund /fr/}"
 work=bench/_work/lighthouse
 mkdir -p "$work"
 if [ ! -x "$work/node_modules/.bin/lighthouse" ]; then
@@ -23,7 +24,7 @@ sleep 1
 export CHROME_PATH=/usr/bin/chromium
 echo "| page | performance | accessibility | best practices | SEO | TBT ms | runs |"
 echo "|---|---:|---:|---:|---:|---:|---:|"
-for path in / /orders/tracking/track-your-order/ /returns-refunds/returns/returns-faq/; do
+for path in "${PAGES[@]}"; do
   outs=()
   for i in $(seq "$runs"); do
     out="$work/report-$(echo "$path" | tr '/' '_')-$i.json"

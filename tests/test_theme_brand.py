@@ -116,7 +116,7 @@ def test_announcement_expires_and_links(tmp_path: Path) -> None:
         assert ("Holiday returns extended" in html) == shown, expires
         if shown:
             assert f'data-kb-expires="{expires}"' in html
-            assert '<a href="/returns-refunds/returns/holiday-returns-extension/">Read more</a>' in html
+            assert '<a href="/returns-refunds/returns/holiday-returns-extension/">See the details</a>' in html
     # the one-line form still works
     (root / "kbgen.toml").write_text('announcement = "One line."\n' + toml[toml.index("[brand]"):].replace(
         toml[toml.index("[announcement]"):toml.index("\n[", toml.index("[announcement]") + 1)], ""), encoding="utf-8")  # fmt: skip

@@ -3,6 +3,7 @@
  * light/dark choice. */
 (d => {
   d.classList.add('js');
+  if (/[?&]q=[^&]/.test(location.search)) d.classList.add('kb-q'); // results on their way: space kept for them
   try {
     const t = localStorage.getItem('kb-theme');
     if (t === 'dark' || t === 'light') d.setAttribute('data-theme', t);
