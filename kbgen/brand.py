@@ -1,5 +1,5 @@
 """Branding that the build computes: text colours that meet WCAG AA on the brand colours, the brand font
-(a system stack or a self-hosted file: @font-face with font-display: swap), the home hero image, and the
+(a system stack or a self-hosted file: @font-face with font-display: optional), the home hero image, and the
 contact block's machine-readable opening hours ("open now" is computed in the browser by kb.js).
 
 Everything here is written into static/_brand.css or data attributes: nothing inline, so the theme stays
@@ -187,7 +187,7 @@ def brand_css(config: Any, url: Callable[[str], str]) -> str:
         fmt = FONT_FORMATS[file.rsplit(".", 1)[1].lower()]
         out.append(
             f'@font-face{{font-family:kb-brand;src:url("{url("/" + file)}") format("{fmt}");'
-            "font-weight:100 900;font-style:normal;font-display:swap}"
+            "font-weight:100 900;font-style:normal;font-display:optional}"
         )
     if brand.hero_image:
         href = brand.hero_image if "://" in brand.hero_image else url("/" + brand.hero_image.lstrip("/"))

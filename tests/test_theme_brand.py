@@ -1,6 +1,6 @@
 """Branding (issue 18): text on the brand colour computed to meet WCAG AA (and a warning naming the key when
 the colour itself cannot carry it), `[brand] font` (a system stack or a self-hosted file: @font-face with
-font-display: swap, preloaded, no layout shift), `hero_image`, `logo_dark`, the `[announcement]` table with a
+font-display: optional, preloaded, no layout shift), `hero_image`, `logo_dark`, the `[announcement]` table with a
 link and an expiry date, and the contact block's "open now" computed in the browser from the hours."""
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def test_self_hosted_font_hero_image_and_dark_logo(browser, tmp_path: Path) -> N
         (root / "static" / name).write_text(svg.format(fill), encoding="utf-8")
     run_kbgen("build", cwd=root)
     css = (root / "site" / "static" / "_brand.css").read_text()
-    assert "font-display:swap" in css and 'url("/static/fonts/brand.ttf")' in css
+    assert "font-display:optional" in css and 'url("/static/fonts/brand.ttf")' in css
     html = (root / "site" / "index.html").read_text()
     assert '<link rel="preload" href="/static/fonts/brand.ttf" as="font" crossorigin>' in html
     url, server = serve_directory(root / "site")
