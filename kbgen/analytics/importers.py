@@ -47,6 +47,7 @@ __all__ = [
     "DATE_FORMATS",
     "KINDS",
     "METRICS",
+    "collector_databases",
     "SOURCE_TYPES",
     "SourceResult",
     "Stats",
@@ -1743,3 +1744,17 @@ def read_sources(sources: Iterable[Any], root: Path, window_days: int = 90) -> I
 
 def utc_day(ms: int) -> date:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date()
+
+
+def collector_databases(sources: list[Any], root: Path) -> list[Path]:
+    """The existing collector database files among `sources` (dicts or config objects), relative to `root`."""
+    out = []
+    for src in sources:
+        get = src.get if isinstance(src, dict) else lambda k, s=src: getattr(s, k, "")
+        if get("type") != "collector" or not get("path"):
+            continue
+        path = Path(get("path"))
+        path = path if path.is_absolute() else root / path
+        if path.is_file():
+            out.append(path)
+    return out

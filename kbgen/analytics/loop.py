@@ -36,7 +36,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .importers import normalize_path, week_of
+from .importers import collector_databases, normalize_path, week_of
 
 __all__ = [
     "FAILURE_KINDS",
@@ -45,7 +45,6 @@ __all__ = [
     "LoopData",
     "Period",
     "build_loop",
-    "collector_databases",
     "group_key",
     "queries_out",
 ]
@@ -59,19 +58,6 @@ FAILURE_KINDS = ("zero_results", "contact", "no_vote", "abandoned")
 # rest (a long tail of one-off searches) are grouped by their exact terms only.
 MAX_GROUP_KEYS = 1500
 DAY_MS = 86_400_000
-
-
-def collector_databases(sources: list[Any], root: Path) -> list[Path]:
-    out = []
-    for src in sources:
-        get = src.get if isinstance(src, dict) else lambda k, s=src: getattr(s, k, "")
-        if get("type") != "collector" or not get("path"):
-            continue
-        path = Path(get("path"))
-        path = path if path.is_absolute() else root / path
-        if path.is_file():
-            out.append(path)
-    return out
 
 
 # -- query groups ----------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..termsafe import for_terminal
 from .events import REASONS
+from .importers import collector_databases
 
 LABELS = {
     "outdated": "out of date",
@@ -24,20 +25,6 @@ LABELS = {
 }
 EXAMPLES = 3  # texts shown per article
 _MAX_SHOWN = 300  # characters of a text shown (the collector stores at most 300)
-
-
-def _connect(src: Any, root: Path) -> sqlite3.Connection | None:
-    get = src.get if isinstance(src, dict) else lambda k, s=src: getattr(s, k, "")
-    if get("type") != "collector" or not get("path"):
-        return None
-    path = Path(get("path"))
-    path = path if path.is_absolute() else root / path
-    if not path.is_file():
-        return None
-    try:
-        return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:
-        return None
 
 
 def feedback_reasons(
@@ -52,9 +39,10 @@ def feedback_reasons(
     when no collector database has `feedback_reason` events."""
     by_url: dict[str, dict[str, Any]] = {}
     measured = False
-    for src in sources:
-        db = _connect(src, root)
-        if db is None:
+    for path in collector_databases(sources, root):
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error:
             continue
         try:
             (last,) = db.execute("SELECT max(ts) FROM events WHERE name = 'feedback_reason'").fetchone()

@@ -20,7 +20,7 @@ from typing import Any
 from ..atomic import write_atomic
 from ..config import is_css_color
 from ..termsafe import for_terminal
-from .importers import METRICS
+from .importers import METRICS, collector_databases
 from .popularity import AnalyticsData
 from .reasons import print_reasons, reasons_html
 
@@ -962,14 +962,7 @@ def widget_deflection(sources: list[Any], root: Path, window_days: int, top: int
     rate. `measured` is False when no collector database has widget events to read."""
     counts: dict[str, list[int]] = {}
     measured = False
-    for src in sources:
-        get = src.get if isinstance(src, dict) else lambda k, s=src: getattr(s, k, "")
-        if get("type") != "collector" or not get("path"):
-            continue
-        path = Path(get("path"))
-        path = path if path.is_absolute() else root / path
-        if not path.is_file():
-            continue
+    for path in collector_databases(sources, root):
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         except sqlite3.Error:
