@@ -760,18 +760,11 @@ class BuildSession:
             self.config = previous_config
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        self.generation += 1
-        final = self.out_root / f"build-{self.generation}"
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-        old, self.output = self.output, final
+        final, old = self._publish(staging)
         self.theme, self.library, self.renderer, self.details = theme, library, renderer, details
         self.problems = [p for p in problems if p.level != "error"]
         self.timings = timings
-        for stale in self.out_root.glob("build-*"):
-            if stale not in (final, old):
-                shutil.rmtree(stale, ignore_errors=True)
+        self._drop_stale(final, old)
         return final
 
     def _full_languages(self, config: Config, theme: Theme, timings: dict[str, float]) -> Path:
@@ -786,19 +779,28 @@ class BuildSession:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        final, old = self._publish(staging)
+        self.config, self.theme, self.library, self.renderer, self.details = config, theme, result.library, None, None
+        self.problems = [p for p in result.problems if p.level != "error"]
+        self.timings = timings
+        self._drop_stale(final, old)
+        return final
+
+    def _publish(self, staging: Path) -> tuple[Path, Path | None]:
+        """The staged preview becomes the next numbered folder and the one served: (new, previous)."""
         self.generation += 1
         final = self.out_root / f"build-{self.generation}"
         if final.exists():
             shutil.rmtree(final)
         staging.rename(final)
         old, self.output = self.output, final
-        self.config, self.theme, self.library, self.renderer, self.details = config, theme, result.library, None, None
-        self.problems = [p for p in result.problems if p.level != "error"]
-        self.timings = timings
+        return final, old
+
+    def _drop_stale(self, final: Path, old: Path | None) -> None:
+        """Remove the numbered folders other than the new one and the one served until now."""
         for stale in self.out_root.glob("build-*"):
             if stale not in (final, old):
                 shutil.rmtree(stale, ignore_errors=True)
-        return final
 
     @staticmethod
     def site_static_files(

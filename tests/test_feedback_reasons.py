@@ -202,10 +202,9 @@ def test_report_counts_reasons_per_article_and_escapes_what_the_database_holds(t
 def test_collector_accepts_the_event_over_http(tmp_path: Path) -> None:
     """Through the real collector app on 127.0.0.1: stored with its own columns."""
     import threading
-    import time
 
     import uvicorn
-    from conftest import free_port
+    from conftest import free_port, wait_for
 
     from kbgen.analytics.collector import Collector
 
@@ -215,9 +214,7 @@ def test_collector_accepts_the_event_over_http(tmp_path: Path) -> None:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: server.started, 10)
     try:
         body = json.dumps({"name": "feedback_reason", "page": ARTICLE, "url": ARTICLE, "reason": "unclear",
                            "comment": "call me on +44 20 7946 0958"}).encode()  # fmt: skip
