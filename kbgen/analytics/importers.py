@@ -1615,8 +1615,11 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
     if lang and re.fullmatch(r"[A-Za-z0-9-]{2,35}\*?", lang) and any(
         row[1] == "lang" for row in db.execute("PRAGMA table_info(events)")
     ):
-        where += f" AND (lang = '{lang.rstrip('*')}'" + (" OR lang IS NULL)" if lang.endswith("*") else ")")
-    (result.rows,) = db.execute(f"SELECT count(*) FROM events WHERE {where}", (since,)).fetchone()
+        where += " AND (lang = ?" + (" OR lang IS NULL)" if lang.endswith("*") else ")")
+        base_params: tuple[Any, ...] = (since, lang.rstrip("*"))
+    else:
+        base_params = (since,)
+    (result.rows,) = db.execute(f"SELECT count(*) FROM events WHERE {where}", base_params).fetchone()
     result.kinds.update(("pages", "trend", "searches", "feedback", "contacts"))
     st.measure(*METRICS)
 
@@ -1628,7 +1631,7 @@ def _collector_stats(db: sqlite3.Connection, result: SourceResult, window_days: 
 
     def rows(select: str, event: str | None, group: str) -> list[tuple[Any, ...]]:
         sql = f"SELECT {select} FROM events WHERE {where}"
-        params: tuple[Any, ...] = (since,)
+        params: tuple[Any, ...] = base_params
         if event:
             sql += " AND name = ?"
             params += (event,)
