@@ -443,7 +443,8 @@ def link_fallback(site: LangSite, sites: list[LangSite], libraries: dict[str, Li
         for node in (cat, *cat.sections):
             if node.source:
                 urls[node.source] = base + node.url
-    return LinkFallback(urls, default.code, fallback_label(strings, site.config.language, default))
+    keys = {a.source: translation_key(a) for a in lib.articles}
+    return LinkFallback(urls, default.code, fallback_label(strings, site.config.language, default), keys)
 
 
 def _ui_strings(config: Config) -> dict[str, Any]:

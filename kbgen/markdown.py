@@ -16,8 +16,8 @@ import html
 import os
 import posixpath
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,17 @@ class LinkFallback:
     urls: dict[str, str]  # content-relative .md path (in the default language) → href with its prefix
     lang: str  # the default language's code: the link's hreflang
     label: str  # shown after the link, in this page's UI language ("(en anglais)")
+    keys: dict[str, str] = field(default_factory=dict)  # that path → its translation key
+    own: dict[str, str] = field(default_factory=dict)  # that path → this language's translation at another path
+
+    def resolved(self, articles: Iterable[Any]) -> LinkFallback:
+        """This language's articles known: a link to a default-language path whose translation here has another
+        path (`translation_key`) goes to that translation, unmarked."""
+        from .languages import translation_key
+
+        mine = {translation_key(a): a.url for a in articles}
+        own = {rel: mine[key] for rel, key in self.keys.items() if key in mine}
+        return replace(self, own=own)
 
 
 @dataclass
@@ -80,8 +91,10 @@ class LinkContext:
         reused only while every dependency still resolves the same way."""
         anchor_ok = not fragment or rel not in self.anchors or fragment in self.anchors[rel]
         url = self.urls.get(rel)
-        if url is None and self.fallback is not None and rel in self.fallback.urls:
-            url = f"{self.fallback.lang}:{self.fallback.urls[rel]}"  # changes when the target does
+        if url is None and self.fallback is not None:
+            url = self.fallback.own.get(rel)
+            if url is None and rel in self.fallback.urls:
+                url = f"{self.fallback.lang}:{self.fallback.urls[rel]}"  # changes when the target does
         return (url, rel in self.unpublished, anchor_ok)
 
     def still_valid(self, deps: dict[str, tuple[str | None, bool, bool]], files: dict[str, bool]) -> bool:
@@ -520,9 +533,12 @@ class MarkdownRenderer:
             rel = posixpath.normpath(posixpath.join(env["dir"], path))
             url = self.links.urls.get(rel)
             env["deps"][f"{rel}#{parts.fragment}"] = self.links.dependency(rel, parts.fragment)
-            if url is None and self.links.fallback is not None and rel in self.links.fallback.urls:
+            fallback = self.links.fallback
+            if url is None and fallback is not None and rel in fallback.own:  # translated at another path
+                return self.links.href(fallback.own[rel]) + frag
+            if url is None and fallback is not None and rel in fallback.urls:
                 env["fallbacks"].append((rel, line))  # untranslated: the default language's article
-                return self.links.fallback.urls[rel] + frag
+                return fallback.urls[rel] + frag
             if url is None:
                 what = (
                     "a draft article (not published)"

@@ -438,7 +438,7 @@ class _Loader:
         # Anchors are only known after rendering; link anchors are checked against headings written in source.
         anchors = {a.source: _source_anchors(p.body) for a, p in pending}
         links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts,
-                            fallback=self.options.fallback)  # fmt: skip
+                            fallback=self.options.fallback and self.options.fallback.resolved(a for a, _ in pending))  # fmt: skip
         items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
         rendered = render_all(
             items, links, self.options.labels, self.options.workers, self.options.render_cache
@@ -778,7 +778,7 @@ def load_library_details(
     published = set(urls)
     anchors = {k: v for k, v in loader.anchors.items() if k in published}
     links = LinkContext(content_dir, options.base_path, urls, anchors, unpublished=set(loader.unpublished),
-                        fallback=options.fallback)  # fmt: skip
+                        fallback=options.fallback and options.fallback.resolved(result.library.articles))  # fmt: skip
     sources = {k: v for k, v in loader.sources.items() if k in published}
     return LoadDetails(result, loader.rendered, sources, loader.dates, links)
 
