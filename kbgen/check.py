@@ -451,6 +451,8 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
               characters, duplicate FAQ questions, stale articles ([check] stale_after months),
               categories without a description, `updated` dates in the future, example text from
               `kbgen new` left in.
+    Notes (never fail, not even with --strict): on a multilingual site, articles a language has not
+           translated and links to them ([check] require_translations = true makes them warnings).
     """  # fmt: skip
     try:
         config = load_config(config_file, root=Path.cwd())
