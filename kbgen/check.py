@@ -63,6 +63,8 @@ RULES: dict[str, tuple[str, str]] = {
     "missing-translation": ("warning", "an article of the default language with no translation in another"),
     "outdated-translation": ("warning", "a translation older than its source (`updated` or git date)"),
     "untranslated": ("warning", "a `kbgen new --translate` copy still marked `untranslated: true`"),
+    "untranslated-link": ("warning", "a link to an article this language has not translated (it goes to "
+                                     "the default language's)"),
 }
 
 # The loader's messages → rule ids (the loader is the one place that resolves links and reads files).
@@ -133,8 +135,8 @@ class Checker:
             path = self.config.content_path / rel
         return display_path(path, self.cwd)
 
-    def add(self, rel: str, line: int, rule: str, message: str, views: int = 0) -> None:
-        level = RULES[rule][0]
+    def add(self, rel: str, line: int, rule: str, message: str, views: int = 0, level: str = "") -> None:
+        level = level or RULES[rule][0]  # "info": reported, never fails the check (not even --strict)
         self.findings.append(Finding(self.shown(rel), line, level, message, rule, views))
 
     def line_of(self, rel: str, key: str) -> int:
@@ -333,17 +335,18 @@ def _parser() -> MarkdownIt:
 
 def run_check(
     config: Config, *, drafts: bool = False, today: date | None = None, cwd: Path | None = None,
-    keep: list[Any] | None = None,
+    keep: list[Any] | None = None, fallback: Any = None,
 ) -> list[Finding]:
     """Load the content of `config` and return every finding, in report order. Its plugins run as in
     `kbgen build` (what `on_config`, `on_article` and `on_markdown` change is checked too)."""
     from . import plugins
 
     if not plugins.wanted(config):
-        return _run_check(config, drafts=drafts, today=today, cwd=cwd, keep=keep)
+        return _run_check(config, drafts=drafts, today=today, cwd=cwd, keep=keep, fallback=fallback)
     try:
         return _run_check(
-            plugins.activate(config), drafts=drafts, today=today, cwd=cwd, cache=False, keep=keep
+            plugins.activate(config), drafts=drafts, today=today, cwd=cwd, cache=False, keep=keep,
+            fallback=fallback,
         )
     finally:
         plugins.deactivate()
@@ -351,7 +354,7 @@ def run_check(
 
 def _run_check(
     config: Config, *, drafts: bool, today: date | None, cwd: Path | None, cache: bool = True,
-    keep: list[Any] | None = None,
+    keep: list[Any] | None = None, fallback: Any = None,
 ) -> list[Finding]:
     labels: dict[str, str] = {}
     try:
@@ -361,7 +364,8 @@ def _run_check(
     except (OSError, ValueError):
         pass
     options = LoadOptions(
-        drafts=drafts, base_path=config.base_path, labels=labels, workers=config.build.workers
+        drafts=drafts, base_path=config.base_path, labels=labels, workers=config.build.workers,
+        fallback=fallback,  # a translation's links to the default language (kbgen/languages.py)
     )
     try:  # bodies rendered by the last `kbgen build` are reused (each only while its links resolve alike)
         from .cache import BuildCache
@@ -402,18 +406,20 @@ def format_findings(findings: list[Finding], fmt: str) -> str:
             if f.line:
                 props.append(f"line={f.line}")
             props.append(f"title={_gh_escape(f.rule, True)}")
-            lines.append(f"::{f.level} {','.join(props)}::{_gh_escape(f.message)}")
+            kind = "notice" if f.level == "info" else f.level
+            lines.append(f"::{kind} {','.join(props)}::{_gh_escape(f.message)}")
         return "\n".join(lines)
     return "\n".join(str(f) for f in findings)
 
 
 def summary(findings: list[Finding], articles: int | None = None) -> str:
     errors = sum(1 for f in findings if f.level == "error")
-    warnings = len(findings) - errors
+    notes = sum(1 for f in findings if f.level == "info")
+    warnings = len(findings) - errors - notes
     if not findings:
         return "No problems found." if articles is None else f"No problems found in {articles} articles."
     files = len({f.path for f in findings})
-    return f"{errors} error(s), {warnings} warning(s) in {files} file(s)."
+    return f"{errors} error(s), {warnings} warning(s){f', {notes} note(s)' if notes else ''} in {files} file(s)."
 
 
 @click.command("check")
@@ -445,6 +451,8 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
               characters, duplicate FAQ questions, stale articles ([check] stale_after months),
               categories without a description, `updated` dates in the future, example text from
               `kbgen new` left in.
+    Notes (never fail, not even with --strict): on a multilingual site, articles a language has not
+           translated and links to them ([check] require_translations = true makes them warnings).
     """  # fmt: skip
     try:
         config = load_config(config_file, root=Path.cwd())
@@ -475,4 +483,4 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
         for line in counts:
             click.echo(for_terminal(line), err=True)
         click.echo(summary(findings), err=True)
-    sys.exit(1 if any(f.level == "error" or strict for f in findings) else 0)
+    sys.exit(1 if any(f.level == "error" or (strict and f.level != "info") for f in findings) else 0)

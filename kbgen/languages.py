@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape as xml_escape
 from .config import Config
 from .content.model import Article, Category, Library, Section
 from .errors import BuildError, Problem
+from .markdown import LinkFallback
 
 UNTRANSLATED_KEY = "untranslated"  # front matter of a `kbgen new --translate` copy, until it is edited
 
@@ -271,7 +272,7 @@ def build_into(
         libraries: dict[str, Library] = {}
         problems: list[Problem] = []
         with b._timed(timings, "load"):
-            for s in sites:
+            for s in default_first(sites):  # a translation's links fall back to the default language
                 if not s.config.content_path.is_dir():
                     problems.append(Problem(str(s.config.content_path), 0,
                                             f"no content folder for language {s.code!r} ([languages.{s.code}])",
@@ -281,7 +282,8 @@ def build_into(
                     s.config.content_path,
                     LoadOptions(drafts=drafts, base_path=s.config.base_path,
                                 labels=b._load_labels(theme, s.config.language), workers=workers,
-                                strict=strict, project_root=config.root),
+                                strict=strict, project_root=config.root,
+                                fallback=link_fallback(s, sites, libraries, theme.translations(s.config.language))),
                 )  # fmt: skip
                 problems += loaded.problems
                 if loaded.errors:
@@ -407,6 +409,59 @@ def build_site(config: Config, options: Any, output: Path, workers: int, theme: 
     return b.BuildResult(output, result.pages, result.files, warnings, timings, result.library, 0)
 
 
+# -- links from a translation to an article only the default language has -----------------------------------
+
+
+def fallback_label(strings: dict[str, Any], ui_language: str, target: LangSite) -> str:
+    """"(in English)" in the UI language: `in_language_<code>` where the grammar needs its own phrase for
+    that language (Polish "(po angielsku)"), else `in_language` with Babel's name of the language."""
+    from .i18n import locale_for
+
+    own = strings.get(f"in_language_{target.code}")
+    if isinstance(own, str) and own.strip():
+        return own
+    name = locale_for(ui_language).languages.get(target.code.replace("-", "_").split("_")[0]) or target.name
+    text = strings.get("in_language", "(in {language})")
+    try:
+        return str(text).format(language=name)
+    except (KeyError, IndexError, ValueError):
+        return f"({name})"
+
+
+def link_fallback(site: LangSite, sites: list[LangSite], libraries: dict[str, Library],
+                  strings: dict[str, Any]) -> LinkFallback | None:  # fmt: skip
+    """What a translation's `.md` links fall back to: the default language's article (or category/section
+    `_index.md`) at the same path, when this language has none. None for the default language itself, or
+    while the default language's library is not loaded. `strings`: this language's UI strings."""
+    default = next(s for s in sites if s.default)
+    lib = libraries.get(default.code)
+    if site.default or lib is None:
+        return None
+    base = default.config.base_path.rstrip("/")
+    urls = {a.source: base + a.url for a in lib.articles}
+    for cat in lib.categories:
+        for node in (cat, *cat.sections):
+            if node.source:
+                urls[node.source] = base + node.url
+    keys = {a.source: translation_key(a) for a in lib.articles}
+    return LinkFallback(urls, default.code, fallback_label(strings, site.config.language, default), keys)
+
+
+def _ui_strings(config: Config) -> dict[str, Any]:
+    """A language's UI strings (its theme's i18n files), for the fallback links' label."""
+    from .render import Theme
+
+    try:
+        return Theme.for_config(config).translations(config.language)
+    except (OSError, ValueError):
+        return {}
+
+
+def default_first(sites: list[LangSite]) -> list[LangSite]:
+    """The load order of a multilingual site: the default language first (the others' links fall back to it)."""
+    return sorted(sites, key=lambda s: not s.default)
+
+
 # -- kbgen check: every language, and what is missing or out of date in each -------------------------------
 
 
@@ -419,21 +474,26 @@ def check_languages(config: Config, *, drafts: bool = False, cwd: Path | None = 
     findings: list[Finding] = []
     checkers: dict[str, Any] = {}
     sites = language_sites(config)
-    for s in sites:
+    libraries: dict[str, Library] = {}
+    for s in default_first(sites):
         if not s.config.content_path.is_dir():
             findings.append(Finding(str(s.config.content_dir), 0, "error",
                                     f"no content folder for language {s.code!r} ([languages.{s.code}])",
                                     "content-error"))  # fmt: skip
             continue
         keep: list[Any] = []
-        findings += run_check(s.config, drafts=drafts, cwd=cwd, today=today, keep=keep)
+        fallback = link_fallback(s, sites, libraries, _ui_strings(s.config))
+        findings += run_check(s.config, drafts=drafts, cwd=cwd, today=today, keep=keep, fallback=fallback)
         checkers[s.code] = keep[0]
+        libraries[s.code] = keep[0].library
     default = next(s for s in sites if s.default)
     counts: list[str] = []
     if default.code not in checkers:
         return findings, counts
     source_checker = checkers[default.code]
     sources = {translation_key(a): a for a in source_checker.library.articles}
+    # Deliberately untranslated articles are notes unless [check] require_translations (then warnings).
+    gap = "warning" if config.check.require_translations else "info"
     for s in sites:
         if s.code not in checkers:
             continue
@@ -456,13 +516,20 @@ def check_languages(config: Config, *, drafts: bool = False, cwd: Path | None = 
                             f"older than its source {source_checker.shown(src.source)} (updated {src.updated}, "
                             f"this translation {a.updated}): update it, then its `updated` date")  # fmt: skip
         for src in missing:
-            source_checker.add(src.source, 0, "missing-translation", f"no {s.name} ({s.code}) translation")
+            source_checker.add(src.source, 0, "missing-translation", f"no {s.name} ({s.code}) translation",
+                               level=gap)  # fmt: skip
+        for a in checker.library.articles:
+            rendered = checker.details.rendered.get(a.source)
+            for rel, line in getattr(rendered, "fallbacks", None) or []:
+                checker.add(a.source, line, "untranslated-link",
+                            f"links to an untranslated article: {source_checker.shown(rel)} has no {s.name} "
+                            f"({s.code}) translation, the link goes to the {default.name} one", level=gap)  # fmt: skip
         translated = len(sources) - len(missing)
         counts.append(f"{s.code} ({s.name}): {translated} of {len(sources)} articles translated, "
                       f"{len(missing)} missing, {len(outdated)} outdated, {len(untranslated)} untranslated"
                       f"{f', {len(mine) - translated} of its own' if len(mine) > translated else ''}")  # fmt: skip
     extra = [f for c in checkers.values() for f in c.findings if f.rule in (
-        "missing-translation", "outdated-translation", "untranslated")]  # fmt: skip
+        "missing-translation", "outdated-translation", "untranslated", "untranslated-link")]  # fmt: skip
     findings += sorted(dict.fromkeys(extra), key=lambda f: (f.rule, f.path, f.line))
     return findings, counts
 

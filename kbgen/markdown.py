@@ -16,8 +16,8 @@ import html
 import os
 import posixpath
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,28 @@ DEFAULT_LABELS = {
 
 
 @dataclass
+class LinkFallback:
+    """A translation's links to articles it does not have (kbgen/languages.py `link_fallback`): a `.md` link
+    that resolves to nothing in this language but to an article at the same path in the default language
+    goes there, with `hreflang` and a label such as "(in English)"."""
+
+    urls: dict[str, str]  # content-relative .md path (in the default language) → href with its prefix
+    lang: str  # the default language's code: the link's hreflang
+    label: str  # shown after the link, in this page's UI language ("(en anglais)")
+    keys: dict[str, str] = field(default_factory=dict)  # that path → its translation key
+    own: dict[str, str] = field(default_factory=dict)  # that path → this language's translation at another path
+
+    def resolved(self, articles: Iterable[Any]) -> LinkFallback:
+        """This language's articles known: a link to a default-language path whose translation here has another
+        path (`translation_key`) goes to that translation, unmarked."""
+        from .languages import translation_key
+
+        mine = {translation_key(a): a.url for a in articles}
+        own = {rel: mine[key] for rel, key in self.keys.items() if key in mine}
+        return replace(self, own=own)
+
+
+@dataclass
 class LinkContext:
     """What link and image resolution needs to know about the whole site."""
 
@@ -59,6 +81,7 @@ class LinkContext:
     anchors: dict[str, set[str]] = field(default_factory=dict)  # content-relative .md path → heading ids
     check_images: bool = True
     unpublished: set[str] = field(default_factory=set)  # drafts: they exist but are not published
+    fallback: LinkFallback | None = None  # a translation: links to the default language's articles
 
     def href(self, site_path: str) -> str:
         return self.base_path.rstrip("/") + site_path
@@ -67,7 +90,12 @@ class LinkContext:
         """What a link to `rel#fragment` resolved to: (URL, is a draft, anchor found). Cached renders are
         reused only while every dependency still resolves the same way."""
         anchor_ok = not fragment or rel not in self.anchors or fragment in self.anchors[rel]
-        return (self.urls.get(rel), rel in self.unpublished, anchor_ok)
+        url = self.urls.get(rel)
+        if url is None and self.fallback is not None:
+            url = self.fallback.own.get(rel)
+            if url is None and rel in self.fallback.urls:
+                url = f"{self.fallback.lang}:{self.fallback.urls[rel]}"  # changes when the target does
+        return (url, rel in self.unpublished, anchor_ok)
 
     def still_valid(self, deps: dict[str, tuple[str | None, bool, bool]], files: dict[str, bool]) -> bool:
         for key, was in deps.items():
@@ -117,6 +145,7 @@ class Rendered:
     word_count: int
     deps: dict[str, tuple[str | None, bool, bool]] = field(default_factory=dict)  # link target → resolution
     files: dict[str, bool] = field(default_factory=dict)  # local file → existed
+    fallbacks: list[tuple[str, int]] = field(default_factory=list)  # links sent to the default language
 
 
 class _Env(dict[str, Any]):
@@ -340,7 +369,7 @@ class MarkdownRenderer:
         heads: list[tuple[int, Token, str]] = []
         used: set[str] = set()
         pending: list[tuple[Token, str]] = []
-        links: list[tuple[Token, int]] = []
+        links: list[tuple[Token, int, list[Token]]] = []
         i = 0
         while i < count:
             tok = tokens[i]
@@ -354,7 +383,7 @@ class MarkdownRenderer:
                         if ckind == "image":
                             self._resolve_image(child, line, env)
                         elif ckind == "link_open":
-                            links.append((child, line))
+                            links.append((child, line, children))
             elif kind == "heading_open":
                 inline = tokens[i + 1]
                 explicit = ""
@@ -402,10 +431,32 @@ class MarkdownRenderer:
                 anchor, n = f"{base}-{n}", n + 1
             used.add(anchor)
             tok.attrSet("id", anchor)
-        for child, line in links:
+        for child, line, siblings in links:
+            before = len(env["fallbacks"])
             child.attrSet("href", self._resolve_link(str(child.attrGet("href") or ""), line, env))
+            if len(env["fallbacks"]) > before:
+                self._mark_fallback(child, siblings)
         state.tokens = out
         env["kb_heads"] = heads
+
+    def _mark_fallback(self, link: Token, siblings: list[Token]) -> None:
+        """A link to the default language's article: `hreflang`, and its label after the link."""
+        fallback = self.links.fallback
+        assert fallback is not None
+        link.attrSet("hreflang", fallback.lang)
+        start = next(i for i, t in enumerate(siblings) if t is link)
+        depth = 0
+        for i in range(start + 1, len(siblings)):
+            kind = siblings[i].type
+            if kind == "link_open":
+                depth += 1
+            elif kind == "link_close":
+                if depth == 0:
+                    note = Token("html_inline", "", 0)
+                    note.content = f' <span class="kb-link-lang">{html.escape(fallback.label)}</span>'
+                    siblings.insert(i + 1, note)
+                    return
+                depth -= 1
 
     def _video_html(self, img: Token, embed: tuple[str, str, str], line0: int, env: _Env) -> str:
         kind, src, _thumb = embed
@@ -482,6 +533,12 @@ class MarkdownRenderer:
             rel = posixpath.normpath(posixpath.join(env["dir"], path))
             url = self.links.urls.get(rel)
             env["deps"][f"{rel}#{parts.fragment}"] = self.links.dependency(rel, parts.fragment)
+            fallback = self.links.fallback
+            if url is None and fallback is not None and rel in fallback.own:  # translated at another path
+                return self.links.href(fallback.own[rel]) + frag
+            if url is None and fallback is not None and rel in fallback.urls:
+                env["fallbacks"].append((rel, line))  # untranslated: the default language's article
+                return fallback.urls[rel] + frag
             if url is None:
                 what = (
                     "a draft article (not published)"
@@ -504,7 +561,8 @@ class MarkdownRenderer:
     def render(self, body: str, source: str, line_offset: int = 0, article_type: str = "article") -> Rendered:
         """Render one article body. `source` is its content-relative path; `line_offset` the lines above."""
         env = _Env(
-            dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[], deps={}, files={}
+            dir=posixpath.dirname(source), issues=[], assets=[], links=[], images=[], deps={}, files={},
+            fallbacks=[],
         )
         tokens = self.md.parse(body, env)
         heads: list[tuple[int, Token, str]] = env.pop("kb_heads", [])
@@ -579,6 +637,7 @@ class MarkdownRenderer:
             word_count=len(text.split()),
             deps=env["deps"],
             files=env["files"],
+            fallbacks=[(t, ln + line_offset) for t, ln in env["fallbacks"]],
         )
 
 

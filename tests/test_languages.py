@@ -216,8 +216,8 @@ def test_search_per_language_with_its_stemmer_and_folding(ml_site: Path, ml_proj
 def test_check_reports_missing_and_outdated_translations_with_counts(ml_project: Path) -> None:
     result = run_kbgen("check", cwd=ml_project, check=False)
     out = result.stdout
-    assert "content/en/returns/refunds/partial-refund.md: warning: no Deutsch (de) translation [missing-translation]" in out
-    assert "content/en/orders/tracking/track-your-order.md: warning: no Deutsch (de) translation" in out
+    assert "content/en/returns/refunds/partial-refund.md: info: no Deutsch (de) translation [missing-translation]" in out
+    assert "content/en/orders/tracking/track-your-order.md: info: no Deutsch (de) translation" in out
     assert "no Français (fr) translation" not in out  # linked by path, slug or translation_key
     assert re.search(r"content/de/returns/returns/return-an-item\.md:4: warning: older than its source "
                      r"content/en/returns/returns/return-an-item\.md \(updated 2026-05-20, this translation "

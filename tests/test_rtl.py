@@ -164,7 +164,7 @@ def test_widget_panels_in_every_language(tmp_path: Path) -> None:
     site = tmp_path / "site"
     for lang, direction, helpful in (
         ("ar", "rtl", "هل كان هذا مفيدًا؟"),
-        ("he", "rtl", "זה עזר?"),
+        ("he", "rtl", "זה עזר לכם?"),
         ("pl", "ltr", "Czy to było pomocne?"),
         ("de", "ltr", "War das hilfreich?"),
     ):

@@ -27,7 +27,7 @@ from slugify import slugify
 from .. import __version__, plugins
 from ..errors import Problem
 from ..lifetime import die_with_parent
-from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path, heading_slug
+from ..markdown import LinkContext, LinkFallback, MarkdownRenderer, Rendered, asset_site_path, heading_slug
 from ..safepath import (
     Claim,
     alias_output,
@@ -60,6 +60,8 @@ class LoadOptions:
     project_root: Path | None = None
     # Rendered bodies of the previous build (source → (key, Rendered)); updated in place when given.
     render_cache: dict[str, tuple[str, Rendered]] | None = None
+    # A translation of a multilingual site: its links to articles only the default language has.
+    fallback: LinkFallback | None = None
 
 
 @dataclass
@@ -211,7 +213,8 @@ def _render_part(part: tuple[int, int] | list[tuple[str, str, int, str]]) -> lis
 def render_key(item: tuple[str, str, int, str], links: LinkContext, labels: dict[str, str]) -> str:
     """What a rendered body depends on besides its links: text, place, type, labels, base path, kbgen."""
     h = hashlib.sha1(usedforsecurity=False)
-    for part in (*map(str, item), links.base_path, json.dumps(labels, sort_keys=True), __version__):
+    label = links.fallback.label if links.fallback else ""  # "(in English)" after a fallback link
+    for part in (*map(str, item), links.base_path, json.dumps(labels, sort_keys=True), label, __version__):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -434,7 +437,8 @@ class _Loader:
                 self.rewritten(a.source, p.body)
         # Anchors are only known after rendering; link anchors are checked against headings written in source.
         anchors = {a.source: _source_anchors(p.body) for a, p in pending}
-        links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts)
+        links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts,
+                            fallback=self.options.fallback and self.options.fallback.resolved(a for a, _ in pending))  # fmt: skip
         items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
         rendered = render_all(
             items, links, self.options.labels, self.options.workers, self.options.render_cache
@@ -773,7 +777,8 @@ def load_library_details(
                 urls[node.source] = node.url
     published = set(urls)
     anchors = {k: v for k, v in loader.anchors.items() if k in published}
-    links = LinkContext(content_dir, options.base_path, urls, anchors, unpublished=set(loader.unpublished))
+    links = LinkContext(content_dir, options.base_path, urls, anchors, unpublished=set(loader.unpublished),
+                        fallback=options.fallback and options.fallback.resolved(result.library.articles))  # fmt: skip
     sources = {k: v for k, v in loader.sources.items() if k in published}
     return LoadDetails(result, loader.rendered, sources, loader.dates, links)
 
