@@ -16,7 +16,7 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -65,17 +65,10 @@ RULES: dict[str, tuple[str, str]] = {
     "untranslated": ("warning", "a `kbgen new --translate` copy still marked `untranslated: true`"),
 }
 
-# The loader's messages → rule ids (the loader is the one place that resolves links and reads files).
-_LOADER_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^link to a missing article\b"), "broken-link"),
-    (re.compile(r"^link to a missing anchor\b"), "broken-anchor"),
-    (re.compile(r"^related article not found\b"), "broken-related"),
-    (re.compile(r"^(image not found|file outside the content directory)\b"), "missing-image"),
-    (re.compile(r"^same URL\b"), "duplicate-url"),
-    (re.compile(r"^`_index\.md` in\b"), "empty-folder"),
-    (re.compile(r"^not valid UTF-8\b"), "invalid-file"),
-    (re.compile(r"^(invalid YAML|front matter|missing `\w+`|`\w+` must be|`\w+` is one string)"), "invalid-front-matter"),
-]  # fmt: skip
+# The loader's problem codes that are rules of their own (kbgen/errors.py lists every code); the others are
+# content-error or content-warning by their level.
+_LOADER_CODES = frozenset({"broken-link", "broken-anchor", "broken-related", "missing-image", "duplicate-url",
+                           "empty-folder", "invalid-file", "invalid-front-matter"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -86,6 +79,7 @@ class Finding:
     message: str
     rule: str
     views: int = 0
+    code: str = field(default="", compare=False)  # the loader's `Problem.code` (else the rule)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -94,16 +88,16 @@ class Finding:
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("views")
+        data["code"] = self.code or self.rule
         return data
 
 
 def _loader_rule(p: Problem) -> str:
-    for pattern, rule in _LOADER_RULES:
-        if pattern.search(p.message):
-            if rule == "invalid-front-matter" and p.level != "error":
-                return "content-warning"
-            return rule
-    return "content-error" if p.level == "error" else "content-warning"
+    """The rule of a loader problem, by its code (a warning about front matter is a content-warning)."""
+    rule = p.code if p.code in _LOADER_CODES else ""
+    if rule == "invalid-front-matter" and p.level != "error":
+        rule = ""
+    return rule or ("content-error" if p.level == "error" else "content-warning")
 
 
 def _months_between(earlier: date, later: date) -> int:
@@ -133,9 +127,9 @@ class Checker:
             path = self.config.content_path / rel
         return display_path(path, self.cwd)
 
-    def add(self, rel: str, line: int, rule: str, message: str, views: int = 0) -> None:
+    def add(self, rel: str, line: int, rule: str, message: str, views: int = 0, code: str = "") -> None:
         level = RULES[rule][0]
-        self.findings.append(Finding(self.shown(rel), line, level, message, rule, views))
+        self.findings.append(Finding(self.shown(rel), line, level, message, rule, views, code))
 
     def line_of(self, rel: str, key: str) -> int:
         if rel not in self._raw:
@@ -149,9 +143,9 @@ class Checker:
 
     def run(self, extra: Iterable[Problem] = ()) -> list[Finding]:
         for p in self.details.result.problems:
-            self.add(p.path, p.line, _loader_rule(p), p.message)
+            self.add(p.path, p.line, _loader_rule(p), p.message, code=p.code)
         for p in extra:
-            self.findings.append(Finding(p.path, p.line, "warning", p.message, "analytics"))
+            self.findings.append(Finding(p.path, p.line, "warning", p.message, "analytics", code=p.code))
         articles = self.library.articles
         for a in articles:
             self.check_article(a)

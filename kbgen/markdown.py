@@ -31,9 +31,9 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
-from slugify import slugify
 
 from . import plugins
+from .slugs import heading_slug, name_slug
 
 HEADING_ID = re.compile(r"\s*\{#([A-Za-z][\w\-:.]*)\}\s*$")
 TAG = re.compile(r"<[^>]+>")
@@ -97,6 +97,8 @@ class Issue:
     line: int
     message: str
     level: str = "warning"
+    code: str = ""  # a `Problem.code`: broken-link, draft-link, broken-anchor, missing-image, unsafe-path
+    target: str = ""  # the content-relative path it names (without `#anchor`)
 
 
 @dataclass
@@ -432,16 +434,19 @@ class MarkdownRenderer:
         """Resolve a relative file reference to its site URL; record it, or report it missing."""
         path_part, _, frag = src.partition("#")
         rel = posixpath.normpath(posixpath.join(env["dir"], path_part))
+        named = posixpath.normpath(posixpath.join(env["dir"], path_part.split("?", 1)[0]))
         if rel.startswith("../") or rel == "..":
-            env["issues"].append(Issue(line, f"file outside the content directory: {src}"))
+            env["issues"].append(Issue(line, f"file outside the content directory: {src}", code="missing-image",
+                                       target=named))  # fmt: skip
             return src
         exists = (self.links.content_dir / rel).is_file() if self.links.check_images else True
         env["files"][rel] = exists
         if not exists:
-            env["issues"].append(Issue(line, f"image not found: {src}"))
+            env["issues"].append(Issue(line, f"image not found: {src}", code="missing-image", target=named))
             return src
         if self.links.check_images and _links_outside(self.links.content_dir, rel):
-            env["issues"].append(Issue(line, f"file is a symbolic link outside the project (not published): {src}"))
+            env["issues"].append(Issue(line, f"file is a symbolic link outside the project (not published): {src}",
+                                       code="unsafe-path", target=rel))  # fmt: skip
             return src
         env["assets"].append(rel)
         return self.links.href(asset_site_path(rel)) + (f"#{frag}" if frag else "")
@@ -488,11 +493,13 @@ class MarkdownRenderer:
                     if rel in self.links.unpublished
                     else "a missing article"
                 )
-                env["issues"].append(Issue(line, f"link to {what}: {href}"))
+                code = "draft-link" if rel in self.links.unpublished else "broken-link"
+                env["issues"].append(Issue(line, f"link to {what}: {href}", code=code, target=rel))
                 return href
             env["links"].append((rel, line))
             if parts.fragment and rel in self.links.anchors and parts.fragment not in self.links.anchors[rel]:
-                env["issues"].append(Issue(line, f"link to a missing anchor: {href}"))
+                env["issues"].append(Issue(line, f"link to a missing anchor: {href}", code="broken-anchor",
+                                           target=rel))  # fmt: skip
             return self.links.href(url) + frag
         # A link to another local file (a PDF, an image): publish it like an image.
         if path and "." in posixpath.basename(path):
@@ -632,16 +639,10 @@ def _mark_steps(tokens: list[Token], heads: list[tuple[int, Token, str]]) -> lis
     return items
 
 
-@lru_cache(maxsize=65536)
-def heading_slug(text: str) -> str:
-    """The id of a heading without `{#id}` (before de-duplication within its page)."""
-    return slugify(text, max_length=60, word_boundary=True) or "section"
-
-
 def asset_site_path(rel: str) -> str:
     """Site path of a content file: folders slugified like categories, the file name kept (URL-quoted)."""
     parts = rel.split("/")
-    folders = [slugify(p) or p for p in parts[:-1]]
+    folders = [name_slug(p) or p for p in parts[:-1]]
     return "/" + "/".join([*folders, quote(parts[-1])])
 
 

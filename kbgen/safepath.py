@@ -125,7 +125,8 @@ def inside(root: Path, rel: str) -> Path:
     """`root / rel`, refused (BuildError) when `rel` could lead outside `root`: the guard of every write."""
     why = check_relative(rel)
     if why is not None:
-        raise BuildError([Problem(rel, 0, f"refusing to write outside the output folder: the path {why}")])
+        raise BuildError([Problem(rel, 0, f"refusing to write outside the output folder: the path {why}",
+                                  code="unsafe-path")])
     return root / rel
 
 
@@ -163,7 +164,8 @@ def output_claims(claims: Iterable[Claim]) -> list[Problem]:
     def clash(claim: Claim, other: Claim) -> None:
         if not (claim.kind == "page" and other.kind == "page"):  # two pages: reported by the loader already
             problems.append(
-                Problem(claim.source, claim.line, f"{claim.what} writes {claim.output}, as does {_owner(other)}")
+                Problem(claim.source, claim.line, f"{claim.what} writes {claim.output}, as does {_owner(other)}",
+                        code="output-collision", target=other.source)
             )
 
     for n, claim in enumerate(claims):
@@ -173,7 +175,8 @@ def output_claims(claims: Iterable[Claim]) -> list[Problem]:
         first = key if cut < 0 else key[:cut]
         if first in RESERVED_FOLDERS:
             problems.append(Problem(claim.source, claim.line,
-                                    f"{claim.what} writes {out}, inside {RESERVED_FOLDERS[first]}"))  # fmt: skip
+                                    f"{claim.what} writes {out}, inside {RESERVED_FOLDERS[first]}",
+                                    code="output-collision"))  # fmt: skip
             continue
         other = files.get(key)
         if other is not None:
@@ -190,10 +193,12 @@ def output_claims(claims: Iterable[Claim]) -> list[Problem]:
         if file is not None:
             if order.get(folder, -1) > order.get(_key(needs.output), -1):  # the file came later
                 problems.append(Problem(file.source, file.line, f"{file.what} writes the file {file.output}, "
-                                        f"where {_owner(needs)} needs a folder"))  # fmt: skip
+                                        f"where {_owner(needs)} needs a folder", code="output-collision",
+                                        target=needs.source))  # fmt: skip
             else:
                 problems.append(Problem(needs.source, needs.line, f"{needs.what} writes {needs.output}, but "
-                                        f"{folder} is a file: {_owner(file)}"))  # fmt: skip
+                                        f"{folder} is a file: {_owner(file)}", code="output-collision",
+                                        target=file.source))  # fmt: skip
     return problems
 
 
@@ -208,7 +213,8 @@ def duplicate_ids(ids: Iterable[tuple[str, str, int]]) -> list[Problem]:
             seen[art_id] = (source, line)
         else:
             problems.append(
-                Problem(source, line, f"`id` {art_id!r} is also the id of {first[0]}: give each article its own")
+                Problem(source, line, f"`id` {art_id!r} is also the id of {first[0]}: give each article its own",
+                        code="duplicate-id", target=first[0])
             )
     return problems
 
@@ -264,7 +270,7 @@ def walk_files(
     if not is_within(target, roots):  # the folder itself, or a folder above it, links outside the project
         if problems is not None:
             problems.append(Problem(shown(base), 0, f"symbolic link to {shown(target)}, outside the project: "
-                                    "not published", level))  # fmt: skip
+                                    "not published", level, code="unsafe-path"))  # fmt: skip
         return
     stack = [""]
     while stack:
@@ -288,6 +294,7 @@ def walk_files(
                             Problem(
                                 shown(posixpath.join(base, rel)), 0,
                                 f"symbolic link to {shown(target)}, outside the project: not published", level,
+                                code="unsafe-path",
                             )
                         )  # fmt: skip
                     continue
@@ -300,6 +307,6 @@ def walk_files(
             elif problems is not None:
                 problems.append(
                     Problem(shown(posixpath.join(base, rel)), 0, "not a regular file (or a broken link): skipped",
-                            level)  # fmt: skip
+                            level, code="unsafe-path")  # fmt: skip
                 )
         stack.extend(reversed(subdirs))

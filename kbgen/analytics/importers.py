@@ -268,7 +268,7 @@ class SourceResult:
             self.first_skip = (line, reason)
 
     def warn(self, message: str, line: int = 0) -> None:
-        self.problems.append(Problem(self.path, line, message, "warning"))
+        self.problems.append(Problem(self.path, line, message, "warning", code="analytics"))
 
     def finish(self) -> SourceResult:
         if self.skipped and self.first_skip:
@@ -1700,8 +1700,9 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
         return result
     if kind and kind not in KINDS:
         result.failed = True
-        result.refusal = Problem(result.path, 0, f"{stype}: kind {kind!r} is not one of {', '.join(KINDS)}")
-        result.problems.append(Problem(result.path, 0, result.refusal.message, "warning"))
+        result.refusal = Problem(result.path, 0, f"{stype}: kind {kind!r} is not one of {', '.join(KINDS)}",
+                                 code="analytics")
+        result.problems.append(Problem(result.path, 0, result.refusal.message, "warning", code="analytics"))
         return result
     if not raw_path or not path.is_file():
         result.warn(f"{stype}: analytics source not found: {raw_path or '(no path)'}")
@@ -1734,8 +1735,8 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
     except Refused as exc:
         # Nothing of a source read in part is kept: its numbers would look whole and be wrong.
         result.stats, result.failed, result.kinds = Stats(), True, set()
-        result.refusal = Problem(result.path, exc.line, exc.message[:600], "error")
-        result.problems.append(Problem(result.path, exc.line, exc.message[:600], "warning"))
+        result.refusal = Problem(result.path, exc.line, exc.message[:600], "error", code="analytics")
+        result.problems.append(Problem(result.path, exc.line, exc.message[:600], "warning", code="analytics"))
         return result
     return result.finish()
 
