@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from markdown_it import MarkdownIt
 
 from .config import Config, load_config
 from .content.frontmatter import key_line
 from .content.load import LoadDetails, LoadOptions, load_library_details
 from .content.model import Article
 from .errors import ConfigError, Problem, display_path
+from .markdown import headings
 from .render import Theme, build_date_from_env
 from .termsafe import for_terminal
 
@@ -189,13 +189,9 @@ class Checker:
         parsed = self.details.sources.get(a.source)
         if parsed is None:
             return
-        tokens = _parser().parse(parsed.body)
         previous = 1  # the title is the page's heading 1
-        for tok in tokens:
-            if tok.type != "heading_open" or not tok.map:
-                continue
-            level = int(tok.tag[1])
-            line = parsed.body_line + tok.map[0] + 1
+        for level, first, _text in headings(parsed.body):
+            line = parsed.body_line + first + 1
             if level == 1:
                 self.add(a.source, line, "heading-h1",
                          "heading 1 in the body: the title is the page's heading 1, start sections with ##")  # fmt: skip
@@ -237,17 +233,17 @@ class Checker:
                          f"question {entry.question!r} is also answered in {where}: keep one answer and link to it")  # fmt: skip
 
     def check_alias_urls(self, articles: list[Article]) -> None:
-        from .render import _alias_output
+        from .urls import alias_output, page_output
 
         owners: dict[str, str] = {}
         for cat in self.library.categories:
             for node in (cat, *cat.sections):
-                owners[node.url.strip("/") + "/index.html"] = node.source or node.url
+                owners[page_output(node.url)] = node.source or node.url
         for a in articles:
-            owners[a.url.strip("/") + "/index.html" if a.url.strip("/") else "index.html"] = a.source
+            owners[page_output(a.url)] = a.source
         for a in articles:
             for alias in a.aliases:
-                out = _alias_output(alias)
+                out = alias_output(alias)
                 other = owners.get(out)
                 if other is not None and other != a.source:
                     self.add(a.source, self.line_of(a.source, "aliases"), "duplicate-url",
@@ -313,16 +309,6 @@ def _placeholders() -> set[str]:
             if len(text) > 12 and not text.startswith("`") and text != "if it didn't work":
                 out.add(text)
     return out
-
-
-_PARSER: MarkdownIt | None = None
-
-
-def _parser() -> MarkdownIt:
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = MarkdownIt("commonmark").enable(["table"])
-    return _PARSER
 
 
 def run_check(

@@ -381,17 +381,18 @@ def write_deploy_files(
 
 def write_for_build(config: Config, library: Library, renderer: object, theme: object, staging: Path) -> list[Problem]:
     """`write_deploy_files` as `kbgen build` calls it: theme assets from `theme`, fallback pages by `renderer`."""
-    from .render import Page, _alias_output
+    from .render import Page
+    from .urls import alias_output
 
     site_static = config.root / config.static_dir
     names = [n for n in theme.static_files() if not (site_static / n).exists()]  # type: ignore[attr-defined]
 
     def fallback(old: str, article: object) -> None:
-        out = staging / _alias_output(old)
+        out = staging / alias_output(old)
         if out.exists():
             return
         page = Page(
-            _alias_output(old),
+            alias_output(old),
             "redirect.html",
             {
                 "page": renderer._page("redirect", article.title, article.url),  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
@@ -33,7 +33,8 @@ from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from . import plugins
-from .slugs import heading_slug, name_slug
+from .slugs import heading_slug
+from .urls import asset_site_path
 
 HEADING_ID = re.compile(r"\s*\{#([A-Za-z][\w\-:.]*)\}\s*$")
 TAG = re.compile(r"<[^>]+>")
@@ -639,11 +640,55 @@ def _mark_steps(tokens: list[Token], heads: list[tuple[int, Token, str]]) -> lis
     return items
 
 
-def asset_site_path(rel: str) -> str:
-    """Site path of a content file: folders slugified like categories, the file name kept (URL-quoted)."""
-    parts = rel.split("/")
-    folders = [name_slug(p) or p for p in parts[:-1]]
-    return "/" + "/".join([*folders, quote(parts[-1])])
+@lru_cache(maxsize=1)
+def _heading_parser() -> MarkdownIt:
+    """The renderer's block structure (containers, footnotes, definition lists, tables) without its inline
+    pass: headings found as `render()` finds them, at a fraction of its cost."""
+    md = MarkdownIt("commonmark", {"html": True})
+    md.enable(["table"])
+    md.use(footnote_plugin)
+    md.use(deflist_plugin)
+    md.use(container_plugin, name="callout", validate=lambda params, *_: params.strip().split(" ", 1)[0] in CALLOUTS)
+    md.core.ruler.disable("inline")
+    return md
+
+
+def headings(body: str) -> list[tuple[int, int, str]]:
+    """(level, 0-based line, text as written without its `{#id}`) of every heading of a Markdown body, from
+    its block-level token stream (for `kbgen check`'s heading rules)."""
+    tokens = _heading_parser().parse(body)
+    out: list[tuple[int, int, str]] = []
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and i + 1 < len(tokens):
+            content = tokens[i + 1].content
+            m = HEADING_ID.search(content)
+            out.append((int(tok.tag[1]), tok.map[0] if tok.map else 0, content[: m.start()] if m else content))
+    return out
+
+
+def source_anchors(body: str) -> set[str]:
+    """The heading ids a body will have, to check `file.md#anchor` links before rendering (a line scan: a
+    second parse of every body would cost as much as the links it checks). Each `{#id}`, each heading's
+    `heading_slug` (as `render()` makes them) and its next de-duplicated forms (`-2` … `-5`)."""
+    anchors: set[str] = set()
+    in_fence = False
+    for line in body.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if in_fence or not stripped.startswith("#"):
+            continue
+        text = stripped.lstrip("#").strip()
+        m = HEADING_ID.search(text)
+        if m:
+            anchors.add(m.group(1))
+            text = text[: m.start()]
+        base = heading_slug(text)
+        anchors.add(base)
+        for n in range(2, 6):
+            anchors.add(f"{base}-{n}")
+    return anchors
 
 
 Renderer = Callable[[str, str, int, str], Rendered]

@@ -73,9 +73,10 @@ from .content.load import (
 from .content.model import Article, Category, Library, Section
 from .errors import BuildError, ConfigError, Problem, display_path
 from .lifetime import ctrl_c_deferred, ignore_ctrl_c
-from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
+from .markdown import LinkContext, MarkdownRenderer, Rendered
 from .render import Page, SiteRenderer
 from .safepath import allowed_roots, inside, is_within
+from .urls import alias_output, asset_site_path, page_output, path_of
 from .widget import widget_outputs
 
 EDITOR_JUNK_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".crdownload")
@@ -164,22 +165,6 @@ def _under(path: Path, root: Path) -> str | None:
     except ValueError:
         return None
     return rel.as_posix() if rel.parts else ""
-
-
-def _page_out(url: str) -> str:
-    path = url.strip("/")
-    return f"{path}/index.html" if path else "index.html"
-
-
-def _site_path(output: str, base_path: str) -> str:
-    """Output file → the path a browser shows for it (under `base_path`)."""
-    if output == "index.html":
-        rel = ""
-    elif output.endswith("/index.html"):
-        rel = output[: -len("index.html")]
-    else:
-        rel = output
-    return base_path + rel
 
 
 class Rebuilder:
@@ -646,7 +631,7 @@ class Rebuilder:
             raise
         new_outputs = {out for a in new_articles for out in _article_outputs(a)}
         # Removed: the old pages of changed articles, and the pages of tags no article has any more.
-        tag_pages = {_page_out(t.url) for t in lib.tags}
+        tag_pages = {page_output(t.url) for t in lib.tags}
         vanished = {
             k for k in before if k.startswith("tags/") and k != "tags/index.html" and k not in tag_pages
         }
@@ -667,7 +652,7 @@ class Rebuilder:
                 pass
             write_atomic(target, data)
             written += 1
-            paths.append(_site_path(out, config.base_path))
+            paths.append(path_of(out, config.base_path))
         for rel, exists in asset_changes.items():
             target = inside(output, asset_site_path(rel).lstrip("/"))
             if exists:
@@ -682,7 +667,7 @@ class Rebuilder:
             if target.is_file():
                 target.unlink()
                 deleted += 1
-                paths.append(_site_path(out, config.base_path))
+                paths.append(path_of(out, config.base_path))
                 _prune_empty(target.parent, output)
         static_paths = self._sync_static(plan.static)
         written += len(static_paths)
@@ -854,27 +839,27 @@ class Rebuilder:
         for a in articles:
             cat, sec = a.category, a.section
             if sec is not None:
-                out[_page_out(sec.url)] = _list_sig(sec.articles)
+                out[page_output(sec.url)] = _list_sig(sec.articles)
             if cat is not None:
-                out[_page_out(cat.url)] = (
+                out[page_output(cat.url)] = (
                     _list_sig(cat.articles),
                     tuple(_list_sig(s.articles) for s in cat.sections),
                     _list_sig(_top_articles(cat, 5)),
                 )
                 if sec is not None:
-                    out[_page_out(sec.url)] = (_list_sig(sec.articles), _list_sig(_top_articles(sec, 3)))
+                    out[page_output(sec.url)] = (_list_sig(sec.articles), _list_sig(_top_articles(sec, 3)))
                 # An article page lists its section ("In this section") and related articles from its category.
                 every = _top_articles(cat, 10**6)
                 cat_sig = (_list_sig(every), tuple(tuple(y.tags) for y in every))
                 for x in every:
                     mine = x.section.articles if x.section else cat.articles
-                    out[_page_out(x.url)] = (_list_sig(mine), () if x.related else cat_sig)
+                    out[page_output(x.url)] = (_list_sig(mine), () if x.related else cat_sig)
             for name in a.tags:
                 tag = tags.get(tag_slug(name))
                 if tag is not None:
-                    out[_page_out(tag.url)] = _list_sig(tag.articles)
+                    out[page_output(tag.url)] = _list_sig(tag.articles)
             for x in referrers.get(id(a), ()):
-                out[_page_out(x.url)] = ("related", _list_sig(x.related))
+                out[page_output(x.url)] = ("related", _list_sig(x.related))
         shared = (
             tuple((c.url, c.title, c.article_count) for c in lib.categories),
             _list_sig(globals_.get("popular") or ()),
@@ -891,7 +876,7 @@ class Rebuilder:
         wanted: set[str],
     ) -> list[Page]:  # fmt: skip
         """The pages to render: changed articles (with their aliases) and each page whose listing changed."""
-        by_out = {_page_out(a.url): a for a in lib.articles} if wanted else {}
+        by_out = {page_output(a.url): a for a in lib.articles} if wanted else {}
         page_articles = list(articles)
         seen = {id(a) for a in articles}
         for key in sorted(wanted):
@@ -1168,9 +1153,7 @@ def _list_sig(articles: Iterable[Article]) -> tuple[tuple[Any, ...], ...]:
 
 
 def _article_outputs(a: Article) -> set[str]:
-    from .render import _alias_output
-
-    return {_page_out(a.url), *(_alias_output(alias) for alias in a.aliases)}
+    return {page_output(a.url), *(alias_output(alias) for alias in a.aliases)}
 
 
 def _reorder(

@@ -27,6 +27,7 @@ from .content.model import Article, Category, Library, Section, Tag
 from .errors import Problem, display_path
 from .i18n import load_strings, ui_language
 from .safepath import allowed_roots, walk_files
+from .urls import alias_output, page_output
 
 DEFAULT_THEME = "default"
 BRAND_CSS = "_brand.css"
@@ -361,7 +362,7 @@ class SiteRenderer:
         for cat in lib.categories:
             crumbs = self._breadcrumbs(cat)
             yield Page(
-                f"{cat.url.strip('/')}/index.html",
+                page_output(cat.url),
                 "category.html",
                 {
                     "page": self._page(
@@ -374,7 +375,7 @@ class SiteRenderer:
             for sec in cat.sections:
                 crumbs = self._breadcrumbs(cat, sec)
                 yield Page(
-                    f"{sec.url.strip('/')}/index.html",
+                    page_output(sec.url),
                     "section.html",
                     {
                         "page": self._page(
@@ -391,7 +392,7 @@ class SiteRenderer:
             for alias in article.aliases:
                 target = self.url(article.url)
                 yield Page(
-                    _alias_output(alias),
+                    alias_output(alias),
                     "redirect.html",
                     {
                         "page": self._page("redirect", article.title, article.url),
@@ -426,7 +427,7 @@ class SiteRenderer:
     def tag_page(self, tag: Tag) -> Page:
         crumbs = self._breadcrumbs() + [(self.t("all_topics"), "/tags/")]
         return Page(
-            f"{tag.url.strip('/')}/index.html",
+            page_output(tag.url),
             "tag.html",
             {
                 "page": self._page("tag", tag.name, tag.url, breadcrumbs=crumbs, data={"url": tag.url}),
@@ -495,7 +496,7 @@ class SiteRenderer:
         template = {"faq": "faq.html", "howto": "howto.html"}.get(article.type, "article.html")
         data = {"id": article.id, "category": article.category_slug, "type": article.type, "url": article.url}
         return Page(
-            f"{article.url.strip('/')}/index.html",
+            page_output(article.url),
             template,
             {
                 "page": self._page(
@@ -668,12 +669,6 @@ def _related_articles(article: Article, limit: int = 5) -> list[Article]:
         if a.url not in own and id(a) not in shared:
             picked.append(a)
     return picked
-
-
-def _alias_output(alias: str) -> str:
-    from .safepath import alias_output
-
-    return alias_output(alias)
 
 
 _DURATION = re.compile(r"\s*(\d+)\s*(h|hour|hours|hr|hrs|m|min|mins|minute|minutes)\b", re.I)

@@ -1,7 +1,7 @@
 """Paths that come from content: every file kbgen writes stays inside its output folder, no two sources write
 the same file, and no symbolic link takes a build outside the project.
 
-- `alias_output()` checks an alias (an old URL an editor typed) and gives the file it becomes;
+- `urls.alias_output()` checks an alias (an old URL an editor typed) and gives the file it becomes;
 - `inside()` is the guard every write goes through: a site-relative path that could leave the folder it is
   written into is refused, whatever produced it;
 - `output_claims()` finds two sources (articles, aliases, folders, tags, assets, kbgen's own pages) that
@@ -94,17 +94,6 @@ def alias_site_path(alias: str) -> str:
             raise ValueError(f"has a segment longer than {MAX_SEGMENT} bytes")
         decoded.append(seg)
     return "/" + "/".join(decoded) + ("/" if text.endswith("/") else "")
-
-
-def alias_output(site_path: str) -> str:
-    """The file an alias (a site path from `alias_site_path()`) is written to, site-relative:
-    `old/page/index.html`, or `old/page.html` as it is. ValueError if that could leave the site."""
-    path = site_path.strip("/")
-    out = path if path.endswith((".html", ".htm")) else f"{path}/index.html"
-    why = check_relative(out)
-    if why is not None:
-        raise ValueError(f"the alias {site_path!r} {why}")
-    return out
 
 
 def check_relative(rel: str) -> str | None:
@@ -217,11 +206,6 @@ def duplicate_ids(ids: Iterable[tuple[str, str, int]]) -> list[Problem]:
                         code="duplicate-id", target=first[0])
             )
     return problems
-
-
-def page_output(url: str) -> str:
-    path = url.strip("/")
-    return f"{path}/index.html" if path else "index.html"
 
 
 # -- Symbolic links ---------------------------------------------------------------------------------------

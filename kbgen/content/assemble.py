@@ -19,8 +19,9 @@ import posixpath
 from collections.abc import Callable, Iterable, Mapping
 
 from ..errors import Problem
-from ..safepath import Claim, alias_output, duplicate_ids, output_claims, page_output
+from ..safepath import Claim, duplicate_ids, output_claims
 from ..slugs import folder_slug
+from ..urls import alias_output, page_output
 from .model import TYPE_TAGS, Article, Category, Library, Section, Tag
 
 Node = Category | Section

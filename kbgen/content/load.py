@@ -25,10 +25,11 @@ from typing import Any
 from .. import __version__, plugins
 from ..errors import Problem
 from ..lifetime import die_with_parent
-from ..markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path, heading_slug
+from ..markdown import LinkContext, MarkdownRenderer, Rendered, source_anchors
 from ..safepath import alias_site_path, allowed_roots, walk_files
 from ..slugs import MAX_SLUG, SAFE_SLUG, folder_slug
 from ..slugs import article_slug as make_slug
+from ..urls import asset_site_path
 from .assemble import (
     check_outputs,
     link_tags,
@@ -434,7 +435,7 @@ class _Loader:
                 p.body = plugins.call("on_article", "markdown", article=a, markdown=p.body)
                 self.rewritten(a.source, p.body)
         # Anchors are only known after rendering; link anchors are checked against headings written in source.
-        anchors = {a.source: _source_anchors(p.body) for a, p in pending}
+        anchors = {a.source: source_anchors(p.body) for a, p in pending}
         links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts)
         items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
         rendered = render_all(
@@ -602,31 +603,6 @@ def _meta_line_from(path: Path, key: str) -> int:
         return 0
 
 
-def _source_anchors(body: str) -> set[str]:
-    """Heading ids a body will have (slugs and `{#id}`), to check `file.md#anchor` links before rendering."""
-    from ..markdown import HEADING_ID  # local: the markdown module is the source of truth
-
-    anchors: set[str] = set()
-    in_fence = False
-    for line in body.split("\n"):
-        stripped = line.lstrip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if in_fence or not stripped.startswith("#"):
-            continue
-        text = stripped.lstrip("#").strip()
-        m = HEADING_ID.search(text)
-        if m:
-            anchors.add(m.group(1))
-            text = text[: m.start()]
-        base = heading_slug(text)
-        anchors.add(base)
-        for n in range(2, 6):
-            anchors.add(f"{base}-{n}")
-    return anchors
-
-
 def load_library(content_dir: Path, options: LoadOptions | None = None) -> LoadResult:
     """Read `content_dir` into a `Library`; every problem found is in the result, none raised."""
     return _Loader(content_dir, options or LoadOptions()).load()
@@ -666,7 +642,7 @@ class _DetailLoader(_Loader):
     def read(self, rel: str) -> tuple[SourceFile | None, bytes]:
         parsed, raw = super().read(rel)
         if parsed is not None and posixpath.basename(rel) != INDEX:
-            self.anchors[rel] = _source_anchors(parsed.body)
+            self.anchors[rel] = source_anchors(parsed.body)
             if self.keep_sources:
                 self.sources[rel] = parsed
         return parsed, raw
@@ -685,7 +661,7 @@ class _DetailLoader(_Loader):
         self.rendered[article.source] = r
 
     def rewritten(self, rel: str, body: str) -> None:
-        self.anchors[rel] = _source_anchors(body)  # the headings an `on_article` hook left
+        self.anchors[rel] = source_anchors(body)  # the headings an `on_article` hook left
 
 
 def load_library_details(
@@ -705,11 +681,6 @@ def load_library_details(
     links = LinkContext(content_dir, options.base_path, urls, anchors, unpublished=set(loader.unpublished))
     sources = {k: v for k, v in loader.sources.items() if k in published}
     return LoadDetails(result, loader.rendered, sources, loader.dates, links)
-
-
-def source_anchors(body: str) -> set[str]:
-    """The heading ids a Markdown body will have (as the loader checks `file.md#anchor` links)."""
-    return _source_anchors(body)
 
 
 @dataclass
@@ -741,7 +712,7 @@ def read_one_article(content_dir: Path, rel: str, options: LoadOptions, dates: d
         return OneArticle(rel, None, parsed, loader.problems)
     if article.draft and not options.drafts:
         return OneArticle(rel, None, parsed, loader.problems, hidden_draft=True)
-    return OneArticle(rel, article, parsed, loader.problems, anchors=_source_anchors(parsed.body))
+    return OneArticle(rel, article, parsed, loader.problems, anchors=source_anchors(parsed.body))
 
 
 def article_hooks(one: OneArticle) -> None:
@@ -750,7 +721,7 @@ def article_hooks(one: OneArticle) -> None:
     if plugins.active() and one.article is not None and one.parsed is not None:
         body = plugins.call("on_article", "markdown", article=one.article, markdown=one.parsed.body)
         one.parsed.body = body
-        one.anchors = _source_anchors(body)
+        one.anchors = source_anchors(body)
 
 
 def render_one_article(one: OneArticle, renderer: MarkdownRenderer, strict: bool = False) -> None:
