@@ -16,7 +16,6 @@ import html
 import os
 import posixpath
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -691,4 +690,3 @@ def source_anchors(body: str) -> set[str]:
     return anchors
 
 
-Renderer = Callable[[str, str, int, str], Rendered]

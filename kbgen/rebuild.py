@@ -1266,7 +1266,3 @@ def _exception_problem(exc: BaseException, root: Path) -> Problem:
         traceback.print_exception(exc, file=sys.stderr)
     return Problem("kbgen", 0, f"{type(exc).__name__}: {exc}", code="internal")
 
-
-def clean_output(root: Path) -> None:
-    """Remove a private serve output folder (only ever one kbgen created)."""
-    shutil.rmtree(root, ignore_errors=True)

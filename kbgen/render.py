@@ -32,7 +32,6 @@ from .urls import alias_output, page_output
 DEFAULT_THEME = "default"
 BRAND_CSS = "_brand.css"
 # A colour as CSS accepts it (#hex, a name, rgb()/hsl()/oklch() …): nothing that could end the declaration.
-_CSS_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]+|[a-zA-Z]+\([0-9a-zA-Z.,%/ +-]*\)")
 
 
 def packaged_themes_dir() -> Path:
@@ -188,10 +187,6 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
     return value
-
-
-def _css_colour(value: object, default: str) -> str:
-    return value if isinstance(value, str) and _CSS_COLOUR.fullmatch(value) else default
 
 
 def _file_hash(path: Path) -> str:
@@ -691,4 +686,3 @@ def build_date_from_env() -> datetime:
     return datetime.now(tz=timezone.utc)
 
 
-Renderer = Callable[[Page], bytes]

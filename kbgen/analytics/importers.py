@@ -35,7 +35,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
@@ -211,9 +211,6 @@ class Stats:
         days = [d for d in (self.last_day, other.last_day) if d]
         self.last_day = max(days) if days else None
 
-    @property
-    def has_searches(self) -> bool:
-        return bool(self.searches or self.no_results)
 
 
 class Refused(Exception):
@@ -1739,15 +1736,6 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
         result.problems.append(Problem(result.path, exc.line, exc.message[:600], "warning", code="analytics"))
         return result
     return result.finish()
-
-
-def read_sources(sources: Iterable[Any], root: Path, window_days: int = 90) -> Iterator[SourceResult]:
-    for source in sources:
-        yield read_source(source, root, window_days)
-
-
-def utc_day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date()
 
 
 def collector_databases(sources: list[Any], root: Path) -> list[Path]:

@@ -44,10 +44,6 @@ from .model import ARTICLE_TYPES, Article, Category, FaqEntry, Library, Section,
 
 __all__ = ["MAX_SLUG", "SAFE_SLUG", "check_outputs", "folder_slug", "make_slug"]  # kept where callers find them
 
-KNOWN_KEYS = {
-    "title", "description", "type", "tags", "labels", "order", "promoted", "draft", "updated", "aliases",
-    "keywords", "related", "id", "slug", "time", "supplies", "icon", "translation_key", "untranslated",
-}  # fmt: skip
 INDEX = "_index.md"
 PARALLEL_MIN = 400  # below this many articles, worker start-up costs more than it saves
 
