@@ -18,6 +18,8 @@ from kbgen.content.model import Library
 from kbgen.errors import Problem
 from kbgen.rebuild import Change, Plan, Rebuilder
 
+pytestmark = pytest.mark.slow  # one full build per edit
+
 ARTICLE = '---\ntitle: "{title}"\ndescription: "About {title}."\ntags: [{tags}]\nupdated: 2026-05-01\n{extra}---\n\n{body}\n\n## Details\n\nMore.\n'  # noqa: E501
 
 
@@ -48,12 +50,29 @@ def project(root: Path) -> Path:
 def shape(lib: Library) -> dict[str, Any]:
     """Everything the assembly decides, by value."""
     return {
-        "articles": [(a.source, a.url, a.category.slug if a.category else None,
-                      a.section.slug if a.section else None, [t.slug for t in a.tag_links],
-                      [r.source for r in a.related], a.title, a.order, a.id) for a in lib.articles],  # fmt: skip
-        "categories": [(c.slug, c.url, [a.source for a in c.articles],
-                        [(s.slug, s.url, [a.source for a in s.articles]) for s in c.sections])
-                       for c in lib.categories],  # fmt: skip
+        "articles": [
+            (
+                a.source,
+                a.url,
+                a.category.slug if a.category else None,
+                a.section.slug if a.section else None,
+                [t.slug for t in a.tag_links],
+                [r.source for r in a.related],
+                a.title,
+                a.order,
+                a.id,
+            )
+            for a in lib.articles
+        ],
+        "categories": [
+            (
+                c.slug,
+                c.url,
+                [a.source for a in c.articles],
+                [(s.slug, s.url, [a.source for a in s.articles]) for s in c.sections],
+            )
+            for c in lib.categories
+        ],
         "tags": [(t.name, t.slug, t.url, [a.source for a in t.articles]) for t in lib.tags],
         "assets": dict(lib.assets),
     }
@@ -65,10 +84,13 @@ def problems(items: list[Problem]) -> list[tuple[Any, ...]]:
 
 def pairs(items: list[Problem]) -> list[tuple[str, frozenset[str]]]:
     """The errors as (code, the files involved): which of two clashing files reports it may differ."""
+
     def rel(path: str) -> str:
         return path.removeprefix("content/")
 
-    return sorted((p.code, frozenset({rel(p.path), rel(p.target)} - {""})) for p in items if p.level == "error")
+    return sorted(
+        (p.code, frozenset({rel(p.path), rel(p.target)} - {""})) for p in items if p.level == "error"
+    )
 
 
 def rm(path: Path) -> None:
@@ -85,6 +107,7 @@ def edits(content: Path) -> list[tuple[str, list[str], Callable[[], None]]]:
             text = path.read_text(encoding="utf-8")
             assert old in text, (path, old)
             path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
         return go
 
     def move(src: str, dest: str) -> Callable[[], None]:

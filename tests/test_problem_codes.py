@@ -21,7 +21,10 @@ def test_check_json_names_the_kind_of_each_problem(tmp_path: Path) -> None:
     write(content / "orders/track.md",
           '---\ntitle: "Track"\ndescription: "Track it."\naliases: [/orders/refund/]\n---\n\n'
           "See [the page](missing.md) and ![a box](box.png).\n")  # fmt: skip
-    write(content / "orders/refund.md", '---\ntitle: "Refund"\ndescription: "Money back."\nid: orders/track\n---\n\nText.\n')
+    write(
+        content / "orders/refund.md",
+        '---\ntitle: "Refund"\ndescription: "Money back."\nid: orders/track\n---\n\nText.\n',
+    )
     write(content / "orders/late.md", '---\ntitle: "Late"\ndescription: "Late."\norder: soon\n---\n\nText.\n')
     proc = run_kbgen("check", "--format", "json", cwd=tmp_path, check=False)
     assert proc.returncode == 1, proc.stderr

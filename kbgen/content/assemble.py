@@ -55,7 +55,9 @@ def url_clash(
         return Problem(rel, 1, f"same URL {url} as {other_article}; give one of them a `slug:`",
                        code="duplicate-url", target=other_article)  # fmt: skip
     if folder_title is not None:
-        return Problem(rel, 1, f"same URL {url} as the folder {folder_title!r}", code="duplicate-url", target=url)
+        return Problem(
+            rel, 1, f"same URL {url} as the folder {folder_title!r}", code="duplicate-url", target=url
+        )
     return None
 
 
@@ -126,7 +128,9 @@ def tags_of(articles: Iterable[Article]) -> dict[str, Tag]:
     return tags
 
 
-def navigation_order(categories: Iterable[Category], loose: Iterable[Article], sort: bool = True) -> list[Article]:
+def navigation_order(
+    categories: Iterable[Category], loose: Iterable[Article], sort: bool = True
+) -> list[Article]:
     """Every article in navigation order: each category's own articles, then its sections' (each list and
     the sections sorted first unless `sort` is False), then the articles outside any category."""
     ordered: list[Article] = []
@@ -209,7 +213,9 @@ def check_outputs(
     for a in articles:
         claims.append(Claim(page_output(a.url), a.source, 1, f"the page of {a.source}", "page"))
     for a in articles:
-        for alias, line in zip(a.aliases, a.alias_lines or [a.lines.get("aliases", 1)] * len(a.aliases), strict=False):
+        for alias, line in zip(
+            a.aliases, a.alias_lines or [a.lines.get("aliases", 1)] * len(a.aliases), strict=False
+        ):
             claims.append(Claim(alias_output(alias), a.source, line, f"the alias {alias}", "alias"))
     for site, src in sorted(assets.items()):
         claims.append(Claim(site.lstrip("/"), src, 0, f"the file {src}", "asset"))
