@@ -147,16 +147,16 @@ def brand_problems(config: Any) -> list[Problem]:
             best = max(contrast(parse_colour(value) or WHITE, t) for t in (WHITE, DARK_TEXT))
             out.append(Problem(where, 0, (
                 f"`brand.{key}` {value}: neither white nor dark text reaches WCAG AA 4.5:1 on it (best "
-                f"{best:.1f}:1); buttons and badges use the darker {got[0]} with white text"), "warning"))  # fmt: skip
+                f"{best:.1f}:1); buttons and badges use the darker {got[0]} with white text"), "warning", code="brand"))  # fmt: skip
     file = font_file(brand.font)
     if file and not (config.root / file).is_file():
-        out.append(Problem(where, 0, f"`brand.font`: font file {file} not found in the project", "error"))
+        out.append(Problem(where, 0, f"`brand.font`: font file {file} not found in the project", "error", code="brand"))
     c = config.contact
     for key in ("phone_hours", "chat_hours"):
         if parse_hours(getattr(c, key)) and not c.timezone:
             out.append(Problem(where, 0, (
                 f"`contact.{key}` is machine-readable but `contact.timezone` is not set (e.g. \"Europe/London\"): "
-                "the contact block cannot say whether you are open now"), "warning"))  # fmt: skip
+                "the contact block cannot say whether you are open now"), "warning", code="brand"))  # fmt: skip
     return out
 
 

@@ -229,11 +229,11 @@ def check_output_dir(output: Path, root: Path) -> None:
     if not output.exists():
         return
     if not output.is_dir():
-        raise BuildError([Problem(str(output), 0, "output path exists and is not a directory")])
+        raise BuildError([Problem(str(output), 0, "output path exists and is not a directory", code="output-path")])
     resolved = output.resolve()
     if resolved == root.resolve() or root.resolve().is_relative_to(resolved) or resolved == Path.home():
         raise BuildError(
-            [Problem(str(output), 0, "refusing to use the project folder (or a parent) as output")]
+            [Problem(str(output), 0, "refusing to use the project folder (or a parent) as output", code="output-path")]
         )
     if (output / MARKER).exists():
         return
@@ -243,7 +243,7 @@ def check_output_dir(output: Path, root: Path) -> None:
                 Problem(
                     str(output), 0,
                     f"refusing to replace {output}: it was not created by kbgen (no {MARKER} file); "
-                    "choose another --output or remove it yourself",
+                    "choose another --output or remove it yourself", code="output-path",
                 )
             ]
         )  # fmt: skip
@@ -583,7 +583,7 @@ def _build(
             raise BuildError(problems)
         library = loaded.library
         if not library.articles:
-            raise BuildError([*problems, Problem(str(config.content_path), 0, "no articles found", "error")])
+            raise BuildError([*problems, Problem(str(config.content_path), 0, "no articles found", "error", code="no-articles")])
         with _timed(timings, "analytics"):
             problems += _apply_analytics(library, config)
 
@@ -627,7 +627,7 @@ def _build(
             os.chmod(staging, 0o755)
             mark("build: search done, written")
             if incomplete := search_export_problem(staging / "_search"):  # never publish a broken search
-                raise BuildError([Problem(str(output / "_search"), 0, incomplete)])
+                raise BuildError([Problem(str(output / "_search"), 0, incomplete, code="search-incomplete")])
             swap_in(staging, output)
             if config.hooks or config.plugins:
                 from .plugins import call
@@ -723,7 +723,7 @@ class BuildSession:
                 library = loaded.library
                 if not library.articles:
                     raise BuildError(
-                        [*problems, Problem(str(config.content_path), 0, "no articles found", "error")]
+                        [*problems, Problem(str(config.content_path), 0, "no articles found", "error", code="no-articles")]
                     )
                 with _timed(timings, "analytics"):
                     problems += _apply_analytics(library, config)

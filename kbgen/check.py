@@ -16,19 +16,19 @@ import re
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
-from markdown_it import MarkdownIt
 
 from .config import Config, load_config
 from .content.frontmatter import key_line
 from .content.load import LoadDetails, LoadOptions, load_library_details
 from .content.model import Article
 from .errors import ConfigError, Problem, display_path
+from .markdown import headings
 from .render import Theme, build_date_from_env
 from .termsafe import for_terminal
 
@@ -67,17 +67,10 @@ RULES: dict[str, tuple[str, str]] = {
                                      "the default language's)"),
 }
 
-# The loader's messages → rule ids (the loader is the one place that resolves links and reads files).
-_LOADER_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^link to a missing article\b"), "broken-link"),
-    (re.compile(r"^link to a missing anchor\b"), "broken-anchor"),
-    (re.compile(r"^related article not found\b"), "broken-related"),
-    (re.compile(r"^(image not found|file outside the content directory)\b"), "missing-image"),
-    (re.compile(r"^same URL\b"), "duplicate-url"),
-    (re.compile(r"^`_index\.md` in\b"), "empty-folder"),
-    (re.compile(r"^not valid UTF-8\b"), "invalid-file"),
-    (re.compile(r"^(invalid YAML|front matter|missing `\w+`|`\w+` must be|`\w+` is one string)"), "invalid-front-matter"),
-]  # fmt: skip
+# The loader's problem codes that are rules of their own (kbgen/errors.py lists every code); the others are
+# content-error or content-warning by their level.
+_LOADER_CODES = frozenset({"broken-link", "broken-anchor", "broken-related", "missing-image", "duplicate-url",
+                           "empty-folder", "invalid-file", "invalid-front-matter"})  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,6 +81,7 @@ class Finding:
     message: str
     rule: str
     views: int = 0
+    code: str = field(default="", compare=False)  # the loader's `Problem.code` (else the rule)
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
@@ -96,16 +90,16 @@ class Finding:
     def to_json(self) -> dict[str, object]:
         data = asdict(self)
         data.pop("views")
+        data["code"] = self.code or self.rule
         return data
 
 
 def _loader_rule(p: Problem) -> str:
-    for pattern, rule in _LOADER_RULES:
-        if pattern.search(p.message):
-            if rule == "invalid-front-matter" and p.level != "error":
-                return "content-warning"
-            return rule
-    return "content-error" if p.level == "error" else "content-warning"
+    """The rule of a loader problem, by its code (a warning about front matter is a content-warning)."""
+    rule = p.code if p.code in _LOADER_CODES else ""
+    if rule == "invalid-front-matter" and p.level != "error":
+        rule = ""
+    return rule or ("content-error" if p.level == "error" else "content-warning")
 
 
 def _months_between(earlier: date, later: date) -> int:
@@ -135,9 +129,11 @@ class Checker:
             path = self.config.content_path / rel
         return display_path(path, self.cwd)
 
-    def add(self, rel: str, line: int, rule: str, message: str, views: int = 0, level: str = "") -> None:
+    def add(
+        self, rel: str, line: int, rule: str, message: str, views: int = 0, level: str = "", code: str = ""
+    ) -> None:
         level = level or RULES[rule][0]  # "info": reported, never fails the check (not even --strict)
-        self.findings.append(Finding(self.shown(rel), line, level, message, rule, views))
+        self.findings.append(Finding(self.shown(rel), line, level, message, rule, views, code))
 
     def line_of(self, rel: str, key: str) -> int:
         if rel not in self._raw:
@@ -151,9 +147,9 @@ class Checker:
 
     def run(self, extra: Iterable[Problem] = ()) -> list[Finding]:
         for p in self.details.result.problems:
-            self.add(p.path, p.line, _loader_rule(p), p.message)
+            self.add(p.path, p.line, _loader_rule(p), p.message, code=p.code)
         for p in extra:
-            self.findings.append(Finding(p.path, p.line, "warning", p.message, "analytics"))
+            self.findings.append(Finding(p.path, p.line, "warning", p.message, "analytics", code=p.code))
         articles = self.library.articles
         for a in articles:
             self.check_article(a)
@@ -197,13 +193,9 @@ class Checker:
         parsed = self.details.sources.get(a.source)
         if parsed is None:
             return
-        tokens = _parser().parse(parsed.body)
         previous = 1  # the title is the page's heading 1
-        for tok in tokens:
-            if tok.type != "heading_open" or not tok.map:
-                continue
-            level = int(tok.tag[1])
-            line = parsed.body_line + tok.map[0] + 1
+        for level, first, _text in headings(parsed.body):
+            line = parsed.body_line + first + 1
             if level == 1:
                 self.add(a.source, line, "heading-h1",
                          "heading 1 in the body: the title is the page's heading 1, start sections with ##")  # fmt: skip
@@ -245,17 +237,17 @@ class Checker:
                          f"question {entry.question!r} is also answered in {where}: keep one answer and link to it")  # fmt: skip
 
     def check_alias_urls(self, articles: list[Article]) -> None:
-        from .render import _alias_output
+        from .urls import alias_output, page_output
 
         owners: dict[str, str] = {}
         for cat in self.library.categories:
             for node in (cat, *cat.sections):
-                owners[node.url.strip("/") + "/index.html"] = node.source or node.url
+                owners[page_output(node.url)] = node.source or node.url
         for a in articles:
-            owners[a.url.strip("/") + "/index.html" if a.url.strip("/") else "index.html"] = a.source
+            owners[page_output(a.url)] = a.source
         for a in articles:
             for alias in a.aliases:
-                out = _alias_output(alias)
+                out = alias_output(alias)
                 other = owners.get(out)
                 if other is not None and other != a.source:
                     self.add(a.source, self.line_of(a.source, "aliases"), "duplicate-url",
@@ -321,16 +313,6 @@ def _placeholders() -> set[str]:
             if len(text) > 12 and not text.startswith("`") and text != "if it didn't work":
                 out.add(text)
     return out
-
-
-_PARSER: MarkdownIt | None = None
-
-
-def _parser() -> MarkdownIt:
-    global _PARSER
-    if _PARSER is None:
-        _PARSER = MarkdownIt("commonmark").enable(["table"])
-    return _PARSER
 
 
 def run_check(

@@ -131,7 +131,7 @@ def collect_redirects(
         if source is None:
             if warn:
                 problems.append(
-                    Problem(origin, 0, f"alias {raw[:120]!r} is not a plain site path: no host redirect written", "warning")
+                    Problem(origin, 0, f"alias {raw[:120]!r} is not a plain site path: no host redirect written", "warning", code="redirect")
                 )
             return False
         target = encode_path(unquote(base + article.url))  # type: ignore[attr-defined]
@@ -262,7 +262,7 @@ def _s3(redirects: list[Redirect], config: Config, staging: Path) -> tuple[str, 
         if any(f.startswith(prefix) and f != own for f in files):
             problems.append(
                 Problem(r.origin, 0, f"S3: old URL {r.source[:120]!r} is a prefix of live pages: "
-                        "no routing rule (its meta-refresh page still redirects)", "warning")
+                        "no routing rule (its meta-refresh page still redirects)", "warning", code="redirect")
             )  # fmt: skip
             continue
         redirect: dict[str, str] = {"ReplaceKeyWith": unquote(r.target).lstrip("/"), "HttpRedirectCode": "301"}
@@ -272,7 +272,7 @@ def _s3(redirects: list[Redirect], config: Config, staging: Path) -> tuple[str, 
     if len(rules) > S3_MAX_RULES:
         problems.append(
             Problem("kbgen.toml", 0, f"S3 takes at most {S3_MAX_RULES} routing rules; {len(rules) - S3_MAX_RULES} "
-                    "old URLs are left out of s3-website.json (their meta-refresh pages still redirect)", "warning")
+                    "old URLs are left out of s3-website.json (their meta-refresh pages still redirect)", "warning", code="redirect")
         )  # fmt: skip
         rules = rules[:S3_MAX_RULES]
     doc: dict[str, object] = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"}}
@@ -356,7 +356,8 @@ def write_deploy_files(
     if "cloudflare" in hosts:
         if len(redirects) * 2 > CLOUDFLARE_MAX:
             problems.append(Problem("kbgen.toml", 0, f"Cloudflare Pages applies at most {CLOUDFLARE_MAX} "
-                                    "redirects; the rest fall back to meta-refresh pages", "warning"))  # fmt: skip
+                                    "redirects; the rest fall back to meta-refresh pages", "warning",
+                                    code="redirect"))  # fmt: skip
         out["_redirects"] = _redirects_file(redirects, "301")
         out["_headers"] = _headers_file(cache, html_rule=True)
     if "vercel" in hosts:
@@ -380,17 +381,18 @@ def write_deploy_files(
 
 def write_for_build(config: Config, library: Library, renderer: object, theme: object, staging: Path) -> list[Problem]:
     """`write_deploy_files` as `kbgen build` calls it: theme assets from `theme`, fallback pages by `renderer`."""
-    from .render import Page, _alias_output
+    from .render import Page
+    from .urls import alias_output
 
     site_static = config.root / config.static_dir
     names = [n for n in theme.static_files() if not (site_static / n).exists()]  # type: ignore[attr-defined]
 
     def fallback(old: str, article: object) -> None:
-        out = staging / _alias_output(old)
+        out = staging / alias_output(old)
         if out.exists():
             return
         page = Page(
-            _alias_output(old),
+            alias_output(old),
             "redirect.html",
             {
                 "page": renderer._page("redirect", article.title, article.url),  # type: ignore[attr-defined]

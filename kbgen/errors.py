@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .termsafe import for_terminal
@@ -10,12 +10,26 @@ from .termsafe import for_terminal
 
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One problem in the input: `path:line: message`."""
+    """One problem in the input: `path:line: message`.
+
+    `code` says what kind of problem it is, for tools (`kbgen check`'s rules, `kbgen serve`'s incremental
+    rebuild, the JSON of `kbgen check --format json` and `/__kbgen/status`): they switch on it, never on the
+    message, which is for people. Codes of the content: `invalid-file`, `invalid-front-matter`,
+    `duplicate-key`, `invalid-alias`, `unsafe-path`, `no-content`, `no-articles`, `duplicate-url`,
+    `empty-folder`, `output-collision`, `duplicate-id`, `broken-link`, `draft-link`, `broken-anchor`,
+    `missing-image`, `broken-related`, `language-prefix`; of the rest: `config`, `template`, `plugin`,
+    `output-path`, `search-incomplete`, `brand`, `redirect`, `analytics`, `internal`. `target` is what the
+    problem points at, when it points at something: the link or image path (content-relative), the other
+    article of a duplicate URL, the related entry. Neither takes part in comparisons: two problems with the
+    same place, message and level are the same problem.
+    """
 
     path: str
     line: int
     message: str
     level: str = "error"  # "error" | "warning"
+    code: str = field(default="", compare=False)
+    target: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         # Paths and messages quote file names, front matter and analytics data: no terminal controls.

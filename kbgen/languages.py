@@ -237,12 +237,12 @@ def _prefix_problems(sites: list[LangSite], libraries: dict[str, Library]) -> li
                 if first in prefixes:
                     out.append(Problem(f"{s.config.content_dir}/{a.source}", a.lines.get("aliases", 0),
                                        f"alias {alias!r} is under the URL prefix of language "
-                                       f"{prefixes[first]!r}", "error"))  # fmt: skip
+                                       f"{prefixes[first]!r}", "error", code="language-prefix"))  # fmt: skip
         for cat in lib.categories:
             if cat.slug in prefixes:
                 out.append(Problem(f"{s.config.content_dir}/{_folder(cat, 1)}", 0,
                                    f"category slug {cat.slug!r} is the URL prefix of language "
-                                   f"{prefixes[cat.slug]!r}: give the category another `slug`", "error"))  # fmt: skip
+                                   f"{prefixes[cat.slug]!r}: give the category another `slug`", "error", code="language-prefix"))  # fmt: skip
     return out
 
 
@@ -276,7 +276,7 @@ def build_into(
                 if not s.config.content_path.is_dir():
                     problems.append(Problem(str(s.config.content_path), 0,
                                             f"no content folder for language {s.code!r} ([languages.{s.code}])",
-                                            "error"))  # fmt: skip
+                                            "error", code="no-content"))  # fmt: skip
                     continue
                 loaded = load_library(
                     s.config.content_path,
@@ -292,7 +292,7 @@ def build_into(
                 if not lib.articles:  # the default language must have some; another may be just begun
                     problems.append(Problem(str(s.config.content_path), 0, "no articles found" + (
                         "" if s.default else f": the {s.name} site has only its home page"),
-                        "error" if s.default else "warning"))  # fmt: skip  (even with --strict: a language just begun)
+                        "error" if s.default else "warning", code="no-articles"))  # fmt: skip  (even with --strict: a language just begun)
                 if not s.default:  # one id per language: analytics never count a French view for German
                     for a in lib.articles:
                         a.id = f"{s.code}/{a.id}"
@@ -357,7 +357,7 @@ def build_into(
             for s in sites:
                 dest = staging / s.prefix if s.prefix else staging
                 if incomplete := search_export_problem(dest / "_search"):
-                    raise BuildError([Problem(str(dest / "_search"), 0, incomplete)])
+                    raise BuildError([Problem(str(dest / "_search"), 0, incomplete, code="search-incomplete")])
         _ = default
         return MultiBuild(pages, files, problems, libraries[default.code], libraries)
     finally:

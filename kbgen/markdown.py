@@ -16,12 +16,12 @@ import html
 import os
 import posixpath
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
@@ -31,9 +31,10 @@ from markdown_it.token import Token
 from mdit_py_plugins.container import container_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
-from slugify import slugify
 
 from . import plugins
+from .slugs import heading_slug
+from .urls import asset_site_path
 
 HEADING_ID = re.compile(r"\s*\{#([A-Za-z][\w\-:.]*)\}\s*$")
 TAG = re.compile(r"<[^>]+>")
@@ -125,6 +126,8 @@ class Issue:
     line: int
     message: str
     level: str = "warning"
+    code: str = ""  # a `Problem.code`: broken-link, draft-link, broken-anchor, missing-image, unsafe-path
+    target: str = ""  # the content-relative path it names (without `#anchor`)
 
 
 @dataclass
@@ -483,16 +486,19 @@ class MarkdownRenderer:
         """Resolve a relative file reference to its site URL; record it, or report it missing."""
         path_part, _, frag = src.partition("#")
         rel = posixpath.normpath(posixpath.join(env["dir"], path_part))
+        named = posixpath.normpath(posixpath.join(env["dir"], path_part.split("?", 1)[0]))
         if rel.startswith("../") or rel == "..":
-            env["issues"].append(Issue(line, f"file outside the content directory: {src}"))
+            env["issues"].append(Issue(line, f"file outside the content directory: {src}", code="missing-image",
+                                       target=named))  # fmt: skip
             return src
         exists = (self.links.content_dir / rel).is_file() if self.links.check_images else True
         env["files"][rel] = exists
         if not exists:
-            env["issues"].append(Issue(line, f"image not found: {src}"))
+            env["issues"].append(Issue(line, f"image not found: {src}", code="missing-image", target=named))
             return src
         if self.links.check_images and _links_outside(self.links.content_dir, rel):
-            env["issues"].append(Issue(line, f"file is a symbolic link outside the project (not published): {src}"))
+            env["issues"].append(Issue(line, f"file is a symbolic link outside the project (not published): {src}",
+                                       code="unsafe-path", target=rel))  # fmt: skip
             return src
         env["assets"].append(rel)
         return self.links.href(asset_site_path(rel)) + (f"#{frag}" if frag else "")
@@ -545,11 +551,13 @@ class MarkdownRenderer:
                     if rel in self.links.unpublished
                     else "a missing article"
                 )
-                env["issues"].append(Issue(line, f"link to {what}: {href}"))
+                code = "draft-link" if rel in self.links.unpublished else "broken-link"
+                env["issues"].append(Issue(line, f"link to {what}: {href}", code=code, target=rel))
                 return href
             env["links"].append((rel, line))
             if parts.fragment and rel in self.links.anchors and parts.fragment not in self.links.anchors[rel]:
-                env["issues"].append(Issue(line, f"link to a missing anchor: {href}"))
+                env["issues"].append(Issue(line, f"link to a missing anchor: {href}", code="broken-anchor",
+                                           target=rel))  # fmt: skip
             return self.links.href(url) + frag
         # A link to another local file (a PDF, an image): publish it like an image.
         if path and "." in posixpath.basename(path):
@@ -691,17 +699,54 @@ def _mark_steps(tokens: list[Token], heads: list[tuple[int, Token, str]]) -> lis
     return items
 
 
-@lru_cache(maxsize=65536)
-def heading_slug(text: str) -> str:
-    """The id of a heading without `{#id}` (before de-duplication within its page)."""
-    return slugify(text, max_length=60, word_boundary=True) or "section"
+@lru_cache(maxsize=1)
+def _heading_parser() -> MarkdownIt:
+    """The renderer's block structure (containers, footnotes, definition lists, tables) without its inline
+    pass: headings found as `render()` finds them, at a fraction of its cost."""
+    md = MarkdownIt("commonmark", {"html": True})
+    md.enable(["table"])
+    md.use(footnote_plugin)
+    md.use(deflist_plugin)
+    md.use(container_plugin, name="callout", validate=lambda params, *_: params.strip().split(" ", 1)[0] in CALLOUTS)
+    md.core.ruler.disable("inline")
+    return md
 
 
-def asset_site_path(rel: str) -> str:
-    """Site path of a content file: folders slugified like categories, the file name kept (URL-quoted)."""
-    parts = rel.split("/")
-    folders = [slugify(p) or p for p in parts[:-1]]
-    return "/" + "/".join([*folders, quote(parts[-1])])
+def headings(body: str) -> list[tuple[int, int, str]]:
+    """(level, 0-based line, text as written without its `{#id}`) of every heading of a Markdown body, from
+    its block-level token stream (for `kbgen check`'s heading rules)."""
+    tokens = _heading_parser().parse(body)
+    out: list[tuple[int, int, str]] = []
+    for i, tok in enumerate(tokens):
+        if tok.type == "heading_open" and i + 1 < len(tokens):
+            content = tokens[i + 1].content
+            m = HEADING_ID.search(content)
+            out.append((int(tok.tag[1]), tok.map[0] if tok.map else 0, content[: m.start()] if m else content))
+    return out
 
 
-Renderer = Callable[[str, str, int, str], Rendered]
+def source_anchors(body: str) -> set[str]:
+    """The heading ids a body will have, to check `file.md#anchor` links before rendering (a line scan: a
+    second parse of every body would cost as much as the links it checks). Each `{#id}`, each heading's
+    `heading_slug` (as `render()` makes them) and its next de-duplicated forms (`-2` … `-5`)."""
+    anchors: set[str] = set()
+    in_fence = False
+    for line in body.split("\n"):
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if in_fence or not stripped.startswith("#"):
+            continue
+        text = stripped.lstrip("#").strip()
+        m = HEADING_ID.search(text)
+        if m:
+            anchors.add(m.group(1))
+            text = text[: m.start()]
+        base = heading_slug(text)
+        anchors.add(base)
+        for n in range(2, 6):
+            anchors.add(f"{base}-{n}")
+    return anchors
+
+

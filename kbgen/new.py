@@ -13,10 +13,10 @@ from datetime import date
 from pathlib import Path
 
 import click
-from slugify import slugify
 
 from .config import load_config
 from .errors import ConfigError, display_path
+from .slugs import name_slug, title_slug
 
 BODIES = {
     "article": """\
@@ -84,11 +84,11 @@ def _find_folder(parent: Path, wanted: str) -> Path:
     direct = parent / wanted
     if direct.is_dir():
         return direct
-    slug = slugify(wanted)
+    slug = name_slug(wanted)
     if parent.is_dir():
         for child in sorted(parent.iterdir()):
             if child.is_dir() and not child.name.startswith((".", "_")):
-                if child.name.casefold() == wanted.casefold() or slugify(child.name) == slug:
+                if child.name.casefold() == wanted.casefold() or name_slug(child.name) == slug:
                     return child
     return parent / (slug or wanted)
 
@@ -103,7 +103,7 @@ def create_article(
     for part in parts:
         if part in (".", "..") or part.startswith((".", "_")):
             raise click.BadParameter(f"{part!r} can't be a category or section name", param_hint="--in")
-    slug = slugify(title, max_length=80, word_boundary=True)
+    slug = title_slug(title)
     if not slug:
         raise click.BadParameter("the title needs at least one letter or digit", param_hint="TITLE")
     folder = content_dir

@@ -47,28 +47,41 @@ from . import plugins
 from .atomic import write_atomic
 from .build import BuildSession
 from .config import Config, load_config
+from .content.assemble import (
+    check_outputs,
+    empties_a_folder,
+    folder_dirs,
+    folder_index,
+    link_tags,
+    navigation_order,
+    place,
+    resolve_related,
+    settle_tags,
+    tag_slug,
+    tags_of,
+    unlink_tags,
+    url_clash,
+)
 from .content.load import (
     LoadOptions,
     OneArticle,
     article_hooks,
-    check_outputs,
-    folder_slug,
     read_one_article,
     related_line,
     render_one_article,
 )
-from .content.model import TYPE_TAGS, Article, Category, Library, Section, Tag
+from .content.model import Article, Category, Library, Section
 from .errors import BuildError, ConfigError, Problem, display_path
 from .lifetime import ctrl_c_deferred, ignore_ctrl_c
-from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
+from .markdown import LinkContext, MarkdownRenderer, Rendered
 from .render import Page, SiteRenderer
 from .safepath import allowed_roots, inside, is_within
+from .urls import alias_output, asset_site_path, page_output, path_of
 from .widget import widget_outputs
 
 EDITOR_JUNK_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".crdownload")
-# Prefixes of the loader's markdown issues that name a (missing) file, to know who links to what.
-_MISSING = ("link to a missing article: ", "link to a missing anchor: ", "image not found: ",
-            "file outside the content directory: ")  # fmt: skip
+# Codes of the markdown issues that name a (missing) file, to know who links to what.
+_MISSING = frozenset({"broken-link", "broken-anchor", "missing-image"})
 
 
 @dataclass(frozen=True)
@@ -152,22 +165,6 @@ def _under(path: Path, root: Path) -> str | None:
     except ValueError:
         return None
     return rel.as_posix() if rel.parts else ""
-
-
-def _page_out(url: str) -> str:
-    path = url.strip("/")
-    return f"{path}/index.html" if path else "index.html"
-
-
-def _site_path(output: str, base_path: str) -> str:
-    """Output file → the path a browser shows for it (under `base_path`)."""
-    if output == "index.html":
-        rel = ""
-    elif output.endswith("/index.html"):
-        rel = output[: -len("index.html")]
-    else:
-        rel = output
-    return base_path + rel
 
 
 class Rebuilder:
@@ -401,7 +398,8 @@ class Rebuilder:
             if plugins.active():  # the preview folder in place, as `kbgen build` calls it on site/
                 plugins.call("on_post_build", site_dir=session.output)
         except ConfigError as exc:
-            problem = Problem(display_path(self.config_path, self.root), 0, str(exc).split(": ", 1)[-1])
+            problem = Problem(display_path(self.config_path, self.root), 0, str(exc).split(": ", 1)[-1],
+                              code="config")
             self._failed_full([problem])
             return Outcome(False, "full", problems=[problem])
         except BuildError as exc:
@@ -443,7 +441,7 @@ class Rebuilder:
             path = display_path(Path(path), self.root)
         elif path and (path.endswith(".md") or (content / path).exists()):
             path = display_path(content / path, self.root)
-        return Problem(path, p.line, p.message, p.level)
+        return dataclasses.replace(p, path=path)
 
     def _index_after_full(self) -> None:
         details = self.session.details
@@ -461,7 +459,7 @@ class Rebuilder:
         self.md = MarkdownRenderer(details.links, self.options.labels)
         self.by_source = {a.source: a for a in library.articles}
         self.url_owner = {a.url: a.source for a in library.articles}
-        self.folders = _folders(library)
+        self.folders = folder_index(library)
         self.folder_urls = {n.url: n.title for c in library.categories for n in (c, *c.sections)}
         self.feed_sources = _feed_sources(library)
         renderer = self.session.renderer
@@ -633,7 +631,7 @@ class Rebuilder:
             raise
         new_outputs = {out for a in new_articles for out in _article_outputs(a)}
         # Removed: the old pages of changed articles, and the pages of tags no article has any more.
-        tag_pages = {_page_out(t.url) for t in lib.tags}
+        tag_pages = {page_output(t.url) for t in lib.tags}
         vanished = {
             k for k in before if k.startswith("tags/") and k != "tags/index.html" and k not in tag_pages
         }
@@ -654,7 +652,7 @@ class Rebuilder:
                 pass
             write_atomic(target, data)
             written += 1
-            paths.append(_site_path(out, config.base_path))
+            paths.append(path_of(out, config.base_path))
         for rel, exists in asset_changes.items():
             target = inside(output, asset_site_path(rel).lstrip("/"))
             if exists:
@@ -669,7 +667,7 @@ class Rebuilder:
             if target.is_file():
                 target.unlink()
                 deleted += 1
-                paths.append(_site_path(out, config.base_path))
+                paths.append(path_of(out, config.base_path))
                 _prune_empty(target.parent, output)
         static_paths = self._sync_static(plan.static)
         written += len(static_paths)
@@ -694,18 +692,15 @@ class Rebuilder:
 
     @staticmethod
     def _place(article: Article, folders: dict[str, Category | Section]) -> str:
-        parts = posixpath.dirname(article.source).split("/") if "/" in article.source else []
-        if not parts:
-            return f"/{article.slug}/"
-        cat = folders.get(parts[0])
-        sec = folders.get("/".join(parts[:2])) if len(parts) > 1 else None
-        if not isinstance(cat, Category) or (len(parts) > 1 and sec is None):
+        """`assemble.place` in the folders the library has; a new folder is a change of structure."""
+        cat_dir, sec_dir = folder_dirs(article.source)
+        if cat_dir is None:
+            return place(article, None, None)
+        cat = folders.get(cat_dir)
+        sec = folders.get(sec_dir) if sec_dir is not None else None
+        if not isinstance(cat, Category) or (sec_dir is not None and not isinstance(sec, Section)):
             raise NeedFull(f"new folder for {article.source}")
-        base = sec.url if sec is not None else cat.url
-        article.category, article.category_slug = cat, cat.slug
-        if sec is not None:
-            article.section, article.section_slug = sec, sec.slug
-        return f"{base}{article.slug}/"
+        return place(article, cat, sec)
 
     def _check_urls(
         self, ones: dict[str, OneArticle], changed: dict[str, OneArticle], errors: list[Problem]
@@ -715,14 +710,10 @@ class Rebuilder:
             assert one.article is not None
             url = one.article.url
             owner = self.url_owner.get(url)
-            if owner is not None and owner not in ones:
-                errors.append(Problem(rel, 1, f"same URL {url} as {owner}; give one of them a `slug:`"))
-            elif url in claimed:
-                errors.append(
-                    Problem(rel, 1, f"same URL {url} as {claimed[url]}; give one of them a `slug:`")
-                )
-            elif url in self.folder_urls:
-                errors.append(Problem(rel, 1, f"same URL {url} as the folder {self.folder_urls[url]!r}"))
+            other = owner if owner is not None and owner not in ones else claimed.get(url)
+            clash = url_clash(rel, url, other, self.folder_urls.get(url))
+            if clash is not None:
+                errors.append(clash)
             else:
                 claimed[url] = rel
 
@@ -744,12 +735,7 @@ class Rebuilder:
             return []
         articles = [a for a in lib.articles if a.source not in ones]
         articles += [one.article for one in changed.values() if one.article is not None]
-        tags: dict[str, Tag] = {}
-        for a in articles:
-            for name in a.tags:
-                slug = _tag_slug(name)
-                if slug not in TYPE_TAGS:
-                    tags.setdefault(slug, Tag(name, slug, f"/tags/{slug}/"))
+        tags = tags_of(articles)
         site_assets = dict(lib.assets)
         for rel, exists in assets.items():
             if exists:
@@ -766,21 +752,8 @@ class Rebuilder:
         removed: set[str],
     ) -> None:
         """A category or section that would lose its last article changes the structure."""
-        if not removed:
-            return
-        existing = {a.source for a in lib.articles}
-        counts: dict[int, int] = {}
-        for node in folders.values():
-            articles = node.all_articles if isinstance(node, Category) else node.articles
-            counts[id(node)] = sum(1 for a in articles if a.source not in removed)
-        for one in changed.values():
-            a = one.article
-            assert a is not None
-            if a.source not in existing:
-                for node in (a.category, a.section):
-                    if node is not None and id(node) in counts:
-                        counts[id(node)] += 1
-        if any(n == 0 for n in counts.values()):
+        added = [one.article for one in changed.values() if one.article is not None]
+        if empties_a_folder(folders, lib, removed, added):
             raise NeedFull("a category or section lost its last article")
 
     def _commit(
@@ -833,17 +806,10 @@ class Rebuilder:
                 if forget is not None:
                     forget()
         content = self.session.config.content_path
+        level = "error" if self.options is not None and self.options.strict else "warning"
         for rel in changed:
-            article = by_source[rel]
-            article.related = []
-            for target in article.related_sources:
-                path = posixpath.normpath(posixpath.join(posixpath.dirname(rel), target))
-                found = by_source.get(path) or by_source.get(target)
-                if found is None:
-                    message = f"related article not found: {target}"
-                    changed[rel].problems.append(Problem(rel, related_line(content, rel), message, "warning"))
-                elif found is not article:
-                    article.related.append(found)
+            line = functools.partial(related_line, content, rel)
+            changed[rel].problems += resolve_related(by_source[rel], by_source, line, level)
         if removed:  # removed articles leave every `related` list
             for other in lib.articles:
                 if other.related:
@@ -873,27 +839,27 @@ class Rebuilder:
         for a in articles:
             cat, sec = a.category, a.section
             if sec is not None:
-                out[_page_out(sec.url)] = _list_sig(sec.articles)
+                out[page_output(sec.url)] = _list_sig(sec.articles)
             if cat is not None:
-                out[_page_out(cat.url)] = (
+                out[page_output(cat.url)] = (
                     _list_sig(cat.articles),
                     tuple(_list_sig(s.articles) for s in cat.sections),
                     _list_sig(_top_articles(cat, 5)),
                 )
                 if sec is not None:
-                    out[_page_out(sec.url)] = (_list_sig(sec.articles), _list_sig(_top_articles(sec, 3)))
+                    out[page_output(sec.url)] = (_list_sig(sec.articles), _list_sig(_top_articles(sec, 3)))
                 # An article page lists its section ("In this section") and related articles from its category.
                 every = _top_articles(cat, 10**6)
                 cat_sig = (_list_sig(every), tuple(tuple(y.tags) for y in every))
                 for x in every:
                     mine = x.section.articles if x.section else cat.articles
-                    out[_page_out(x.url)] = (_list_sig(mine), () if x.related else cat_sig)
+                    out[page_output(x.url)] = (_list_sig(mine), () if x.related else cat_sig)
             for name in a.tags:
-                tag = tags.get(_tag_slug(name))
+                tag = tags.get(tag_slug(name))
                 if tag is not None:
-                    out[_page_out(tag.url)] = _list_sig(tag.articles)
+                    out[page_output(tag.url)] = _list_sig(tag.articles)
             for x in referrers.get(id(a), ()):
-                out[_page_out(x.url)] = ("related", _list_sig(x.related))
+                out[page_output(x.url)] = ("related", _list_sig(x.related))
         shared = (
             tuple((c.url, c.title, c.article_count) for c in lib.categories),
             _list_sig(globals_.get("popular") or ()),
@@ -910,7 +876,7 @@ class Rebuilder:
         wanted: set[str],
     ) -> list[Page]:  # fmt: skip
         """The pages to render: changed articles (with their aliases) and each page whose listing changed."""
-        by_out = {_page_out(a.url): a for a in lib.articles} if wanted else {}
+        by_out = {page_output(a.url): a for a in lib.articles} if wanted else {}
         page_articles = list(articles)
         seen = {id(a) for a in articles}
         for key in sorted(wanted):
@@ -1187,21 +1153,7 @@ def _list_sig(articles: Iterable[Article]) -> tuple[tuple[Any, ...], ...]:
 
 
 def _article_outputs(a: Article) -> set[str]:
-    from .render import _alias_output
-
-    return {_page_out(a.url), *(_alias_output(alias) for alias in a.aliases)}
-
-
-def _folders(lib: Library) -> dict[str, Category | Section]:
-    """Content folder (category dir, category/section dir) → its node, from where the articles are."""
-    folders: dict[str, Category | Section] = {}
-    for a in lib.articles:
-        parts = posixpath.dirname(a.source).split("/") if "/" in a.source else []
-        if parts and a.category is not None:
-            folders.setdefault(parts[0], a.category)
-        if len(parts) > 1 and a.section is not None:
-            folders.setdefault("/".join(parts[:2]), a.section)
-    return folders
+    return {page_output(a.url), *(alias_output(alias) for alias in a.aliases)}
 
 
 def _reorder(
@@ -1213,67 +1165,27 @@ def _reorder(
 ) -> None:
     """`library.articles` in navigation order again, and the tags of the changed articles brought up to date,
     as the loader assembles them (the category and section lists are sorted already)."""
-    ordered: list[Article] = []
-    for cat in lib.categories:
-        ordered.extend(cat.articles)
-        for sec in cat.sections:
-            ordered.extend(sec.articles)
     removed = {id(a) for a in gone}
     loose = [a for a in (*lib.articles, *new) if a.category is None and id(a) not in removed]
-    ordered.extend(sorted({id(a): a for a in loose}.values(), key=lambda a: a.sort_key))
-    lib.articles[:] = ordered
+    lib.articles[:] = navigation_order(lib.categories, loose, sort=False)
     tags = {t.slug: t for t in lib.tags}
     touched: set[str] = set()
     for article in gone:
-        for tag in article.tag_links:
-            tag.articles = [a for a in tag.articles if a is not article]
-            touched.add(tag.slug)
+        slugs = [t.slug for t in article.tag_links]
+        unlink_tags(article, slugs, tags)
+        touched.update(slugs)
     for article in changed:
         before = old_slugs.get(id(article), set())
-        article.tag_links = []
-        for name in article.tags:
-            slug = _tag_slug(name)
-            if slug in TYPE_TAGS or any(t.slug == slug for t in article.tag_links):
-                continue
-            tag = tags.get(slug)
-            if tag is None:
-                tag = tags[slug] = Tag(name=name, slug=slug, url=f"/tags/{slug}/")
-            if slug not in before:
-                tag.articles.append(article)
-            article.tag_links.append(tag)
-            touched.add(slug)
-        now = {t.slug for t in article.tag_links}
-        for slug in before - now:
-            tag = tags[slug]
-            tag.articles = [a for a in tag.articles if a is not article]
-            touched.add(slug)
-    for slug in touched:
-        tag = tags[slug]
-        if not tag.articles:
-            del tags[slug]
-            continue
-        tag.articles.sort(key=lambda a: a.sort_key)
-        first = min(tag.articles, key=lambda a: _scan_key(a.source))  # the loader names a tag after the
-        tag.name = next((n for n in first.tags if _tag_slug(n) == slug), tag.name)  # spelling it met first
-    lib.tags[:] = sorted(tags.values(), key=lambda t: t.name.casefold())
+        now = link_tags(article, tags, before)
+        unlink_tags(article, before - now, tags)
+        touched |= before | now
+    lib.tags[:] = settle_tags(tags, touched)
 
 
 def _sitemap_key(lib: Library, articles: list[Article]) -> tuple[Any, ...]:
     """What the sitemap shows, cheaply: the order of the articles, the changed ones' URL and date, the tags."""
     changed = {a.source: (a.url, a.updated) for a in articles}
     return ([id(a) for a in lib.articles], changed, [t.url for t in lib.tags])
-
-
-@functools.lru_cache(maxsize=65536)
-def _scan_key(source: str) -> tuple[str, ...]:
-    """Sort key giving the order `content.load.scan` reads files in (a folder's files before its folders)."""
-    *folders, name = source.split("/")
-    return (*folders, "\0" + name)
-
-
-@functools.lru_cache(maxsize=65536)
-def _tag_slug(name: str) -> str:
-    return folder_slug(name) or "tag"
 
 
 def _feed_sources(lib: Library, limit: int = 20) -> set[str]:
@@ -1321,11 +1233,7 @@ def _refs(article: Article, rendered: Rendered | None) -> frozenset[str]:
         return frozenset(refs)
     refs.update(t for t, _line in rendered.links)
     refs.update(rendered.assets)
-    for issue in rendered.issues:
-        for prefix in _MISSING:
-            if issue.message.startswith(prefix):
-                href = issue.message[len(prefix) :].split("#", 1)[0].split("?", 1)[0]
-                refs.add(posixpath.normpath(posixpath.join(folder, href)))
+    refs.update(issue.target for issue in rendered.issues if issue.code in _MISSING and issue.target)
     return frozenset(refs)
 
 
@@ -1342,22 +1250,19 @@ def _exception_problem(exc: BaseException, root: Path) -> Problem:
     """A problem for an unexpected exception: template errors point at their template and line, a plugin's
     at its hooks file and line (or kbgen.toml for an installed plugin)."""
     if isinstance(exc, plugins.PluginError):
-        return Problem(display_path(exc.path, root) if exc.path else "kbgen.toml", exc.line, str(exc))
+        return Problem(display_path(exc.path, root) if exc.path else "kbgen.toml", exc.line, str(exc), code="plugin")
     if isinstance(exc, jinja2.TemplateSyntaxError):
         where = exc.filename or exc.name or "template"
-        return Problem(display_path(Path(where), root), exc.lineno or 0, f"template error: {exc.message}")
+        return Problem(display_path(Path(where), root), exc.lineno or 0, f"template error: {exc.message}",
+                       code="template")
     if isinstance(exc, jinja2.TemplateNotFound):
-        return Problem("templates", 0, f"template not found: {exc.name}")
+        return Problem("templates", 0, f"template not found: {exc.name}", code="template")
     frames = traceback.extract_tb(exc.__traceback__)
     for frame in reversed(frames):
         if frame.filename.endswith((".html", ".xml", ".txt", ".j2")):
             message = f"template error: {type(exc).__name__}: {exc}"
-            return Problem(display_path(Path(frame.filename), root), frame.lineno or 0, message)
+            return Problem(display_path(Path(frame.filename), root), frame.lineno or 0, message, code="template")
     if os.environ.get("KBGEN_DEBUG"):
         traceback.print_exception(exc, file=sys.stderr)
-    return Problem("kbgen", 0, f"{type(exc).__name__}: {exc}")
+    return Problem("kbgen", 0, f"{type(exc).__name__}: {exc}", code="internal")
 
-
-def clean_output(root: Path) -> None:
-    """Remove a private serve output folder (only ever one kbgen created)."""
-    shutil.rmtree(root, ignore_errors=True)

@@ -27,11 +27,11 @@ from .content.model import Article, Category, Library, Section, Tag
 from .errors import Problem, display_path
 from .i18n import load_strings, ui_language
 from .safepath import allowed_roots, walk_files
+from .urls import alias_output, page_output
 
 DEFAULT_THEME = "default"
 BRAND_CSS = "_brand.css"
 # A colour as CSS accepts it (#hex, a name, rgb()/hsl()/oklch() …): nothing that could end the declaration.
-_CSS_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]+|[a-zA-Z]+\([0-9a-zA-Z.,%/ +-]*\)")
 
 
 def packaged_themes_dir() -> Path:
@@ -187,10 +187,6 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, dict):
         return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
     return value
-
-
-def _css_colour(value: object, default: str) -> str:
-    return value if isinstance(value, str) and _CSS_COLOUR.fullmatch(value) else default
 
 
 def _file_hash(path: Path) -> str:
@@ -361,7 +357,7 @@ class SiteRenderer:
         for cat in lib.categories:
             crumbs = self._breadcrumbs(cat)
             yield Page(
-                f"{cat.url.strip('/')}/index.html",
+                page_output(cat.url),
                 "category.html",
                 {
                     "page": self._page(
@@ -374,7 +370,7 @@ class SiteRenderer:
             for sec in cat.sections:
                 crumbs = self._breadcrumbs(cat, sec)
                 yield Page(
-                    f"{sec.url.strip('/')}/index.html",
+                    page_output(sec.url),
                     "section.html",
                     {
                         "page": self._page(
@@ -391,7 +387,7 @@ class SiteRenderer:
             for alias in article.aliases:
                 target = self.url(article.url)
                 yield Page(
-                    _alias_output(alias),
+                    alias_output(alias),
                     "redirect.html",
                     {
                         "page": self._page("redirect", article.title, article.url),
@@ -426,7 +422,7 @@ class SiteRenderer:
     def tag_page(self, tag: Tag) -> Page:
         crumbs = self._breadcrumbs() + [(self.t("all_topics"), "/tags/")]
         return Page(
-            f"{tag.url.strip('/')}/index.html",
+            page_output(tag.url),
             "tag.html",
             {
                 "page": self._page("tag", tag.name, tag.url, breadcrumbs=crumbs, data={"url": tag.url}),
@@ -495,7 +491,7 @@ class SiteRenderer:
         template = {"faq": "faq.html", "howto": "howto.html"}.get(article.type, "article.html")
         data = {"id": article.id, "category": article.category_slug, "type": article.type, "url": article.url}
         return Page(
-            f"{article.url.strip('/')}/index.html",
+            page_output(article.url),
             template,
             {
                 "page": self._page(
@@ -670,12 +666,6 @@ def _related_articles(article: Article, limit: int = 5) -> list[Article]:
     return picked
 
 
-def _alias_output(alias: str) -> str:
-    from .safepath import alias_output
-
-    return alias_output(alias)
-
-
 _DURATION = re.compile(r"\s*(\d+)\s*(h|hour|hours|hr|hrs|m|min|mins|minute|minutes)\b", re.I)
 
 
@@ -696,4 +686,3 @@ def build_date_from_env() -> datetime:
     return datetime.now(tz=timezone.utc)
 
 
-Renderer = Callable[[Page], bytes]

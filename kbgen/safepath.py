@@ -1,7 +1,7 @@
 """Paths that come from content: every file kbgen writes stays inside its output folder, no two sources write
 the same file, and no symbolic link takes a build outside the project.
 
-- `alias_output()` checks an alias (an old URL an editor typed) and gives the file it becomes;
+- `urls.alias_output()` checks an alias (an old URL an editor typed) and gives the file it becomes;
 - `inside()` is the guard every write goes through: a site-relative path that could leave the folder it is
   written into is refused, whatever produced it;
 - `output_claims()` finds two sources (articles, aliases, folders, tags, assets, kbgen's own pages) that
@@ -96,17 +96,6 @@ def alias_site_path(alias: str) -> str:
     return "/" + "/".join(decoded) + ("/" if text.endswith("/") else "")
 
 
-def alias_output(site_path: str) -> str:
-    """The file an alias (a site path from `alias_site_path()`) is written to, site-relative:
-    `old/page/index.html`, or `old/page.html` as it is. ValueError if that could leave the site."""
-    path = site_path.strip("/")
-    out = path if path.endswith((".html", ".htm")) else f"{path}/index.html"
-    why = check_relative(out)
-    if why is not None:
-        raise ValueError(f"the alias {site_path!r} {why}")
-    return out
-
-
 def check_relative(rel: str) -> str | None:
     """Why `rel` cannot be written inside an output folder (None if it can): it must be relative, made of
     real segments (no `..`, `.` or empty ones), with no backslash or control character."""
@@ -125,7 +114,8 @@ def inside(root: Path, rel: str) -> Path:
     """`root / rel`, refused (BuildError) when `rel` could lead outside `root`: the guard of every write."""
     why = check_relative(rel)
     if why is not None:
-        raise BuildError([Problem(rel, 0, f"refusing to write outside the output folder: the path {why}")])
+        raise BuildError([Problem(rel, 0, f"refusing to write outside the output folder: the path {why}",
+                                  code="unsafe-path")])
     return root / rel
 
 
@@ -163,7 +153,8 @@ def output_claims(claims: Iterable[Claim]) -> list[Problem]:
     def clash(claim: Claim, other: Claim) -> None:
         if not (claim.kind == "page" and other.kind == "page"):  # two pages: reported by the loader already
             problems.append(
-                Problem(claim.source, claim.line, f"{claim.what} writes {claim.output}, as does {_owner(other)}")
+                Problem(claim.source, claim.line, f"{claim.what} writes {claim.output}, as does {_owner(other)}",
+                        code="output-collision", target=other.source)
             )
 
     for n, claim in enumerate(claims):
@@ -173,7 +164,8 @@ def output_claims(claims: Iterable[Claim]) -> list[Problem]:
         first = key if cut < 0 else key[:cut]
         if first in RESERVED_FOLDERS:
             problems.append(Problem(claim.source, claim.line,
-                                    f"{claim.what} writes {out}, inside {RESERVED_FOLDERS[first]}"))  # fmt: skip
+                                    f"{claim.what} writes {out}, inside {RESERVED_FOLDERS[first]}",
+                                    code="output-collision"))  # fmt: skip
             continue
         other = files.get(key)
         if other is not None:
@@ -190,10 +182,12 @@ def output_claims(claims: Iterable[Claim]) -> list[Problem]:
         if file is not None:
             if order.get(folder, -1) > order.get(_key(needs.output), -1):  # the file came later
                 problems.append(Problem(file.source, file.line, f"{file.what} writes the file {file.output}, "
-                                        f"where {_owner(needs)} needs a folder"))  # fmt: skip
+                                        f"where {_owner(needs)} needs a folder", code="output-collision",
+                                        target=needs.source))  # fmt: skip
             else:
                 problems.append(Problem(needs.source, needs.line, f"{needs.what} writes {needs.output}, but "
-                                        f"{folder} is a file: {_owner(file)}"))  # fmt: skip
+                                        f"{folder} is a file: {_owner(file)}", code="output-collision",
+                                        target=file.source))  # fmt: skip
     return problems
 
 
@@ -208,14 +202,10 @@ def duplicate_ids(ids: Iterable[tuple[str, str, int]]) -> list[Problem]:
             seen[art_id] = (source, line)
         else:
             problems.append(
-                Problem(source, line, f"`id` {art_id!r} is also the id of {first[0]}: give each article its own")
+                Problem(source, line, f"`id` {art_id!r} is also the id of {first[0]}: give each article its own",
+                        code="duplicate-id", target=first[0])
             )
     return problems
-
-
-def page_output(url: str) -> str:
-    path = url.strip("/")
-    return f"{path}/index.html" if path else "index.html"
 
 
 # -- Symbolic links ---------------------------------------------------------------------------------------
@@ -264,7 +254,7 @@ def walk_files(
     if not is_within(target, roots):  # the folder itself, or a folder above it, links outside the project
         if problems is not None:
             problems.append(Problem(shown(base), 0, f"symbolic link to {shown(target)}, outside the project: "
-                                    "not published", level))  # fmt: skip
+                                    "not published", level, code="unsafe-path"))  # fmt: skip
         return
     stack = [""]
     while stack:
@@ -288,6 +278,7 @@ def walk_files(
                             Problem(
                                 shown(posixpath.join(base, rel)), 0,
                                 f"symbolic link to {shown(target)}, outside the project: not published", level,
+                                code="unsafe-path",
                             )
                         )  # fmt: skip
                     continue
@@ -300,6 +291,6 @@ def walk_files(
             elif problems is not None:
                 problems.append(
                     Problem(shown(posixpath.join(base, rel)), 0, "not a regular file (or a broken link): skipped",
-                            level)  # fmt: skip
+                            level, code="unsafe-path")  # fmt: skip
                 )
         stack.extend(reversed(subdirs))

@@ -323,7 +323,8 @@ class _Handler:
 
 
 def _problem_json(p: Problem, urls: dict[str, str]) -> dict[str, Any]:
-    return {"path": p.path, "line": p.line, "message": p.message, "level": p.level, "url": urls.get(p.path)}
+    return {"path": p.path, "line": p.line, "message": p.message, "level": p.level, "code": p.code,
+            "url": urls.get(p.path)}
 
 
 # -- HTTP --------------------------------------------------------------------------------------------

@@ -93,8 +93,9 @@ def test_json_format(project: Path, findings: list[dict[str, str]]) -> None:
     assert proc.returncode == 1
     data = json.loads(proc.stdout)
     assert isinstance(data, list) and len(data) == len(findings)
-    assert set(data[0]) == {"path", "line", "level", "message", "rule"}
+    assert set(data[0]) == {"path", "line", "level", "message", "rule", "code"}
     assert {d["rule"] for d in data} == {f["rule"] for f in findings}
+    assert all(d["code"] == d["rule"] for d in data)  # this fixture's problems each have a rule of their own
 
 
 def test_github_format(project: Path) -> None:

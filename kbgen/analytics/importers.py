@@ -35,7 +35,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
@@ -211,9 +211,6 @@ class Stats:
         days = [d for d in (self.last_day, other.last_day) if d]
         self.last_day = max(days) if days else None
 
-    @property
-    def has_searches(self) -> bool:
-        return bool(self.searches or self.no_results)
 
 
 class Refused(Exception):
@@ -268,7 +265,7 @@ class SourceResult:
             self.first_skip = (line, reason)
 
     def warn(self, message: str, line: int = 0) -> None:
-        self.problems.append(Problem(self.path, line, message, "warning"))
+        self.problems.append(Problem(self.path, line, message, "warning", code="analytics"))
 
     def finish(self) -> SourceResult:
         if self.skipped and self.first_skip:
@@ -1700,8 +1697,9 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
         return result
     if kind and kind not in KINDS:
         result.failed = True
-        result.refusal = Problem(result.path, 0, f"{stype}: kind {kind!r} is not one of {', '.join(KINDS)}")
-        result.problems.append(Problem(result.path, 0, result.refusal.message, "warning"))
+        result.refusal = Problem(result.path, 0, f"{stype}: kind {kind!r} is not one of {', '.join(KINDS)}",
+                                 code="analytics")
+        result.problems.append(Problem(result.path, 0, result.refusal.message, "warning", code="analytics"))
         return result
     if not raw_path or not path.is_file():
         result.warn(f"{stype}: analytics source not found: {raw_path or '(no path)'}")
@@ -1734,19 +1732,10 @@ def read_source(source: Any, root: Path, window_days: int = 90) -> SourceResult:
     except Refused as exc:
         # Nothing of a source read in part is kept: its numbers would look whole and be wrong.
         result.stats, result.failed, result.kinds = Stats(), True, set()
-        result.refusal = Problem(result.path, exc.line, exc.message[:600], "error")
-        result.problems.append(Problem(result.path, exc.line, exc.message[:600], "warning"))
+        result.refusal = Problem(result.path, exc.line, exc.message[:600], "error", code="analytics")
+        result.problems.append(Problem(result.path, exc.line, exc.message[:600], "warning", code="analytics"))
         return result
     return result.finish()
-
-
-def read_sources(sources: Iterable[Any], root: Path, window_days: int = 90) -> Iterator[SourceResult]:
-    for source in sources:
-        yield read_source(source, root, window_days)
-
-
-def utc_day(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).date()
 
 
 def collector_databases(sources: list[Any], root: Path) -> list[Path]:

@@ -68,7 +68,8 @@ def _blocked(article: Any, problems: list[Problem]) -> set[str]:
     got = as_str_list(raw)
     if got is None:
         problems.append(
-            Problem(str(_get(article, "source", "")), 0, "`search_block` must be a list of words", "warning")
+            Problem(str(_get(article, "source", "")), 0, "`search_block` must be a list of words", "warning",
+                    code="analytics")
         )
         return set()
     return {w.casefold() for g in got for w in _words(g)}

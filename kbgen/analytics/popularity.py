@@ -393,6 +393,7 @@ def apply_popularity(library: Any, config: Any, project_root: Path | None = None
                 f"analytics: {len(data.unmatched)} path(s) with {total:,} views matched no page, "
                 f"e.g. {examples}; if one is an old URL of an article, add it to that article's `aliases`",
                 "warning",
+                code="analytics",
             )
         )
     return report

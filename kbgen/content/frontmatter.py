@@ -237,7 +237,7 @@ def read_source(data: bytes, source: str) -> tuple[SourceFile | None, list[Probl
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         return None, [
-            Problem(source, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
+            Problem(source, line, f"not valid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8", code="invalid-file")
         ]
     text = text.replace("\r\n", "\n")
     m = FENCE.match(text)
@@ -251,7 +251,7 @@ def read_source(data: bytes, source: str) -> tuple[SourceFile | None, list[Probl
             Problem(
                 source, 1,
                 f"front matter is {size // 1024} KiB, more than the {MAX_FRONT_MATTER // 1024} KiB allowed: "
-                "move long text into the body",
+                "move long text into the body", code="invalid-front-matter",
             )
         ]  # fmt: skip
     problems: list[Problem] = []
@@ -262,20 +262,21 @@ def read_source(data: bytes, source: str) -> tuple[SourceFile | None, list[Probl
             meta, lines = simple
         else:
             meta, lines, item_lines, warnings = _parse_yaml(raw)
-            problems = [Problem(source, n, msg, "warning") for n, msg in warnings]
+            problems = [Problem(source, n, msg, "warning", code="duplicate-key") for n, msg in warnings]
     except _YAMLRefused as exc:
-        return None, [Problem(source, exc.line, f"invalid front matter: {exc.message}")]
+        return None, [Problem(source, exc.line, f"invalid front matter: {exc.message}", code="invalid-front-matter")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = (mark.line + 2) if mark is not None else 1
         what = (exc.problem or "invalid YAML").strip()
-        return None, [Problem(source, line, f"invalid YAML front matter: {what}")]
+        return None, [Problem(source, line, f"invalid YAML front matter: {what}", code="invalid-front-matter")]
     except yaml.YAMLError as exc:
-        return None, [Problem(source, 1, f"invalid YAML front matter: {exc}")]
+        return None, [Problem(source, 1, f"invalid YAML front matter: {exc}", code="invalid-front-matter")]
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):
-        return None, [Problem(source, 2, "front matter must be a mapping of `key: value` lines")]
+        return None, [Problem(source, 2, "front matter must be a mapping of `key: value` lines",
+                              code="invalid-front-matter")]
     return SourceFile(source, meta, text[m.end() :], body_line, lines, item_lines), problems
 
 

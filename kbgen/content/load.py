@@ -7,12 +7,12 @@ worker processes for large sites; everything else is a single fast pass.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
 import posixpath
-import re
 import subprocess
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -22,29 +22,28 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from slugify import slugify
-
 from .. import __version__, plugins
 from ..errors import Problem
 from ..lifetime import die_with_parent
-from ..markdown import LinkContext, LinkFallback, MarkdownRenderer, Rendered, asset_site_path, heading_slug
-from ..safepath import (
-    Claim,
-    alias_output,
-    alias_site_path,
-    allowed_roots,
-    duplicate_ids,
-    output_claims,
-    page_output,
-    walk_files,
+from ..markdown import LinkContext, LinkFallback, MarkdownRenderer, Rendered, source_anchors
+from ..safepath import alias_site_path, allowed_roots, walk_files
+from ..slugs import MAX_SLUG, SAFE_SLUG, folder_slug
+from ..slugs import article_slug as make_slug
+from ..urls import asset_site_path
+from .assemble import (
+    check_outputs,
+    link_tags,
+    navigation_order,
+    place,
+    resolve_related,
+    settle_tags,
+    url_clash,
 )
 from .frontmatter import SourceFile, as_date, as_str_list, read_source
-from .model import ARTICLE_TYPES, TYPE_TAGS, Article, Category, FaqEntry, Library, Section, Step, Tag
+from .model import ARTICLE_TYPES, Article, Category, FaqEntry, Library, Section, Step, Tag
 
-KNOWN_KEYS = {
-    "title", "description", "type", "tags", "labels", "order", "promoted", "draft", "updated", "aliases",
-    "keywords", "related", "id", "slug", "time", "supplies", "icon", "translation_key", "untranslated",
-}  # fmt: skip
+__all__ = ["MAX_SLUG", "SAFE_SLUG", "check_outputs", "folder_slug", "make_slug"]  # kept where callers find them
+
 INDEX = "_index.md"
 PARALLEL_MIN = 400  # below this many articles, worker start-up costs more than it saves
 
@@ -100,7 +99,8 @@ def scan(
         if not rel.isprintable() and any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in rel):
             if problems is not None:
                 problems.append(
-                    Problem(ascii(rel), 0, "file name holds a control character: rename it (skipped)", level)
+                    Problem(ascii(rel), 0, "file name holds a control character: rename it (skipped)", level,
+                            code="unsafe-path")
                 )
             continue
         rel_dir, _, name = rel.rpartition("/")
@@ -154,12 +154,14 @@ def _int(value: Any, key: str, source: str, problems: list[Problem], line: int |
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        problems.append(Problem(source, _line_of(line, key), f"`{key}` must be a number, not {value!r}"))
+        problems.append(Problem(source, _line_of(line, key), f"`{key}` must be a number, not {value!r}",
+                                code="invalid-front-matter"))
         return 0
     try:
         return int(value)
     except ValueError:
-        problems.append(Problem(source, _line_of(line, key), f"`{key}` must be a number, not {value!r}"))
+        problems.append(Problem(source, _line_of(line, key), f"`{key}` must be a number, not {value!r}",
+                                code="invalid-front-matter"))
         return 0
 
 
@@ -170,7 +172,8 @@ def _bool(value: Any, key: str, source: str, problems: list[Problem], line: int 
         return value
     if isinstance(value, str) and value.strip().lower() in ("yes", "true", "on", "no", "false", "off"):
         return value.strip().lower() in ("yes", "true", "on")
-    problems.append(Problem(source, _line_of(line, key), f"`{key}` must be true or false, not {value!r}"))
+    problems.append(Problem(source, _line_of(line, key), f"`{key}` must be true or false, not {value!r}",
+                            code="invalid-front-matter"))
     return False
 
 
@@ -277,18 +280,19 @@ class _Loader:
         self.problems: list[Problem] = []
         self.index_files: dict[str, SourceFile] = {}
 
-    def error(self, source: str, line: int, message: str) -> None:
-        self.problems.append(Problem(source, line, message, "error"))
+    def error(self, source: str, line: int, message: str, *, code: str, target: str = "") -> None:
+        self.problems.append(Problem(source, line, message, "error", code=code, target=target))
 
-    def warn(self, source: str, line: int, message: str) -> None:
-        self.problems.append(Problem(source, line, message, "error" if self.options.strict else "warning"))
+    def warn(self, source: str, line: int, message: str, *, code: str, target: str = "") -> None:
+        level = "error" if self.options.strict else "warning"
+        self.problems.append(Problem(source, line, message, level, code=code, target=target))
 
     def read(self, rel: str) -> tuple[SourceFile | None, bytes]:
         raw = (self.dir / rel).read_bytes()
         parsed, problems = read_source(raw, rel)
         for p in problems:
             if p.level == "warning":
-                self.warn(p.path, p.line, p.message)
+                self.warn(p.path, p.line, p.message, code=p.code, target=p.target)
             else:
                 self.problems.append(p)
         return parsed, raw
@@ -300,7 +304,7 @@ class _Loader:
             return ""
         if not isinstance(value, str):
             line = parsed.line(key) if parsed is not None else 1
-            self.error(source, line, f"`{key}` must be text, not a list or mapping")
+            self.error(source, line, f"`{key}` must be text, not a list or mapping", code="invalid-front-matter")
             return ""
         return value
 
@@ -315,7 +319,7 @@ class _Loader:
 
     def load(self) -> LoadResult:
         if not self.dir.is_dir():
-            self.error(str(self.dir), 0, "content directory not found")
+            self.error(str(self.dir), 0, "content directory not found", code="no-content")
             return LoadResult(Library(), self.problems)
         roots = allowed_roots(self.options.project_root or self.dir.parent, self.dir)
         level = "error" if self.options.strict else "warning"
@@ -392,26 +396,19 @@ class _Loader:
                 drafts.add(rel)
                 continue
             cat, sec = folder_node(posixpath.dirname(rel))
-            if cat is not None:
-                article.category, article.category_slug = cat, cat.slug
-                base = sec.url if sec else cat.url
-            else:
-                base = "/"
-            if sec is not None:
-                article.section, article.section_slug = sec, sec.slug
-            article.url = f"{base}{article.slug}/"
-            if article.url in seen_urls:
-                self.error(
-                    rel, 1, f"same URL {article.url} as {seen_urls[article.url]}; give one of them a `slug:`"
-                )
+            place(article, cat, sec)
+            clash = url_clash(rel, article.url, seen_urls.get(article.url))
+            if clash is not None:
+                self.problems.append(clash)
                 continue
             seen_urls[article.url] = rel
             pending.append((article, parsed))
 
         # Folder URLs must not collide with article URLs either.
         for node in [*categories.values(), *sections.values()]:
-            if node.url in seen_urls:
-                self.error(seen_urls[node.url], 1, f"same URL {node.url} as the folder {node.title!r}")
+            owner = seen_urls.get(node.url)
+            if owner is not None and (clash := url_clash(owner, node.url, None, node.title)) is not None:
+                self.problems.append(clash)
 
         # An _index.md whose folder has no articles describes nothing.
         used_dirs = {posixpath.dirname(a.source) for a, _ in pending}
@@ -423,7 +420,8 @@ class _Loader:
                 drafts_only = any(p.startswith(folder + "/") for p in article_paths)
                 if not drafts_only:
                     self.error(
-                        rel, 1, f"`_index.md` in {folder}/, which has no articles: add articles or remove it"
+                        rel, 1, f"`_index.md` in {folder}/, which has no articles: add articles or remove it",
+                        code="empty-folder",
                     )
 
         urls = {a.source: a.url for a, _ in pending}
@@ -436,7 +434,7 @@ class _Loader:
                 p.body = plugins.call("on_article", "markdown", article=a, markdown=p.body)
                 self.rewritten(a.source, p.body)
         # Anchors are only known after rendering; link anchors are checked against headings written in source.
-        anchors = {a.source: _source_anchors(p.body) for a, p in pending}
+        anchors = {a.source: source_anchors(p.body) for a, p in pending}
         links = LinkContext(self.dir, self.options.base_path, urls, anchors, unpublished=drafts,
                             fallback=self.options.fallback and self.options.fallback.resolved(a for a, _ in pending))  # fmt: skip
         items = [(p.body, a.source, p.body_line, a.type) for a, p in pending]
@@ -448,18 +446,13 @@ class _Loader:
         for (article, _parsed), result in zip(pending, rendered, strict=True):
             self.attach(article, result)
             for issue in result.issues:
-                self.warn(article.source, issue.line, issue.message)
+                self.warn(article.source, issue.line, issue.message, code=issue.code, target=issue.target)
 
         by_source = {a.source: a for a, _ in pending}
+        level = "error" if self.options.strict else "warning"
         for article, _parsed in pending:
-            for target in article.related_sources:
-                rel = posixpath.normpath(posixpath.join(posixpath.dirname(article.source), target))
-                found = by_source.get(rel) or by_source.get(target)
-                if found is None:
-                    line = _meta_line_from(self.dir / article.source, "related")
-                    self.warn(article.source, line, f"related article not found: {target}")
-                elif found is not article:
-                    article.related.append(found)
+            line = functools.partial(_meta_line_from, self.dir / article.source, "related")
+            self.problems += resolve_related(article, by_source, line, level)
 
         self.assemble(library, pending, categories)
         self.problems += check_outputs(
@@ -477,7 +470,7 @@ class _Loader:
 
         title = meta.get("title")
         if title is None or (isinstance(title, str) and not title.strip()):
-            self.error(rel, 1, "missing `title` in front matter")
+            self.error(rel, 1, "missing `title` in front matter", code="invalid-front-matter")
             return None
         title = self.text(meta, "title", rel, parsed)
         description = self.text(meta, "description", rel, parsed)
@@ -489,14 +482,16 @@ class _Loader:
             meta.pop(key, None)
         kind = (kind_text or "article").strip().lower()
         if kind not in ARTICLE_TYPES:
-            self.error(rel, line("type"), f"`type` must be one of {', '.join(ARTICLE_TYPES)}, not {kind!r}")
+            self.error(rel, line("type"), f"`type` must be one of {', '.join(ARTICLE_TYPES)}, not {kind!r}",
+                       code="invalid-front-matter")
             kind = "article"
         tags_raw = meta.pop("tags", None)
         if tags_raw is None and "labels" in meta:
             tags_raw = meta.pop("labels")
         if isinstance(tags_raw, str) and "," not in tags_raw and " " in tags_raw.strip():
             self.warn(
-                rel, line("tags"), f"`tags` is one string {tags_raw!r}: write a list, or separate with commas"
+                rel, line("tags"), f"`tags` is one string {tags_raw!r}: write a list, or separate with commas",
+                code="invalid-front-matter",
             )
         lists: dict[str, list[str]] = {}
         for key, value in (
@@ -512,15 +507,17 @@ class _Loader:
                 if bad:
                     what = "empty" if value[bad[0]] is None else "a list or mapping"
                     self.error(rel, parsed.item_line(key, bad[0]),
-                               f"`{key}` must be a list of text values: item {bad[0] + 1} is {what}")  # fmt: skip
+                               f"`{key}` must be a list of text values: item {bad[0] + 1} is {what}",
+                               code="invalid-front-matter")  # fmt: skip
                 else:
-                    self.error(rel, line(key), f"`{key}` must be a list of text values")
+                    self.error(rel, line(key), f"`{key}` must be a list of text values", code="invalid-front-matter")
                 got = []
             lists[key] = got
         updated_raw = meta.pop("updated", None)
         updated = as_date(updated_raw)
         if updated is False:
-            self.error(rel, line("updated"), f"`updated` must be a date like 2026-05-31, not {updated_raw!r}")
+            self.error(rel, line("updated"), f"`updated` must be a date like 2026-05-31, not {updated_raw!r}",
+                       code="invalid-front-matter")
             updated = None
         if updated is None:
             updated = dates.get(rel) or _mtime_date(self.dir / rel)
@@ -537,7 +534,7 @@ class _Loader:
                 alias_lines.append(parsed.item_line("aliases", i))
             except ValueError as exc:
                 shown = repr(alias) if len(alias) <= 80 else repr(alias[:77]) + "…"
-                self.error(rel, parsed.item_line("aliases", i), f"alias {shown} {exc}")
+                self.error(rel, parsed.item_line("aliases", i), f"alias {shown} {exc}", code="invalid-alias")
         article = Article(
             id=id_text.strip() or rel.removesuffix(".md"),
             source=rel,
@@ -586,88 +583,17 @@ class _Loader:
         self, library: Library, pending: list[tuple[Article, SourceFile]], categories: dict[str, Category]
     ) -> None:
         tags: dict[str, Tag] = {}
-        tagged: set[tuple[str, int]] = set()  # (tag slug, id(article)): identity, not a field-by-field ==
-        tag_slugs: dict[str, str] = {}
         for article, _ in pending:
             owner: Section | None = article.section or article.category
             if owner is not None:
                 owner.articles.append(article)
-            for name in article.tags:
-                slug = tag_slugs.get(name)
-                if slug is None:
-                    slug = tag_slugs[name] = folder_slug(name) or "tag"
-                if slug in TYPE_TAGS:
-                    continue
-                tag = tags.setdefault(slug, Tag(name=name, slug=slug, url=f"/tags/{slug}/"))
-                if (slug, id(article)) not in tagged:
-                    tagged.add((slug, id(article)))
-                    tag.articles.append(article)
-                    article.tag_links.append(tag)
+            link_tags(article, tags)
         cats = sorted(categories.values(), key=lambda c: c.sort_key)
-        ordered: list[Article] = []
-        for cat in cats:
-            cat.articles.sort(key=lambda a: a.sort_key)
-            cat.sections.sort(key=lambda s: s.sort_key)
-            ordered.extend(cat.articles)
-            for sec in cat.sections:
-                sec.articles.sort(key=lambda a: a.sort_key)
-                ordered.extend(sec.articles)
         # Articles outside any category (at the top of content/) come last.
-        ordered.extend(sorted((a for a, _ in pending if a.category is None), key=lambda a: a.sort_key))
-        for tag in tags.values():
-            tag.articles.sort(key=lambda a: a.sort_key)
+        library.articles = navigation_order(cats, (a for a, _ in pending if a.category is None))
         library.categories = [c for c in cats if c.article_count]
-        library.articles = ordered
-        library.tags = sorted(tags.values(), key=lambda t: t.name.casefold())
-
-
-SAFE_SLUG = re.compile(r"[a-z0-9][a-z0-9_.-]*")
-
-
-MAX_SLUG = 200  # characters of a folder or tag slug (one path segment: file systems allow 255 bytes)
-
-
-def make_slug(name: str) -> str:
-    """A URL slug: a file name that is already URL-safe is kept (lower-cased) so that distinct files keep
-    distinct URLs; anything else goes through python-slugify (ASCII, hyphens)."""
-    lowered = name.strip().lower()
-    if SAFE_SLUG.fullmatch(lowered) and not lowered.endswith(".") and len(lowered) <= MAX_SLUG:
-        return lowered
-    return slugify(name, max_length=80, word_boundary=True) or "article"
-
-
-def folder_slug(name: str) -> str:
-    """The slug of a category, section or tag name ('' when nothing is left of it)."""
-    return slugify(name, max_length=MAX_SLUG)
-
-
-def check_outputs(
-    articles: Iterable[Article],
-    folders: Iterable[Category | Section],
-    tags: Iterable[Tag],
-    assets: dict[str, str],
-) -> list[Problem]:
-    """Two sources that would write one file (articles, their aliases, folders, tags, content files and
-    kbgen's own pages), and two articles with one `id`: an error each, naming both."""
-    articles = list(articles)
-    # Tag pages first: a clash with one is reported at the article, alias or file (tags have no file).
-    claims = [Claim(page_output(tag.url), "", 0, f"the page of the tag {tag.name!r}", "tag") for tag in tags]
-    for node in folders:
-        claims.append(Claim(page_output(node.url), node.source or node.url, 1 if node.source else 0,
-                            f"the folder page {node.url}", "page"))  # fmt: skip
-    for a in articles:
-        claims.append(Claim(page_output(a.url), a.source, 1, f"the page of {a.source}", "page"))
-    for a in articles:
-        for alias, line in zip(a.aliases, a.alias_lines or [a.lines.get("aliases", 1)] * len(a.aliases), strict=False):
-            claims.append(Claim(alias_output(alias), a.source, line, f"the alias {alias}", "alias"))
-    for site, src in sorted(assets.items()):
-        claims.append(Claim(site.lstrip("/"), src, 0, f"the file {src}", "asset"))
-    problems = output_claims(claims)
-    # Articles without an `id:` first: the error is then at the `id:` line that repeats another's id.
-    implicit = [(a.id, a.source, 1) for a in articles if "id" not in a.lines]
-    explicit = sorted((a.id, a.source, a.lines["id"]) for a in articles if "id" in a.lines)
-    problems += duplicate_ids(implicit + explicit)
-    return problems
+        # Each tag is named after the spelling met first (reading order): the one that made it.
+        library.tags = settle_tags(tags, list(tags), rename=False)
 
 
 def _meta_line_from(path: Path, key: str) -> int:
@@ -675,31 +601,6 @@ def _meta_line_from(path: Path, key: str) -> int:
         return _meta_line(path.read_bytes(), key)
     except OSError:
         return 0
-
-
-def _source_anchors(body: str) -> set[str]:
-    """Heading ids a body will have (slugs and `{#id}`), to check `file.md#anchor` links before rendering."""
-    from ..markdown import HEADING_ID  # local: the markdown module is the source of truth
-
-    anchors: set[str] = set()
-    in_fence = False
-    for line in body.split("\n"):
-        stripped = line.lstrip()
-        if stripped.startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        if in_fence or not stripped.startswith("#"):
-            continue
-        text = stripped.lstrip("#").strip()
-        m = HEADING_ID.search(text)
-        if m:
-            anchors.add(m.group(1))
-            text = text[: m.start()]
-        base = heading_slug(text)
-        anchors.add(base)
-        for n in range(2, 6):
-            anchors.add(f"{base}-{n}")
-    return anchors
 
 
 def load_library(content_dir: Path, options: LoadOptions | None = None) -> LoadResult:
@@ -741,7 +642,7 @@ class _DetailLoader(_Loader):
     def read(self, rel: str) -> tuple[SourceFile | None, bytes]:
         parsed, raw = super().read(rel)
         if parsed is not None and posixpath.basename(rel) != INDEX:
-            self.anchors[rel] = _source_anchors(parsed.body)
+            self.anchors[rel] = source_anchors(parsed.body)
             if self.keep_sources:
                 self.sources[rel] = parsed
         return parsed, raw
@@ -760,7 +661,7 @@ class _DetailLoader(_Loader):
         self.rendered[article.source] = r
 
     def rewritten(self, rel: str, body: str) -> None:
-        self.anchors[rel] = _source_anchors(body)  # the headings an `on_article` hook left
+        self.anchors[rel] = source_anchors(body)  # the headings an `on_article` hook left
 
 
 def load_library_details(
@@ -781,11 +682,6 @@ def load_library_details(
                         fallback=options.fallback and options.fallback.resolved(result.library.articles))  # fmt: skip
     sources = {k: v for k, v in loader.sources.items() if k in published}
     return LoadDetails(result, loader.rendered, sources, loader.dates, links)
-
-
-def source_anchors(body: str) -> set[str]:
-    """The heading ids a Markdown body will have (as the loader checks `file.md#anchor` links)."""
-    return _source_anchors(body)
 
 
 @dataclass
@@ -817,7 +713,7 @@ def read_one_article(content_dir: Path, rel: str, options: LoadOptions, dates: d
         return OneArticle(rel, None, parsed, loader.problems)
     if article.draft and not options.drafts:
         return OneArticle(rel, None, parsed, loader.problems, hidden_draft=True)
-    return OneArticle(rel, article, parsed, loader.problems, anchors=_source_anchors(parsed.body))
+    return OneArticle(rel, article, parsed, loader.problems, anchors=source_anchors(parsed.body))
 
 
 def article_hooks(one: OneArticle) -> None:
@@ -826,7 +722,7 @@ def article_hooks(one: OneArticle) -> None:
     if plugins.active() and one.article is not None and one.parsed is not None:
         body = plugins.call("on_article", "markdown", article=one.article, markdown=one.parsed.body)
         one.parsed.body = body
-        one.anchors = _source_anchors(body)
+        one.anchors = source_anchors(body)
 
 
 def render_one_article(one: OneArticle, renderer: MarkdownRenderer, strict: bool = False) -> None:
@@ -837,7 +733,9 @@ def render_one_article(one: OneArticle, renderer: MarkdownRenderer, strict: bool
     _Loader.attach(one.article, result)
     one.rendered = result
     level = "error" if strict else "warning"
-    one.problems.extend(Problem(one.source, i.line, i.message, level) for i in result.issues)
+    one.problems.extend(
+        Problem(one.source, i.line, i.message, level, code=i.code, target=i.target) for i in result.issues
+    )
 
 
 def related_line(content_dir: Path, rel: str) -> int:

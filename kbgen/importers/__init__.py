@@ -23,8 +23,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from slugify import slugify
 
+from ..slugs import import_slug
 from .html import html_to_markdown
 
 MAX_JSON = 512 * 1024 * 1024
@@ -132,7 +132,7 @@ def local_file(root: Path, candidate: str) -> Path | None:
 
 
 def _slug(text: str, fallback: str) -> str:
-    return slugify(text or "", max_length=60, word_boundary=True) or slugify(fallback) or "untitled"
+    return import_slug(text, fallback)
 
 
 def _unique(slug: str, taken: set[str]) -> str:

@@ -46,10 +46,6 @@ class Unit:
     customer: str = ""  # words learned from customers' searches that opened this article
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def is_page(self) -> bool:
-        return not self.anchor
-
 
 def _sub_headings(article: Article) -> dict[str, list[str]]:
     """h2 anchor → the texts of the h3 headings under it."""
