@@ -555,9 +555,11 @@
       p.comps.concat(p.roots, p.joined || []).forEach(function (k) { mine.push(shardOf(w[k])); });
       p.typos.forEach(function (c) { mine.push(shardOf(w[c[0]])); });
       if (typing && p.half && mine.length) {
-        var have = mine.filter(function (i) { return S.shardData[i]; });
-        if (have.length < mine.length) partial = true;
-        mine = have.length ? have : clen(p.word) < 3 ? [] : [mine[0]]; // two letters: too soon to guess
+        var have = mine.filter(function (i) { return S.shardData[i]; }), one = mine.every(function (i) { return i === mine[0]; });
+        if (have.length < mine.length && !(one && !have.length && clen(p.word) >= 3)) partial = true;
+        // Nothing loaded for it yet: from its third letter, its shard once all its alternatives are in one (a
+        // longer prefix stays in it); a guess (the likeliest alternative's) only when it is the only word.
+        mine = have.length ? have : clen(p.word) < 3 || (!one && plans.length > 1) ? [] : [mine[0]];
       }
       mine.forEach(function (i) { want[i] = 1; });
     });
