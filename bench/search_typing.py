@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Search while typing (issue 14 item 7): requests, bytes and latency per query typed key by key. By hand.
 
-    python bench/typing.py --site DIR            # a built site (make_corpus.py --articles 10000 → kbgen build)
-    python bench/typing.py --site DIR --json OUT
+    python bench/search_typing.py --site DIR            # a built site (make_corpus.py --articles 10000 → kbgen build)
+    python bench/search_typing.py --site DIR --json OUT
 
 For each query, a fresh Chromium context opens the home page, focuses the header search box and types the
 query one key every 150 ms (`press_sequentially(delay=150)`), then waits until the dropdown shows the
@@ -10,6 +10,7 @@ results of the whole query. Counted: requests under `_search/` (from the focus o
 (the files as on disk, compressed here: what a host serving gzip sends); per keystroke, the time from its
 `input` event to the dropdown showing results for that text (keystrokes superseded before any result are
 "skipped"), and every time the dropdown said "No results" for a text that was not the final query.
+"first": the short queries again, each filled in at once (a first search, as when pasted), same counts.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def gz(path: Path, cache: dict[Path, int]) -> int:
     return cache[path]
 
 
-def type_queries(site: Path, queries: list[str], delay: int = 150) -> list[dict[str, Any]]:
+def type_queries(site: Path, queries: list[str], delay: int = 150, whole: bool = False) -> list[dict[str, Any]]:
+    """`whole`: the first search instead: the query filled in at once (`fill`), as a paste or a search link."""
     from playwright.sync_api import sync_playwright
 
     url, server = serve_directory(site)
@@ -87,7 +89,10 @@ def type_queries(site: Path, queries: list[str], delay: int = 150) -> list[dict[
                 box = page.locator("[data-kb-search-input]").locator("visible=true").first
                 t = time.perf_counter()
                 box.focus()
-                box.press_sequentially(q, delay=delay)
+                if whole:
+                    box.fill(q)
+                else:
+                    box.press_sequentially(q, delay=delay)
                 page.wait_for_function(
                     "q => window.kbTyping.renders.some(r => r[1].includes('“' + q + '”'))", arg=q, timeout=60000
                 )
@@ -160,8 +165,9 @@ def main() -> None:
     ap.add_argument("--delay", type=int, default=150)
     args = ap.parse_args()
     out = {}
-    for name, qs in (("short", SHORT), ("long", LONG), ("typo", TYPO)):
-        rows = type_queries(args.site, qs, args.delay)
+    for name, qs, whole in (("short", SHORT, False), ("long", LONG, False), ("typo", TYPO, False),
+                            ("first", SHORT, True)):  # fmt: skip
+        rows = type_queries(args.site, qs, args.delay, whole)
         out[name] = {"rows": rows, "summary": summary(rows)}
         s = out[name]["summary"]
         print(f"{name}: requests median {s['requests_median']} / max {s['requests_max']}, gzip kB median "

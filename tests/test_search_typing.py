@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, run_kbgen, serve_directory, wait_for
@@ -21,6 +23,7 @@ const watch = () => new MutationObserver(() => {
                         p.querySelectorAll('a.kb-sr-page').length]);
 }).observe(document.documentElement, {subtree: true, childList: true, characterData: true, attributes: true});
 document.addEventListener('input', () => { if (!window.kbWatching) { window.kbWatching = 1; watch(); } }, true);"""
+SITE_DIRS: dict[str, Path] = {}  # the fixture's URL → its built site
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,7 @@ def sharded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_kbgen("build", cwd=dest)
     assert list((dest / "site/_search").glob("shard.*.json")), "the fixture must use the sharded export"
     url, server = serve_directory(dest / "site")
+    SITE_DIRS[url] = dest / "site"
     yield url
     server.shutdown()
 
@@ -80,3 +84,41 @@ def test_dropdown_after_a_pause_is_the_full_ranking(browser, sharded_site: str) 
 
     assert exact and wait_for(lambda: shown() == exact, 15), (shown(), exact)
     ctx.close()
+
+
+def _typed(browser: object, url: str, q: str) -> tuple[list[str], list[str], list[str]]:
+    """Type `q` key by key (150 ms) in a fresh context until the dropdown shows the whole query's results;
+    → (the `_search/` files fetched, the pages shown, kbSearchCore.query's ranking of `q`)."""
+    ctx = browser.new_context()  # type: ignore[attr-defined]
+    page = ctx.new_page()
+    page.goto(url + "/")
+    fetched: list[str] = []
+    page.on("request", lambda r: "/_search/" in r.url and fetched.append(r.url.split("/_search/")[1]))
+    box = page.locator(BOX).locator("visible=true").first
+    box.focus()
+    box.press_sequentially(q, delay=150)
+
+    def shown() -> list[str]:
+        return page.evaluate(
+            "() => [...document.querySelectorAll('[data-kb-search-results]:not([hidden]) a.kb-sr-page')]"
+            ".map(a => a.getAttribute('href'))"
+        )
+
+    exact = page.evaluate("async q => (await kbSearchCore.query(q, {limit: 6})).grouped.map(g => g.url)", q)
+    assert exact and wait_for(lambda: shown() == exact, 15), (q, shown(), exact)
+    final = shown()
+    ctx.close()
+    return fetched, final, exact
+
+
+def test_typing_a_query_fetches_little(browser, sharded_site: str) -> None:
+    """Typing a short query costs meta.json and a few small shards, not a large share of the index: shards
+    close at ≈ 11–17 kB gzip here (export.SHARD_BYTES) and a word still being typed fetches a shard only once
+    its completions are in one. Before, the sample had 3 shards of 26–32 kB gzip and each of these queries
+    cost 43–70 kB. A budget: the files as on disk, gzip -9 (what a host serving gzip sends); the dropdown
+    still ends on kbSearchCore.query's ranking (_typed)."""
+    for q in ("track my order", "cancel subscription", "refund"):
+        fetched, _, _ = _typed(browser, sharded_site, q)
+        files = [SITE_DIRS[sharded_site] / "_search" / f.split("?")[0] for f in fetched]
+        size = sum(len(gzip.compress(f.read_bytes(), 9)) for f in files)
+        assert len(fetched) <= 4 and size <= 50_000, (q, fetched, size)

@@ -18,10 +18,11 @@ promoted boost), maxViews, stop words and filler words (folded), categories [[sl
   (tests/test_search_parity.py).
 
 * **sharded** (large sites): meta also carries the lexicon (words, wpop = each word's popularity class,
-  syn, phrases: what typo/prefix matching needs before any shard), `shards` (the first word of each
-  shard's range of surface words; ranges end where neighbouring words share little, so a prefix's
-  completions are in one shard), `shardSet`, `docsSet`, `docsPer`, `urlParents`, `articleRuns` (unit →
-  article) and `categoryRuns` (unit → category). Shard i holds, for the words of its range, their term
+  syn, phrases: what typo/prefix matching needs before any shard), `shards` (where each shard's range of
+  surface words starts: the shortest prefix of its first word that sorts after the previous shard's last
+  word, so word w is in shard i when shards[i] <= w < shards[i + 1]; ranges end where neighbouring words
+  share little, so a prefix's completions are in one shard), `shardSet`, `docsSet`, `docsPer`,
+  `urlParents`, `articleRuns` (unit → article) and `categoryRuns` (unit → category). Shard i holds, for the words of its range, their term
   ids (wt) and for every term they or their synonyms reach the impacts (BM25F over fields × the document
   prior, quantised 1..LEVELS (2^20 − 1) of the term's best; the `max_postings()` best units kept, plus the
   best units where the term labels — title or heading — together with another term: "label pairs"), and
@@ -32,7 +33,9 @@ promoted boost), maxViews, stop words and filler words (folded), categories [[sl
   could still reach the results shown (search-core.js rank()), so it ranks exactly as `kbgen search`
   (tests/test_search_parity.py), ties in the export's unit order, which the index manifest gives the CLI.
   A one- or two-word query needs meta + one shard per word; `docs` fragments (`DOCS_PER_FRAGMENT` units
-  each) supply display data for anything else (more often for longer queries).
+  each) supply display data for anything else (more often for longer queries). Sizes are set for cheap
+  typing (bench/search_typing.py): a shard closes at `SHARD_BYTES` (≈ 12 kB gzip), at most `MAX_PAIR_RECS`
+  pair records a term, and 16 units a docs fragment (≈ 3 kB gzip), as a missing result costs one.
 """
 
 from __future__ import annotations
@@ -67,7 +70,7 @@ from .writer import Analysis
 FORMAT = 1
 # Varint alphabet: 64 JSON-safe ASCII characters; a digit < 32 ends a number, >= 32 continues it.
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!#$%&()*+,-./:;<=>?@[]^_{|}~"[:64]
-SHARD_BYTES = 60_000  # raw JSON bytes after which a shard closes (≈ 25 kB gzip)
+SHARD_BYTES = 36_000  # raw JSON bytes after which a shard closes (≈ 12 kB gzip)
 MAX_POSTINGS = (400, 1000)  # best units kept per term in its shard (sharded layout): units / 27, within
 # these bounds (27,276 units: tail requests per first search 3.0 with 400, 1.8 with 1,000, same bytes)
 
@@ -76,11 +79,11 @@ def max_postings(units: int) -> int:
     return min(MAX_POSTINGS[1], max(MAX_POSTINGS[0], units // 27))
 LEVELS = (1 << 20) - 1  # impacts are quantised to 1..LEVELS of the term's best (4 characters each)
 EMBED_TOP = 6  # articles per term whose best unit's display data is embedded in the shard
-DOCS_PER_FRAGMENT = 48
+DOCS_PER_FRAGMENT = 16  # units a docs fragment: one is fetched per missing result (≈ 3 kB gzip)
 TEXT_CHARS = 600  # unit text kept for snippets
 WINDOW_CHARS = 110
 EMBED_PAIR = 6  # best articles embedded per pair of label terms (as many as the search box shows)
-MAX_PAIR_RECS = 120  # at most this many pair records per term
+MAX_PAIR_RECS = 60  # at most this many pair records per term (they were most of a shard's bytes at 120)
 SIDE_CACHE = 10_000  # terms whose pair-scoring tables a worker keeps at once
 TEXT_CACHE = 20_000  # units whose normalised text a worker keeps at once
 
@@ -832,7 +835,10 @@ def _export_sharded(
         shard["wt"] = pack_word_terms(tid_list[lo:hi])
         return shard
 
-    shard_firsts = [items[lo_k][0] for lo_k, _ in ranges]
+    # Where each shard's range starts: the shortest prefix of its first word (or form) that sorts after the
+    # previous shard's last, so a word w is in shard i when shards[i] <= w < shards[i + 1] (search-core.js
+    # shardOf): "firs" rather than "first", 30 % of the list's bytes in meta.json.
+    shard_firsts = [_separator(items[lo_k - 1][0] if lo_k else "", items[lo_k][0]) for lo_k, _ in ranges]
     meta["layout"] = "sharded"
     word_pop = [lexicon.word_pop(i) for i in range(len(lexicon.words))]
     meta["lexicon"] = {
@@ -841,7 +847,7 @@ def _export_sharded(
         "syn": {form: tids for form, tids in syn.items() if tids},
         "phrases": phrases(lexicon.language),
     }
-    meta["shards"] = shard_firsts  # first word of each shard's range
+    meta["shards"] = shard_firsts  # where each shard's range of words starts
     # shard i: shard.<shardSet>.<i>.json; docs.<docsSet>.<i>.json: units i·docsPer…
     meta["shardSet"] = writer.write_set("shard", len(ranges), make_shard, workers)
     mark("shards written")
@@ -892,6 +898,16 @@ def _position(units: array[int], u: int) -> int:
     """The index of `u` in the sorted array `units`, or -1."""
     i = bisect_left(units, u)
     return i if i < len(units) and units[i] == u else -1
+
+
+def _separator(last: str, first: str) -> str:
+    """The shortest prefix of `first` that sorts after `last` (last < first; "" for the first shard)."""
+    if not last:
+        return ""
+    for k in range(1, len(first) + 1):
+        if first[:k] > last:
+            return first[:k]
+    return first
 
 
 def _lcp(a: str, b: str) -> int:

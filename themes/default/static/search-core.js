@@ -526,7 +526,7 @@
   }
 
   // ---- sharded layout: postings and display data loaded on demand -----------------------------
-  function shardOf(str) { // the shard whose range holds this word (or synonym form)
+  function shardOf(str) { // the shard whose range holds this word (or synonym form): meta.shards[i] <= str
     var sh = S.meta.shards, lo = 0, hi = sh.length - 1;
     while (lo < hi) { var m = (lo + hi + 1) >> 1; if (sh[m] <= str) lo = m; else hi = m - 1; }
     return lo;
@@ -543,9 +543,10 @@
     return (S.post[t] = out);
   }
   // The shards a query needs. `typing` (as-you-type, between keystrokes): the word still being typed uses
-  // the shards already loaded that hold one of its alternatives, or else loads one (from its third letter):
-  // the shard of its likeliest alternative (the word, its commonest completion, its closest typo). True when an
-  // alternative was left out (the answer is then `partial`: search.js asks again when typing pauses).
+  // the shards already loaded that hold one of its alternatives, or else (from its third letter) loads the one
+  // shard that holds them all, or — when it is the only word — the shard of its likeliest alternative (the
+  // word, its commonest completion, its closest typo). True when an alternative was left out (the answer is
+  // then `partial`: search.js asks again when typing pauses).
   function need(plans, typing) {
     if (!S.sharded) return Promise.resolve(false);
     var want = {}, w = S.lex.words, partial = false;
@@ -555,9 +556,11 @@
       p.comps.concat(p.roots, p.joined || []).forEach(function (k) { mine.push(shardOf(w[k])); });
       p.typos.forEach(function (c) { mine.push(shardOf(w[c[0]])); });
       if (typing && p.half && mine.length) {
-        var have = mine.filter(function (i) { return S.shardData[i]; });
-        if (have.length < mine.length) partial = true;
-        mine = have.length ? have : clen(p.word) < 3 ? [] : [mine[0]]; // two letters: too soon to guess
+        var have = mine.filter(function (i) { return S.shardData[i]; }), one = mine.every(function (i) { return i === mine[0]; });
+        if (have.length < mine.length && !(one && !have.length && clen(p.word) >= 3)) partial = true;
+        // Nothing loaded for it yet: from its third letter, its shard once all its alternatives are in one (a
+        // longer prefix stays in it); a guess (the likeliest alternative's) only when it is the only word.
+        mine = have.length ? have : clen(p.word) < 3 || (!one && plans.length > 1) ? [] : [mine[0]];
       }
       mine.forEach(function (i) { want[i] = 1; });
     });
