@@ -27,6 +27,7 @@ MAX_TARGETS = 3  # corpus words per bridged word, likeliest sense first
 ENDINGS = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""))
 MIN_STEM = 3
 COMMON_POP = 4  # popularity classes (half octaves of document frequency) below the commonest term
+MIN_COMMON_TOP = 12  # ... applied once the commonest term is in 63 units or more
 
 
 @cache
@@ -51,17 +52,19 @@ def bridge_map(lang: str, surface: dict[str, int], skip: set[str]) -> dict[str, 
     `surface`: the corpus's surface words → their popularity class (Lexicon.term_pop). Forms in `surface`
     or `skip` (synonym forms) are left out: they have terms of their own. Corpus support decides the
     targets: a word the corpus uses everywhere (within `COMMON_POP` classes of its commonest term: about a
-    quarter of its document frequency or more: "board" on a board maker's site) is not a target, since it
+    quarter of its document frequency or more, on sites where it is in 63 units or more: "board" on a board
+    maker's site) is not a target, since it
     would count the typed word as matched on nearly every page, whatever the sense.
     """
     top = max(surface.values(), default=0)
+    most = top - COMMON_POP if top >= MIN_COMMON_TOP else top  # a small site has no word "everywhere"
     out: dict[str, list[str]] = {}
     for word, related in table(lang).items():
         if word in surface or word in skip:
             continue
         targets: list[str] = []
         for r in related:
-            if r in surface and surface[r] <= top - COMMON_POP and r != word and r not in targets:
+            if r in surface and surface[r] <= most and r != word and r not in targets:
                 targets.append(r)
                 if len(targets) >= MAX_TARGETS:
                     break
