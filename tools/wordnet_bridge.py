@@ -24,7 +24,7 @@ import yaml
 
 MAX_SENSES = 4  # senses of a word considered (commonest first)
 MAX_RELATED = 8
-GLOSS_MIN = 3  # times a word appears in definitions and examples
+GLOSS_MIN = 8  # times a word appears in definitions and examples
 OUT = Path(__file__).resolve().parent.parent / "kbgen/search/data/wordnet-en.tsv.gz"
 WORD = re.compile(r"^[a-z][a-z0-9]*(?:-[a-z0-9]+)?$")
 

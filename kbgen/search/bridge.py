@@ -22,6 +22,7 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent / "data"
 TABLES = {"en": DATA / "wordnet-en.tsv.gz"}
 MAX_TARGETS = 3  # corpus words per bridged word, likeliest sense first
+NEAREST = 4  # ... among its nearest related words only (a far sense or hypernym misleads more than it helps)
 # Inflection endings tried, in order, when the typed word itself is not in the table (search-core.js
 # bridgeForms does the same): (ending, replacement).
 ENDINGS = (("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"), ("d", ""))
@@ -63,7 +64,7 @@ def bridge_map(lang: str, surface: dict[str, int], skip: set[str]) -> dict[str, 
         if word in surface or word in skip:
             continue
         targets: list[str] = []
-        for r in related:
+        for r in related[:NEAREST]:
             if r in surface and surface[r] <= most and r != word and r not in targets:
                 targets.append(r)
                 if len(targets) >= MAX_TARGETS:

@@ -72,8 +72,11 @@ class Lexicon:
         words = sorted(by_word)
         syn = synonym_map(language, term_filter(language).term, set(pop))
         word_pop = {w: max(pop[t] for t in by_word[w]) for w in words}
+        lex = cls(words, [sorted(by_word[w]) for w in words], pop, language, syn)
+        # A word whose root the corpus uses ("advance" → advanced) is matched through its root: not bridged.
         bridge = bridge_map(language, word_pop, set(syn))
-        return cls(words, [sorted(by_word[w]) for w in words], pop, language, syn, bridge)
+        lex.bridge = {k: v for k, v in bridge.items() if len(k) < 4 or not lex.completions(stem_root(k), 1)}
+        return lex
 
     def to_json(self) -> dict[str, Any]:
         return {
