@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import pickle_atomic
+from .bridge import bridge_map, bridge_of
 from .schema import (
     MAX_TOKEN,
     MIN_TOKEN,
@@ -28,7 +29,6 @@ from .schema import (
     term_filter,
     typo_budget,
 )
-from .bridge import bridge_map, bridge_of
 from .synonyms import phrases, synonym_map
 
 LEXICON = "kbgen-lexicon.pickle"
