@@ -58,6 +58,8 @@ def sharded_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = _project(tmp_path_factory.mktemp("bridge-sharded"), "shard_threshold = 1\n")
     meta = json.loads((root / "site/_search/meta.json").read_text(encoding="utf-8"))
     assert meta["layout"] == "sharded"
+    # the bridge is a file of its own there, fetched only for a query with a word the lexicon lacks
+    assert "bridge" not in meta["lexicon"] and (root / "site/_search" / meta["bridge"]).is_file()
     return root
 
 

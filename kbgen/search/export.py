@@ -854,8 +854,11 @@ def _export_sharded(
         "wpop": pack(word_pop),
         "syn": {form: tids for form, tids in syn.items() if tids},
         "phrases": phrases(lexicon.language),
-        "bridge": bridge_json(lexicon),
     }
+    # The vocabulary bridge in a file of its own: the browser fetches it only for a query with a word the
+    # lexicon lacks (it would add a third to meta.json, which every first search loads).
+    if lexicon.bridge:
+        meta["bridge"] = writer.write("bridge", bridge_json(lexicon))
     meta["shards"] = shard_firsts  # first word of each shard's range
     # shard i: shard.<shardSet>.<i>.json; docs.<docsSet>.<i>.json: units i·docsPer…
     meta["shardSet"] = writer.write_set("shard", len(ranges), make_shard, workers)

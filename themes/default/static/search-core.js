@@ -706,8 +706,11 @@
     opts = opts || {};
     var limit = opts.limit || 10, text = String(q || "");
     return load(opts.metaHref).then(function () {
+      return bridgeFile(text, !!opts.typing);
+    }).then(function (later) {
       var plans = plan(text, opts.prefix !== false, opts.typos === false), typing = !!opts.typing;
       return need(plans, typing).then(function (partial) {
+        partial = partial || later;
         var words = expand(plans), trouble = isProblemQuery(text);
         var attempt = function () {
           var r = rank(words, opts.category, limit, trouble);
@@ -722,6 +725,19 @@
         };
         return attempt();
       });
+    });
+  }
+  // Sharded sites: the vocabulary bridge (meta.bridge) is fetched once a query has a word the lexicon lacks
+  // (bridge.py: only such words are bridged). Typing: not between keystrokes (true: the answer is partial).
+  function bridgeFile(text, typing) {
+    if (!S.sharded || !S.meta.bridge || S.bridgeLoaded) return Promise.resolve(false);
+    var unknown = queryWords(text).words.some(function (w) {
+      return find(w) < 0 && !Object.prototype.hasOwnProperty.call(S.lex.syn, w);
+    });
+    if (!unknown) return Promise.resolve(false);
+    if (typing) return Promise.resolve(true);
+    return fetchJSON(S.dir + S.meta.bridge).then(function (b) {
+      S.lex.bridge = lexicon({ bridge: b }).bridge; S.bridgeLoaded = true; return false;
     });
   }
   // Display data of the pages shown. `typing`: only the first page's when no page shown has it yet (the
