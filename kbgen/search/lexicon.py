@@ -223,7 +223,7 @@ def query_words(text: str, language: str) -> tuple[list[str], bool]:
 class QueryWord:
     word: str
     alternatives: dict[str, float]  # term → weight (1 exact, < 1 completion or typo)
-    kind: str  # "exact" | "prefix" | "typo" | "synonym" | "none"
+    kind: str  # "exact" | "prefix" | "typo" | "synonym" | "root" | "bridge" | "joined" | "split" | "phrase" | "none"
     weight: float = 1.0  # its share in the coordination factor (fillers count less)
 
 
