@@ -153,7 +153,21 @@ def lexicon_json(lexicon: Lexicon, tid_list: list[list[int]], sorted_terms: list
         "pop": pack([lexicon.term_pop[t] for t in sorted_terms]),
         "syn": {w: [ids[t] for t in ts if t in ids] for w, ts in lexicon.synonyms.items()},
         "phrases": phrases(lexicon.language),
+        "bridge": bridge_json(lexicon),
     }
+
+
+def bridge_json(lexicon: Lexicon) -> dict[str, str]:
+    """The vocabulary bridge (bridge.py): sorted forms front-coded, and per form n - 1 then the indexes of
+    its n corpus words in `lexicon.words`."""
+    forms: list[str] = []
+    nums: list[int] = []
+    for form in sorted(lexicon.bridge):
+        idx = [i for i in (lexicon.index_of(w) for w in lexicon.bridge[form]) if i is not None]
+        if idx:
+            forms.append(form)
+            nums += [len(idx) - 1, *idx]
+    return {"words": front_code(forms), "to": pack(nums)}
 
 
 def unpack(text: str) -> list[int]:
@@ -847,6 +861,10 @@ def _export_sharded(
         "syn": {form: tids for form, tids in syn.items() if tids},
         "phrases": phrases(lexicon.language),
     }
+    # The vocabulary bridge in a file of its own: the browser fetches it only for a query with a word the
+    # lexicon lacks (it would add a third to meta.json, which every first search loads).
+    if lexicon.bridge:
+        meta["bridge"] = writer.write("bridge", bridge_json(lexicon))
     meta["shards"] = shard_firsts  # where each shard's range of words starts
     # shard i: shard.<shardSet>.<i>.json; docs.<docsSet>.<i>.json: units i·docsPer…
     meta["shardSet"] = writer.write_set("shard", len(ranges), make_shard, workers)

@@ -83,7 +83,9 @@ class SearchSettings:
 
 
 # The modules whose code decides what the index holds: a change to any of them rebuilds it.
-ANALYSIS_MODULES = ("schema.py", "synonyms.py", "writer.py", "inverted.py", "units.py", "index.py")
+ANALYSIS_MODULES = (
+    "schema.py", "synonyms.py", "writer.py", "inverted.py", "units.py", "index.py", "bridge.py", "data/wordnet-en.tsv.gz",
+)  # fmt: skip
 
 
 def code_hash(*modules: str) -> str:

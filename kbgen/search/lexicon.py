@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import pickle_atomic
+from .bridge import bridge_map, bridge_of
 from .schema import (
     MAX_TOKEN,
     MIN_TOKEN,
@@ -44,6 +45,7 @@ class Lexicon:
     term_pop: dict[str, int] = field(default_factory=dict)
     language: str = "en"
     synonyms: dict[str, list[str]] = field(default_factory=dict)  # typed form → terms of its synonyms
+    bridge: dict[str, list[str]] = field(default_factory=dict)  # form the corpus lacks → corpus words (bridge.py)
 
     def __post_init__(self) -> None:
         self._index = {w: i for i, w in enumerate(self.words)}
@@ -69,7 +71,12 @@ class Lexicon:
             by_word.setdefault(fold(surface, language), set()).add(term)
         words = sorted(by_word)
         syn = synonym_map(language, term_filter(language).term, set(pop))
-        return cls(words, [sorted(by_word[w]) for w in words], pop, language, syn)
+        word_pop = {w: max(pop[t] for t in by_word[w]) for w in words}
+        lex = cls(words, [sorted(by_word[w]) for w in words], pop, language, syn)
+        # A word whose root the corpus uses ("advance" → advanced) is matched through its root: not bridged.
+        bridge = bridge_map(language, word_pop, set(syn))
+        lex.bridge = {k: v for k, v in bridge.items() if len(k) < 4 or not lex.completions(stem_root(k), 1)}
+        return lex
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +85,7 @@ class Lexicon:
             "terms": self.word_terms,
             "pop": self.term_pop,
             "synonyms": self.synonyms,
+            "bridge": self.bridge,
         }
 
     @classmethod
@@ -88,6 +96,7 @@ class Lexicon:
             dict(data["pop"]),
             data["language"],
             dict(data.get("synonyms", {})),
+            dict(data.get("bridge", {})),
         )
 
     def save(self, index_dir: Path) -> None:
@@ -214,7 +223,7 @@ def query_words(text: str, language: str) -> tuple[list[str], bool]:
 class QueryWord:
     word: str
     alternatives: dict[str, float]  # term → weight (1 exact, < 1 completion or typo)
-    kind: str  # "exact" | "prefix" | "typo" | "synonym" | "none"
+    kind: str  # "exact" | "prefix" | "typo" | "synonym" | "root" | "bridge" | "joined" | "split" | "phrase" | "none"
     weight: float = 1.0  # its share in the coordination factor (fillers count less)
 
 
@@ -256,9 +265,13 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
                         kind = kind if kind == "exact" else "prefix"
         typos = lexicon.typo_candidates(word, typo_budget(word), ranking.max_expansions) if not alts else []
         near = any(d <= 1 for _, d in typos)
+        # A word the site never uses that WordNet knows ("plugin", "servers"): the corpus words it may mean.
+        bridged = bridge_of(word, lexicon.bridge) if not alts else []
         # Typed as one word, written as two: both halves are query words — unless the word is one edit
-        # from a known word or the start of one ("makefile" → makefiles, not make + file).
-        halves = split_word(word, lexicon) if not alts and not near and not lexicon.completions(word, 1) else []
+        # from a known word or the start of one ("makefile" → makefiles, not make + file), or a word of
+        # its own ("plugin" is not plug + in).
+        split_ok = not alts and not near and not bridged and not lexicon.completions(word, 1)
+        halves = split_word(word, lexicon) if split_ok else []
         if halves:
             splits += [QueryWord(h, {t: 1.0 for t in lexicon.lookup(h)}, "split") for h in halves]
         elif not alts:
@@ -276,6 +289,11 @@ def expand_query(text: str, lexicon: Lexicon, ranking: Ranking, prefix: bool = T
                     if alts.get(t, 0.0) < w:
                         alts[t] = w
                         kind = "typo"
+            for b in bridged:
+                for t in lexicon.lookup(b):
+                    if alts.get(t, 0.0) < ranking.bridge_weight:
+                        alts[t] = ranking.bridge_weight
+                        kind = "bridge" if kind == "none" else kind
         share = 1.0
         if word in filler_set:
             share = ranking.filler_weight

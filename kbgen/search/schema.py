@@ -327,6 +327,7 @@ ROOT_WEIGHT = 0.75  # a word sharing the root of an unknown typed word (lexicon.
 # ... when the typed word is one edit from a known word: more likely a typo than an unknown inflection
 ROOT_NEAR_TYPO_WEIGHT = 0.6
 TRANSPOSE_WEIGHT = 0.8  # a typo that swaps two neighbouring letters ("retrun" → return): the likeliest
+BRIDGE_WEIGHT = 0.5  # a corpus word that a typed word the corpus lacks may mean (bridge.py, WordNet)
 QUESTION_WORDS = 4  # from this many words, a last word that is a whole word is not completed as a prefix
 # A query that describes a problem ("my board isn't showing up", "emails never arrive") wants the
 # troubleshooting articles: units whose article title reads as one (is_problem_title) score × this.
@@ -577,6 +578,7 @@ class Ranking:
     root_near_typo_weight: float = ROOT_NEAR_TYPO_WEIGHT
     transpose_weight: float = TRANSPOSE_WEIGHT
     question_words: int = QUESTION_WORDS
+    bridge_weight: float = BRIDGE_WEIGHT
 
     def prior(self, views: int, max_views: int, promoted: bool) -> float:
         """Document prior multiplied into the score: log-damped popularity, small promoted boost."""
@@ -602,6 +604,7 @@ class Ranking:
             "rootNearTypoWeight": self.root_near_typo_weight,
             "transposeWeight": self.transpose_weight,
             "questionWords": self.question_words,
+            "bridgeWeight": self.bridge_weight,
             "problem": {lang: list(p) for lang, p in PROBLEM_PATTERNS.items()},
         }
 

@@ -21,7 +21,7 @@
  *   Promise<string[]> (vocabulary completions).
  *
  * Ranking = kbgen/search/query.py, step for step (the parity test holds them to it): each query word's
- * alternatives (exact, synonyms, phrase, completions, root, typos; lexicon.py) scored by Whoosh's BM25F
+ * alternatives (exact, synonyms, phrase, completions, root, typos, bridge; lexicon.py) scored by Whoosh's BM25F
  * over the fields, best alternative per word, summed, × (matched word share)^coordPower, × prior, × the
  * problem boost of troubleshooting titles when the query describes a problem (schema.PROBLEM_PATTERNS).
  */
@@ -63,17 +63,36 @@
       return r.json();
     });
   }
-  function lexicon(L) {
-    var words = [], prev = "", parts = L.words ? L.words.split("|") : [];
+  function frontDecode(s) { // export.py front_code
+    var words = [], prev = "", parts = s ? s.split("|") : [];
     for (var i = 0; i < parts.length; i++) {
       var e = parts[i];
       prev = prev.slice(0, DEC[e.charCodeAt(0)]) + e.slice(1);
       words.push(prev);
     }
+    return words;
+  }
+  function lexicon(L) {
+    var words = frontDecode(L.words), br = L.bridge || {}, forms = frontDecode(br.words), nums = unpack(br.to || ""), to = [];
+    for (var i = 0, k = 0; i < forms.length; i++) { var n = nums[k++] + 1; to.push(nums.slice(k, k + n)); k += n; }
     return {
       words: words, wt: L.wt ? wordTerms(L.wt, words.length) : null, pop: L.pop ? unpack(L.pop) : null,
-      wpop: L.wpop ? unpack(L.wpop) : null, syn: L.syn || {}, phrases: L.phrases || {}
+      wpop: L.wpop ? unpack(L.wpop) : null, syn: L.syn || {}, phrases: L.phrases || {}, bridge: [forms, to]
     };
+  }
+  // The vocabulary bridge (kbgen/search/bridge.py): the corpus words (indexes) a word the site lacks may mean.
+  var ENDINGS = [["ies", "y"], ["es", ""], ["s", ""], ["ing", ""], ["ing", "e"], ["ed", ""], ["ed", "e"], ["d", ""]];
+  function bridgeOf(word) {
+    var forms = [word], b = S.lex.bridge, n = clen(word);
+    ENDINGS.forEach(function (e) {
+      if (word.slice(-e[0].length) === e[0] && n - e[0].length >= 3) forms.push(word.slice(0, -e[0].length) + e[1]);
+    });
+    for (var i = 0; i < forms.length; i++) {
+      var lo = 0, hi = b[0].length;
+      while (lo < hi) { var m = (lo + hi) >> 1; if (b[0][m] < forms[i]) lo = m + 1; else hi = m; }
+      if (lo < b[0].length && b[0][lo] === forms[i]) return b[1][lo];
+    }
+    return [];
   }
   function wordTerms(packed, count) { // export.py pack_word_terms: per word, n - 1 then zigzag deltas
     var nums = unpack(packed), wt = [], last = 0, k = 0;
@@ -273,7 +292,8 @@
       var typ = !known && !noTypos ? typos(word, budgetOf(word), rk.maxExpansions) : [];
       var near = typ.some(function (c) { return c[1] <= 1; });
       // typed as one word, written as two: both are query words, unless one edit from or the start of a word
-      var halves = !known && !near && !completions(word, 1).length ? splitWord(word) : null;
+      var bridged = !known ? bridgeOf(word) : []; // a word the site lacks that WordNet knows (bridge.py)
+      var halves = !known && !near && !bridged.length && !completions(word, 1).length ? splitWord(word) : null;
       if (halves) halves.forEach(function (k) {
         splits.push({ word: S.lex.words[k], exact: k, syn: [], comps: [], roots: [], typos: [], split: true });
       });
@@ -281,6 +301,7 @@
         if (clen(word) >= 4) p.roots = completions(Array.from(word).slice(0, Math.max(4, clen(word) - 2)).join(""), rk.maxExpansions);
         p.typos = typ;
         p.near = near;
+        p.bridge = bridged;
       }
       return p;
     }).concat(extra, splits);
@@ -305,6 +326,7 @@
         var tw = c[1] === 0 ? rk.transposeWeight : rk.typoWeight[c[1]];
         termsOfIndex(c[0]).forEach(function (t) { add(t, tw, "typo"); });
       });
+      (p.bridge || []).forEach(function (k) { termsOfIndex(k).forEach(function (t) { add(t, rk.bridgeWeight, "bridge"); }); });
       if (!p.phrase && !p.split && fillers.has(p.word)) {
         share = rk.fillerWeight;
         Object.keys(alts).forEach(function (t) { alts[t] = alts[t] * share; });
@@ -553,7 +575,7 @@
     plans.forEach(function (p) {
       var mine = [];
       if (p.exact >= 0 || p.syn.length) mine.push(shardOf(p.phrase ? p.target : p.word));
-      p.comps.concat(p.roots, p.joined || []).forEach(function (k) { mine.push(shardOf(w[k])); });
+      p.comps.concat(p.roots, p.joined || [], p.bridge || []).forEach(function (k) { mine.push(shardOf(w[k])); });
       p.typos.forEach(function (c) { mine.push(shardOf(w[c[0]])); });
       if (typing && p.half && mine.length) {
         var have = mine.filter(function (i) { return S.shardData[i]; }), one = mine.every(function (i) { return i === mine[0]; });
@@ -687,8 +709,11 @@
     opts = opts || {};
     var limit = opts.limit || 10, text = String(q || "");
     return load(opts.metaHref).then(function () {
+      return bridgeFile(text, !!opts.typing);
+    }).then(function (later) {
       var plans = plan(text, opts.prefix !== false, opts.typos === false), typing = !!opts.typing;
       return need(plans, typing).then(function (partial) {
+        partial = partial || later;
         var words = expand(plans), trouble = isProblemQuery(text);
         var attempt = function () {
           var r = rank(words, opts.category, limit, trouble);
@@ -703,6 +728,19 @@
         };
         return attempt();
       });
+    });
+  }
+  // Sharded sites: the vocabulary bridge (meta.bridge) is fetched once a query has a word the lexicon lacks
+  // (bridge.py: only such words are bridged). Typing: not between keystrokes (true: the answer is partial).
+  function bridgeFile(text, typing) {
+    if (!S.sharded || !S.meta.bridge || S.bridgeLoaded) return Promise.resolve(false);
+    var unknown = queryWords(text).words.some(function (w) {
+      return find(w) < 0 && !Object.prototype.hasOwnProperty.call(S.lex.syn, w);
+    });
+    if (!unknown) return Promise.resolve(false);
+    if (typing) return Promise.resolve(true);
+    return fetchJSON(S.dir + S.meta.bridge).then(function (b) {
+      S.lex.bridge = lexicon({ bridge: b }).bridge; S.bridgeLoaded = true; return false;
     });
   }
   // Display data of the pages shown. `typing`: only the first page's when no page shown has it yet (the
