@@ -134,15 +134,17 @@ def browser_answers(site: Path, queries: list[str], limit: int = 10) -> list[dic
     return answers
 
 
-def bench_relevance() -> dict[str, Any]:
+def bench_relevance(
+    corpus: Path = ARDUINO, sets: dict[str, Path] | None = None, title: str = "Arduino Help Center"
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="kbgen-bench-rel-"))
-    project = make_project(ARDUINO, tmp / "arduino", "Arduino Help Center")
+    project = make_project(corpus, tmp / "corpus", title)
     t = time.perf_counter()
     kbgen("build", cwd=project)
     build_s = time.perf_counter() - t
     u2s = url_to_source(project)
     out: dict[str, Any] = {"build_s": build_s, "sets": {}}
-    for name, path in QUERY_SETS.items():
+    for name, path in (sets or QUERY_SETS).items():
         qs = load_queries(path)
         qfile = tmp / f"{name}.jsonl"
         qfile.write_text("".join(json.dumps({"q": q["q"]}) + "\n" for q in qs), encoding="utf-8")
@@ -432,10 +434,15 @@ def main() -> None:
     ap.add_argument("--only", choices=["relevance", "speed"])
     ap.add_argument("--corpus10k", type=Path, help="existing make_corpus.py --articles 10000 output")
     ap.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    ap.add_argument("--corpus", type=Path, help="another corpus's content folder (with --set; implies --no-write)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=QUERIES.jsonl",
+                    help="query sets to run instead of the built-in ones (repeatable)")
     args = ap.parse_args()
     rel = speed = None
     if args.only in (None, "relevance"):
-        rel = bench_relevance()
+        sets = {n: Path(f) for n, f in (s.split("=", 1) for s in args.set)} or None
+        rel = bench_relevance(args.corpus or ARDUINO, sets, args.corpus.parent.name if args.corpus else "Arduino Help Center")
+        args.no_write = args.no_write or bool(args.corpus or sets)
         print("\n".join(fmt_rel(rel)))
     if args.only in (None, "speed"):
         speed = bench_speed(args.corpus10k)
