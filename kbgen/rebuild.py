@@ -63,6 +63,7 @@ from .lifetime import ctrl_c_deferred, ignore_ctrl_c
 from .markdown import LinkContext, MarkdownRenderer, Rendered, asset_site_path
 from .render import Page, SiteRenderer
 from .safepath import allowed_roots, inside, is_within
+from .searchjob import search_index_dir
 from .widget import widget_outputs
 
 EDITOR_JUNK_SUFFIXES = ("~", ".swp", ".swx", ".swo", ".tmp", ".bak", ".part", ".crdownload")
@@ -196,11 +197,15 @@ class Rebuilder:
         self.watching: set[Path] = set()  # folders the server watches (set by kbgen.serve)
         self.base_url_override: str | None = None
         self.plugins_stale = True  # kbgen.plugins: (re-)activate them with the config on the next full build
+        self.languages: Any = None  # a multilingual site: kbgen.multiserve.Languages (one Rebuilder per language)
+        self.on_outputs: Callable[[dict[str, bytes]], None] | None = None  # set by multiserve on each language's
 
     # -- public ----------------------------------------------------------------------------------
 
     @property
     def problems(self) -> list[Problem]:
+        if self.languages is not None and not self.needs_full:
+            return self.languages.problems
         found = list(self.global_problems)
         for items in self.problems_by_source.values():
             found.extend(items)
@@ -346,16 +351,14 @@ class Rebuilder:
         self.retry = Plan()
         if plan.empty and not self.needs_full:
             return Outcome(True, "none")
-        if len(self.session.config.languages) > 1:  # a multilingual site: every language rebuilt (languages.py)
-            plan.full = True
         try:
             if plan.full or self.needs_full or self.session.library is None:
                 outcome = self.full(reload_config=plan.config or self.session.library is None)
             elif plan.templates:
                 outcome = self.full(reload_config=False, reload_content=bool(plan.articles or plan.assets))
             else:
-                try:
-                    outcome = self.incremental(plan)
+                try:  # a multilingual site: language by language (kbgen/multiserve.py)
+                    outcome = (self.languages or self).incremental(plan)
                 except NeedFull as exc:
                     outcome = self.full(reload_config=False)
                     outcome.problems = outcome.problems or []
@@ -412,10 +415,18 @@ class Rebuilder:
             problem = _exception_problem(exc, self.root)
             self._failed_full([problem])
             return Outcome(False, "full", problems=[problem])
-        if session.details is None:  # multilingual (kbgen/languages.py): searched, nothing kept for incremental
-            self.global_problems, self.problems_by_source, self.needs_full = [], {}, False
-            return Outcome(True, "full", time.perf_counter() - start, paths=None, problems=list(session.problems),
-                           timings=dict(session.timings))  # fmt: skip
+        if len(session.config.languages) > 1:  # every language its own Rebuilder (kbgen/multiserve.py)
+            from .multiserve import Languages
+
+            self.needs_full, self.global_problems, self.problems_by_source = False, [], {}
+            self.languages = self.languages or Languages(self)
+            primes = self.languages.after_full()
+            gc.collect()
+            gc.freeze()
+            return Outcome(True, "full" if reload_content else "pages", time.perf_counter() - start, paths=None,
+                           problems=self.problems, timings=dict(session.timings), after=primes)  # fmt: skip
+        if self.languages is not None:  # no longer multilingual (kbgen.toml changed)
+            self.languages = self.languages.close()
         self._index_after_full()
         self.needs_full = False
         # A large site is millions of objects that live until the next full build: keep them out of the
@@ -628,6 +639,8 @@ class Rebuilder:
                 self.feed_sources = _feed_sources(lib)
             if listing:  # the help widget's suggestions show titles, URLs and tags
                 outputs.update(widget_outputs(renderer))
+            if self.on_outputs is not None:  # a language of a multilingual site: the site's root files
+                self.on_outputs(outputs)
         except Exception:
             self.needs_full = True  # the library changed already: start again from a clean state
             raise
@@ -1004,7 +1017,7 @@ class SearchUpdater:
             self.outbox.put(("units", ({a.source: article_units(a) for a in changed}, sorted(removed))))
         order = [a.source for a in lib.articles]
         settings = SearchSettings.from_config(config)
-        self.outbox.put(("job", (order, config.cache_path / "index", output, settings, export)))
+        self.outbox.put(("job", (order, search_index_dir(config), output, settings, export)))
         self._start()
 
     def _start(self) -> None:
