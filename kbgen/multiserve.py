@@ -19,20 +19,19 @@ A change this path does not handle (a new folder, a file outside the languages' 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .atomic import write_atomic
 from .build import BuildSession
 from .errors import Problem
-from .languages import Translations
+from .languages import Translations, is_multilingual
+from .rebuild import NeedFull, Outcome, Plan, Rebuilder, _site_path
 from .safepath import inside
 from .site import dest_of
-
-if TYPE_CHECKING:
-    from .rebuild import Outcome, Plan, Rebuilder
 
 
 def _page_out(key: str, path: str) -> str:
@@ -105,8 +104,6 @@ class Languages:
 
     def after_full(self) -> list[Callable[[], None]]:
         """Take over the languages of the full build just published; return their search workers' primes."""
-        from .rebuild import Rebuilder
-
         master = self.master
         session = master.session
         built, output = session.built, session.output
@@ -178,8 +175,6 @@ class Languages:
 
     def incremental(self, plan: Plan) -> Outcome:
         """Carry out `plan` language by language; raises `rebuild.NeedFull` where only a full build is right."""
-        from .rebuild import NeedFull, Outcome, Plan
-
         per: dict[str, Plan] = {}
         for rel in sorted(plan.articles | plan.assets):
             code, _, inner = rel.partition("/")
@@ -231,8 +226,6 @@ class Languages:
 
     def _rerender(self, translations: Translations, keys: set[str]) -> list[str]:
         """Every language's page of each of `keys` (its alternates and switcher changed); the paths written."""
-        from .rebuild import _site_path
-
         paths: list[str] = []
         if not keys:
             return paths
@@ -245,6 +238,41 @@ class Languages:
                 if _write_changed(inside(s.output, page.output), s.renderer.render(page)):
                     paths.append(_site_path(page.output, s.config.base_path))
         return paths
+
+
+class SiteRebuilder(Rebuilder):
+    """`kbgen serve`'s rebuilder: a one-language site as `Rebuilder` does it; a multilingual one language by
+    language (`Languages`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.languages: Languages | None = None
+
+    @property
+    def problems(self) -> list[Problem]:
+        if self.languages is not None and not self.needs_full:
+            return self.languages.problems
+        return super().problems
+
+    def incremental(self, plan: Plan) -> Outcome:
+        if self.languages is not None:
+            return self.languages.incremental(plan)
+        return super().incremental(plan)
+
+    def after_full(self, start: float, reload_content: bool) -> Outcome:
+        session = self.session
+        if not is_multilingual(session.config):
+            if self.languages is not None:  # no longer multilingual (kbgen.toml changed)
+                self.languages.close()
+                self.languages = None
+            return super().after_full(start, reload_content)
+        self.needs_full, self.global_problems, self.problems_by_source = False, [], {}
+        self.languages = self.languages or Languages(self)
+        primes = self.languages.after_full()
+        gc.collect()  # as Rebuilder.after_full: what lives until the next full build, out of the collector's way
+        gc.freeze()
+        return Outcome(True, "full" if reload_content else "pages", time.perf_counter() - start, paths=None,
+                       problems=self.problems, timings=dict(session.timings), after=primes)  # fmt: skip
 
 
 def _write_changed(target: Path, data: bytes) -> bool:

@@ -197,15 +197,14 @@ class Rebuilder:
         self.watching: set[Path] = set()  # folders the server watches (set by kbgen.serve)
         self.base_url_override: str | None = None
         self.plugins_stale = True  # kbgen.plugins: (re-)activate them with the config on the next full build
-        self.languages: Any = None  # a multilingual site: kbgen.multiserve.Languages (one Rebuilder per language)
-        self.on_outputs: Callable[[dict[str, bytes]], None] | None = None  # set by multiserve on each language's
+        # Set by kbgen/multiserve.py on each language's Rebuilder of a multilingual site: takes the site's root
+        # files (sitemap, widget) out of the outputs of a rebuild, before they are written.
+        self.on_outputs: Callable[[dict[str, bytes]], None] | None = None
 
     # -- public ----------------------------------------------------------------------------------
 
     @property
     def problems(self) -> list[Problem]:
-        if self.languages is not None and not self.needs_full:
-            return self.languages.problems
         found = list(self.global_problems)
         for items in self.problems_by_source.values():
             found.extend(items)
@@ -357,8 +356,8 @@ class Rebuilder:
             elif plan.templates:
                 outcome = self.full(reload_config=False, reload_content=bool(plan.articles or plan.assets))
             else:
-                try:  # a multilingual site: language by language (kbgen/multiserve.py)
-                    outcome = (self.languages or self).incremental(plan)
+                try:
+                    outcome = self.incremental(plan)
                 except NeedFull as exc:
                     outcome = self.full(reload_config=False)
                     outcome.problems = outcome.problems or []
@@ -415,18 +414,12 @@ class Rebuilder:
             problem = _exception_problem(exc, self.root)
             self._failed_full([problem])
             return Outcome(False, "full", problems=[problem])
-        if len(session.config.languages) > 1:  # every language its own Rebuilder (kbgen/multiserve.py)
-            from .multiserve import Languages
+        return self.after_full(start, reload_content)
 
-            self.needs_full, self.global_problems, self.problems_by_source = False, [], {}
-            self.languages = self.languages or Languages(self)
-            primes = self.languages.after_full()
-            gc.collect()
-            gc.freeze()
-            return Outcome(True, "full" if reload_content else "pages", time.perf_counter() - start, paths=None,
-                           problems=self.problems, timings=dict(session.timings), after=primes)  # fmt: skip
-        if self.languages is not None:  # no longer multilingual (kbgen.toml changed)
-            self.languages = self.languages.close()
+    def after_full(self, start: float, reload_content: bool) -> Outcome:
+        """The state incremental rebuilds need, from the full build just published (kbgen/multiserve.py
+        overrides it for a multilingual site)."""
+        session = self.session
         self._index_after_full()
         self.needs_full = False
         # A large site is millions of objects that live until the next full build: keep them out of the
