@@ -32,6 +32,7 @@ from .site import (
     Pipeline,
     Progress,
     SiteBuild,
+    id_prefix,
     load_labels,
     render_pages,
     run,
@@ -249,6 +250,7 @@ class BuildSession:
             labels=load_labels(theme, self.config.language),
             workers=self.workers,
             project_root=self.config.root,
+            id_prefix=id_prefix(self.config),
         )
 
     def full(self, config: Config | None = None, *, reload_content: bool = True) -> Path:

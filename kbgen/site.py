@@ -104,6 +104,12 @@ def dest_of(staging: Path, site: LangSite) -> Path:
     return staging / site.prefix if site.prefix else staging
 
 
+def id_prefix(config: Config) -> str:
+    """One id per language: analytics never count a French view for German (the default language: none)."""
+    code = config.i18n_lang
+    return f"{code}/" if code and code in config.languages and not config.languages[code].default else ""
+
+
 @contextmanager
 def timed(timings: dict[str, float], stage: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -314,6 +320,7 @@ def load_language(site: LangSite, theme: Theme, p: Pipeline, multilingual: bool,
         workers=p.workers, strict=p.strict, project_root=root,
         # the bodies rendered by the previous build (keyed by content path: a one-language site only)
         render_cache=p.cache.render if p.cache is not None and not multilingual else None,
+        id_prefix=id_prefix(config),
     )  # fmt: skip
     details = load_library_details(config.content_path, options) if p.keep_details else None
     loaded = details.result if details is not None else load_library(config.content_path, options)
@@ -325,9 +332,6 @@ def load_language(site: LangSite, theme: Theme, p: Pipeline, multilingual: bool,
         problems.append(Problem(str(config.content_path), 0, "no articles found" + (
             "" if site.default else f": the {site.name} site has only its home page"),
             "error" if site.default else "warning"))  # fmt: skip  (even with --strict: a language just begun)
-    if multilingual and not site.default:  # one id per language: analytics never count a French view for German
-        for a in library.articles:
-            a.id = f"{site.code}/{a.id}"
     return LangBuild(site, library, details, problems)
 
 

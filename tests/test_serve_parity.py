@@ -3,6 +3,7 @@ a multilingual site rebuilt language by language, and a one-language site throug
 
 from __future__ import annotations
 
+import difflib
 import json
 import shutil
 from pathlib import Path
@@ -55,7 +56,10 @@ def _assert_equals_fresh_build(project: Path, served: Served, tmp: Path) -> None
     missing = sorted(set(want) - set(got))
     assert not missing, missing
     different = sorted(name for name in want if want[name].read_bytes() != got[name].read_bytes())
-    assert not different, different
+    if different:  # the first lines that differ, to say what
+        a, b = (f[different[0]].read_text(errors="replace").replace("><", ">\n<").splitlines() for f in (want, got))
+        diff = list(difflib.unified_diff(a, b, "kbgen build", "kbgen serve", lineterm="", n=1))[:40]
+        raise AssertionError(f"{different}\n" + "\n".join(diff))
     # Beside them only the search files of the previous export, kept for a page that read its meta.json
     # just before the update (rebuild._publish_search): never a page, never a meta.json.
     extra = sorted(set(got) - set(want))

@@ -60,6 +60,8 @@ class LoadOptions:
     project_root: Path | None = None
     # Rendered bodies of the previous build (source → (key, Rendered)); updated in place when given.
     render_cache: dict[str, tuple[str, Rendered]] | None = None
+    # Before every article id: a multilingual site's language code ("fr/"; none for the default language).
+    id_prefix: str = ""
 
 
 @dataclass
@@ -535,7 +537,7 @@ class _Loader:
                 shown = repr(alias) if len(alias) <= 80 else repr(alias[:77]) + "…"
                 self.error(rel, parsed.item_line("aliases", i), f"alias {shown} {exc}")
         article = Article(
-            id=id_text.strip() or rel.removesuffix(".md"),
+            id=self.options.id_prefix + (id_text.strip() or rel.removesuffix(".md")),
             source=rel,
             title=title.strip(),
             url="",
