@@ -124,6 +124,18 @@ def test_multilingual_serve_rebuilds_one_language_and_equals_a_fresh_build(ml_se
     assert "teilerstattung" not in html
     _assert_equals_fresh_build(project, served, tmp_path)
 
+    # Broken front matter in one language: the error names the file, nothing is written; the fix recovers.
+    refund_de = content / "de/returns/refunds/refund-time.md"
+    good = refund_de.read_text()
+    served.drain()
+    save(refund_de, good.replace("---\n", "---\ntitle: [unclosed\n", 1))
+    served.wait_event("status", 60)
+    errors = served.status()["errors"]
+    assert errors and errors[0]["path"] == "content/de/returns/refunds/refund-time.md", errors
+    _change(served, lambda: save(refund_de, good + "\nNoch ein Absatz.\n"))
+    assert served.status()["ok"]
+    _assert_equals_fresh_build(project, served, tmp_path)
+
     # A new folder in one language: a change of structure, rebuilt in full — never stale.
     new_fr = content / "fr/returns/echanges/echanger.md"
     new_fr.parent.mkdir()
