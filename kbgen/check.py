@@ -28,6 +28,15 @@ from .content.frontmatter import key_line
 from .content.load import LoadDetails, LoadOptions, load_library_details
 from .content.model import Article
 from .errors import ConfigError, Problem, display_path
+from .languages import (
+    UNTRANSLATED_KEY,
+    default_first,
+    is_untranslated,
+    language_sites,
+    link_fallback,
+    translation_key,
+    ui_strings,
+)
 from .markdown import headings
 from .render import Theme, build_date_from_env
 from .termsafe import for_terminal
@@ -371,6 +380,76 @@ def _run_check(
     return checker.run(extra)
 
 
+# -- kbgen check: every language, and what is missing or out of date in each -------------------------------
+
+
+def check_languages(config: Config, *, drafts: bool = False, cwd: Path | None = None,
+                    today: Any = None) -> tuple[list[Any], list[str]]:  # fmt: skip
+    """Each language's findings, plus missing, outdated and untranslated translations; and one line of
+    counts per language (for the terminal)."""
+    findings: list[Finding] = []
+    checkers: dict[str, Any] = {}
+    sites = language_sites(config)
+    libraries: dict[str, Any] = {}
+    for s in default_first(sites):  # a translation's links fall back to the default language
+        if not s.config.content_path.is_dir():
+            findings.append(Finding(str(s.config.content_dir), 0, "error",
+                                    f"no content folder for language {s.code!r} ([languages.{s.code}])",
+                                    "content-error"))  # fmt: skip
+            continue
+        keep: list[Any] = []
+        fallback = link_fallback(s, sites, libraries, ui_strings(s.config))
+        findings += run_check(s.config, drafts=drafts, cwd=cwd, today=today, keep=keep, fallback=fallback)
+        checkers[s.code] = keep[0]
+        libraries[s.code] = keep[0].library
+    default = next(s for s in sites if s.default)
+    counts: list[str] = []
+    if default.code not in checkers:
+        return findings, counts
+    source_checker = checkers[default.code]
+    sources = {translation_key(a): a for a in source_checker.library.articles}
+    # Deliberately untranslated articles are notes unless [check] require_translations (then warnings).
+    gap = "warning" if config.check.require_translations else "info"
+    for s in sites:
+        if s.code not in checkers:
+            continue
+        checker = checkers[s.code]
+        mine = {translation_key(a): a for a in checker.library.articles}
+        untranslated = [a for a in checker.library.articles if is_untranslated(a)]
+        for a in untranslated:
+            checker.add(a.source, checker.line_of(a.source, UNTRANSLATED_KEY), "untranslated",
+                        f"not translated yet: translate it, then remove `{UNTRANSLATED_KEY}: true`")  # fmt: skip
+        if s.default:
+            counts.append(f"{s.code} ({s.name}): {len(mine)} articles (the source language)")
+            continue
+        missing = [src for key, src in sources.items() if key not in mine]
+        outdated = []
+        for key, a in mine.items():
+            src = sources.get(key)
+            if src is not None and src.updated and a.updated and src.updated > a.updated:
+                outdated.append(a)
+                checker.add(a.source, checker.line_of(a.source, "updated"), "outdated-translation",
+                            f"older than its source {source_checker.shown(src.source)} (updated {src.updated}, "
+                            f"this translation {a.updated}): update it, then its `updated` date")  # fmt: skip
+        for src in missing:
+            source_checker.add(src.source, 0, "missing-translation", f"no {s.name} ({s.code}) translation",
+                               level=gap)  # fmt: skip
+        for a in checker.library.articles:
+            rendered = checker.details.rendered.get(a.source)
+            for rel, line in getattr(rendered, "fallbacks", None) or []:
+                checker.add(a.source, line, "untranslated-link",
+                            f"links to an untranslated article: {source_checker.shown(rel)} has no {s.name} "
+                            f"({s.code}) translation, the link goes to the {default.name} one", level=gap)  # fmt: skip
+        translated = len(sources) - len(missing)
+        counts.append(f"{s.code} ({s.name}): {translated} of {len(sources)} articles translated, "
+                      f"{len(missing)} missing, {len(outdated)} outdated, {len(untranslated)} untranslated"
+                      f"{f', {len(mine) - translated} of its own' if len(mine) > translated else ''}")  # fmt: skip
+    extra = [f for c in checkers.values() for f in c.findings if f.rule in (
+        "missing-translation", "outdated-translation", "untranslated", "untranslated-link")]  # fmt: skip
+    findings += sorted(dict.fromkeys(extra), key=lambda f: (f.rule, f.path, f.line))
+    return findings, counts
+
+
 def _gh_escape(text: str, prop: bool = False) -> str:
     text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     if prop:
@@ -446,8 +525,6 @@ def check_cmd(fmt: str, config_file: Path | None, drafts: bool, strict: bool) ->
     counts: list[str] = []
     try:
         if len(config.languages) > 1:  # every language, and its translations (kbgen/languages.py)
-            from .languages import check_languages
-
             findings, counts = check_languages(config, drafts=drafts)
         else:
             findings = run_check(config, drafts=drafts)

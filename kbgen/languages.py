@@ -16,9 +16,6 @@ absolute URL for each language the page exists in, plus `x-default`) and the lan
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,7 +23,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from .config import Config
 from .content.model import Article, Category, Library, Section
-from .errors import BuildError, Problem
+from .errors import Problem
 from .markdown import LinkFallback
 
 UNTRANSLATED_KEY = "untranslated"  # front matter of a `kbgen new --translate` copy, until it is edited
@@ -118,6 +115,7 @@ class Translations:
     def __init__(self, config: Config, sites: list[LangSite], libraries: dict[str, Library]) -> None:
         self.config = config
         self.sites = sites
+        self.libraries = libraries
         self.groups: dict[str, dict[str, str]] = {}  # page key → {code: site path with its prefix}
         for site in sites:
             lib = libraries[site.code]
@@ -188,7 +186,8 @@ class Translations:
         lines += ["Allow: /", f"Sitemap: {root}sitemap.xml"]
         return ("\n".join(lines) + "\n").encode()
 
-    def sitemap(self, libraries: dict[str, Library]) -> bytes:
+    def sitemap(self, libraries: dict[str, Library] | None = None) -> bytes:
+        libraries = self.libraries if libraries is None else libraries
         lines = [
             '<?xml version="1.0" encoding="UTF-8"?>',
             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:xhtml="http://www.w3.org/1999/xhtml">',
@@ -223,7 +222,7 @@ def root_chooser(renderer: Any, translations: Translations) -> bytes:
     return template.render(page=page, languages=links).encode("utf-8")
 
 
-def _prefix_problems(sites: list[LangSite], libraries: dict[str, Library]) -> list[Problem]:
+def prefix_problems(sites: list[LangSite], libraries: dict[str, Library]) -> list[Problem]:
     """A category of a root-level language whose slug is another language's prefix would hide it."""
     prefixes = {s.prefix: s.code for s in sites if s.prefix}
     out = []
@@ -244,169 +243,6 @@ def _prefix_problems(sites: list[LangSite], libraries: dict[str, Library]) -> li
                                    f"category slug {cat.slug!r} is the URL prefix of language "
                                    f"{prefixes[cat.slug]!r}: give the category another `slug`", "error", code="language-prefix"))  # fmt: skip
     return out
-
-
-@dataclass
-class MultiBuild:
-    pages: int
-    files: int
-    problems: list[Problem]
-    library: Library
-    libraries: dict[str, Library]
-
-
-def build_into(
-    config: Config, staging: Path, *, drafts: bool, strict: bool, workers: int, theme: Any,
-    timings: dict[str, float], progress: Any = None, for_serve: bool = False,
-) -> MultiBuild:  # fmt: skip
-    """Load, render and index every language of `config` into `staging` (which the caller swaps in)."""
-    from . import build as b
-    from .content import LoadOptions, load_library
-    from .render import SiteRenderer, build_date_from_env
-    from .widget import widget_outputs
-
-    sites = language_sites(config)
-    # Forked first, while this process is small (see build.SearchJob).
-    jobs = {s.code: b.SearchJob(s.config, workers) for s in sites}
-    try:
-        libraries: dict[str, Library] = {}
-        problems: list[Problem] = []
-        with b._timed(timings, "load"):
-            for s in default_first(sites):  # a translation's links fall back to the default language
-                if not s.config.content_path.is_dir():
-                    problems.append(Problem(str(s.config.content_path), 0,
-                                            f"no content folder for language {s.code!r} ([languages.{s.code}])",
-                                            "error", code="no-content"))  # fmt: skip
-                    continue
-                loaded = load_library(
-                    s.config.content_path,
-                    LoadOptions(drafts=drafts, base_path=s.config.base_path,
-                                labels=b._load_labels(theme, s.config.language), workers=workers,
-                                strict=strict, project_root=config.root,
-                                fallback=link_fallback(s, sites, libraries, theme.translations(s.config.language))),
-                )  # fmt: skip
-                problems += loaded.problems
-                if loaded.errors:
-                    continue
-                lib = loaded.library
-                if not lib.articles:  # the default language must have some; another may be just begun
-                    problems.append(Problem(str(s.config.content_path), 0, "no articles found" + (
-                        "" if s.default else f": the {s.name} site has only its home page"),
-                        "error" if s.default else "warning", code="no-articles"))  # fmt: skip  (even with --strict: a language just begun)
-                if not s.default:  # one id per language: analytics never count a French view for German
-                    for a in lib.articles:
-                        a.id = f"{s.code}/{a.id}"
-                libraries[s.code] = lib
-        problems += _prefix_problems(sites, libraries) if len(libraries) == len(sites) else []
-        if any(p.level == "error" for p in problems):
-            raise BuildError(problems)
-        with b._timed(timings, "analytics"):
-            for s in sites:
-                problems += b._apply_analytics(libraries[s.code], s.config)
-        for s in sites:
-            jobs[s.code].submit(libraries[s.code], staging / s.prefix if s.prefix else staging)
-        translations = Translations(config, sites, libraries)
-        build_date = build_date_from_env()
-        pages = files = 0
-        default = translations.default
-        with b._timed(timings, "render"):
-            for s in sites:
-                lib = libraries[s.code]
-                dest = staging / s.prefix if s.prefix else staging
-                renderer = SiteRenderer(s.config, lib, build_date, theme)
-                renderer.root_base = config.base_url
-                renderer.i18n = translations.for_renderer(s.code)
-                pages += b.render_pages(renderer, dest, workers, progress)
-                site_files = {"feed.xml": renderer.feed()}
-                if s.default:
-                    site_files |= {
-                        "sitemap.xml": translations.sitemap(libraries),
-                        "robots.txt": translations.robots(),
-                        **renderer.generated_files(),
-                        **widget_outputs(renderer),
-                    }  # fmt: skip
-                    if s.prefix:  # the root: a language chooser, and the 404 page the host serves
-                        site_files["index.html"] = root_chooser(renderer, translations)
-                        site_files["static/kb-lang.js"] = (theme.default_dir / "languages" / "kb-lang.js").read_bytes()
-                for rel, data in site_files.items():
-                    out = (staging if s.default and rel != "feed.xml" else dest) / rel
-                    b._write(out, data)
-                files += len(site_files)
-                if s.default and s.prefix:
-                    shutil.copyfile(dest / "404.html", staging / "404.html")
-                    files += 1
-                if s.default and config.deploy.redirects and not for_serve:
-                    from .deploy import write_for_build
-
-                    problems += write_for_build(s.config, lib, renderer, theme, staging)
-        with b._timed(timings, "index_wait"):
-            for s in sites:
-                timings["index"] = timings.get("index", 0.0) + jobs[s.code].result().get("wall", 0.0)
-        with b._timed(timings, "write"):
-            files += b._copy_tree_files(b.static_files(theme, config, problems, "error" if strict else "warning"),
-                                        staging)  # fmt: skip
-            for s in sites:
-                dest = staging / s.prefix if s.prefix else staging
-                lib = libraries[s.code]
-                files += b._copy_tree_files(
-                    {site.lstrip("/"): s.config.content_path / src for site, src in lib.assets.items()}, dest
-                )
-        if not for_serve:
-            from .integrity import search_export_problem
-
-            for s in sites:
-                dest = staging / s.prefix if s.prefix else staging
-                if incomplete := search_export_problem(dest / "_search"):
-                    raise BuildError([Problem(str(dest / "_search"), 0, incomplete, code="search-incomplete")])
-        _ = default
-        return MultiBuild(pages, files, problems, libraries[default.code], libraries)
-    finally:
-        for job in jobs.values():
-            job.cancel()
-
-
-def build_site(config: Config, options: Any, output: Path, workers: int, theme: Any,
-               timings: dict[str, float]) -> Any:  # fmt: skip
-    """`kbgen build` of a multilingual site: everything into a staging folder, swapped in whole."""
-    from . import build as b
-    from .cache import BuildCache, inputs_fingerprint, output_identity
-    from .render import build_date_from_env
-
-    # Nothing changed since the build that wrote `output` (kbgen.cache, as for one language): keep it.
-    cache = BuildCache.open(config.cache_path) if options.cache else None
-    inputs = ""
-    if cache is not None:
-        inputs = inputs_fingerprint(config, theme.fingerprint(), ("languages", options.drafts, options.strict,
-                                    str(output)), build_date_from_env().date().isoformat())  # fmt: skip
-        indexes = [config.cache_path / f"lang-{s.code}" / "index" / "kbgen-manifest.json" for s in language_sites(config)]
-        if (cache.inputs == inputs and cache.output == str(output) and cache.output_id is not None
-                and cache.output_id == output_identity(output, b.MARKER) and cache.summary
-                and all(p.is_file() for p in indexes)):  # fmt: skip
-            summary = cache.summary
-            return b.BuildResult(output, summary["pages"], summary["files"], list(summary["warnings"]), timings,
-                                 None, reused=summary["pages"], up_to_date=True)  # fmt: skip
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.tmp-", dir=output.parent))
-    try:
-        result = build_into(config, staging, drafts=options.drafts, strict=options.strict, workers=workers,
-                            theme=theme, timings=timings, progress=options.progress)  # fmt: skip
-        (staging / b.MARKER).write_text("This folder was generated by kbgen; it is replaced on every build.\n")
-        os.chmod(staging, 0o755)
-        b.swap_in(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if config.hooks or config.plugins:
-        from .plugins import call
-
-        call("on_post_build", site_dir=output)
-    warnings = [p for p in result.problems if p.level == "warning"]
-    if cache is not None:
-        cache.inputs, cache.output, cache.pages = inputs, str(output), {}
-        cache.output_id = output_identity(output, b.MARKER)
-        cache.summary = {"pages": result.pages, "files": result.files, "warnings": warnings}
-        cache.save()
-    return b.BuildResult(output, result.pages, result.files, warnings, timings, result.library, 0)
 
 
 # -- links from a translation to an article only the default language has -----------------------------------
@@ -447,7 +283,7 @@ def link_fallback(site: LangSite, sites: list[LangSite], libraries: dict[str, Li
     return LinkFallback(urls, default.code, fallback_label(strings, site.config.language, default), keys)
 
 
-def _ui_strings(config: Config) -> dict[str, Any]:
+def ui_strings(config: Config) -> dict[str, Any]:
     """A language's UI strings (its theme's i18n files), for the fallback links' label."""
     from .render import Theme
 
@@ -460,78 +296,6 @@ def _ui_strings(config: Config) -> dict[str, Any]:
 def default_first(sites: list[LangSite]) -> list[LangSite]:
     """The load order of a multilingual site: the default language first (the others' links fall back to it)."""
     return sorted(sites, key=lambda s: not s.default)
-
-
-# -- kbgen check: every language, and what is missing or out of date in each -------------------------------
-
-
-def check_languages(config: Config, *, drafts: bool = False, cwd: Path | None = None,
-                    today: Any = None) -> tuple[list[Any], list[str]]:  # fmt: skip
-    """Each language's findings, plus missing, outdated and untranslated translations; and one line of
-    counts per language (for the terminal)."""
-    from .check import Finding, run_check
-
-    findings: list[Finding] = []
-    checkers: dict[str, Any] = {}
-    sites = language_sites(config)
-    libraries: dict[str, Library] = {}
-    for s in default_first(sites):
-        if not s.config.content_path.is_dir():
-            findings.append(Finding(str(s.config.content_dir), 0, "error",
-                                    f"no content folder for language {s.code!r} ([languages.{s.code}])",
-                                    "content-error"))  # fmt: skip
-            continue
-        keep: list[Any] = []
-        fallback = link_fallback(s, sites, libraries, _ui_strings(s.config))
-        findings += run_check(s.config, drafts=drafts, cwd=cwd, today=today, keep=keep, fallback=fallback)
-        checkers[s.code] = keep[0]
-        libraries[s.code] = keep[0].library
-    default = next(s for s in sites if s.default)
-    counts: list[str] = []
-    if default.code not in checkers:
-        return findings, counts
-    source_checker = checkers[default.code]
-    sources = {translation_key(a): a for a in source_checker.library.articles}
-    # Deliberately untranslated articles are notes unless [check] require_translations (then warnings).
-    gap = "warning" if config.check.require_translations else "info"
-    for s in sites:
-        if s.code not in checkers:
-            continue
-        checker = checkers[s.code]
-        mine = {translation_key(a): a for a in checker.library.articles}
-        untranslated = [a for a in checker.library.articles if is_untranslated(a)]
-        for a in untranslated:
-            checker.add(a.source, checker.line_of(a.source, UNTRANSLATED_KEY), "untranslated",
-                        f"not translated yet: translate it, then remove `{UNTRANSLATED_KEY}: true`")  # fmt: skip
-        if s.default:
-            counts.append(f"{s.code} ({s.name}): {len(mine)} articles (the source language)")
-            continue
-        missing = [src for key, src in sources.items() if key not in mine]
-        outdated = []
-        for key, a in mine.items():
-            src = sources.get(key)
-            if src is not None and src.updated and a.updated and src.updated > a.updated:
-                outdated.append(a)
-                checker.add(a.source, checker.line_of(a.source, "updated"), "outdated-translation",
-                            f"older than its source {source_checker.shown(src.source)} (updated {src.updated}, "
-                            f"this translation {a.updated}): update it, then its `updated` date")  # fmt: skip
-        for src in missing:
-            source_checker.add(src.source, 0, "missing-translation", f"no {s.name} ({s.code}) translation",
-                               level=gap)  # fmt: skip
-        for a in checker.library.articles:
-            rendered = checker.details.rendered.get(a.source)
-            for rel, line in getattr(rendered, "fallbacks", None) or []:
-                checker.add(a.source, line, "untranslated-link",
-                            f"links to an untranslated article: {source_checker.shown(rel)} has no {s.name} "
-                            f"({s.code}) translation, the link goes to the {default.name} one", level=gap)  # fmt: skip
-        translated = len(sources) - len(missing)
-        counts.append(f"{s.code} ({s.name}): {translated} of {len(sources)} articles translated, "
-                      f"{len(missing)} missing, {len(outdated)} outdated, {len(untranslated)} untranslated"
-                      f"{f', {len(mine) - translated} of its own' if len(mine) > translated else ''}")  # fmt: skip
-    extra = [f for c in checkers.values() for f in c.findings if f.rule in (
-        "missing-translation", "outdated-translation", "untranslated", "untranslated-link")]  # fmt: skip
-    findings += sorted(dict.fromkeys(extra), key=lambda f: (f.rule, f.path, f.line))
-    return findings, counts
 
 
 # -- kbgen new --lang / --translate ---------------------------------------------------------------------------

@@ -76,6 +76,7 @@ from .lifetime import ctrl_c_deferred, ignore_ctrl_c
 from .markdown import LinkContext, MarkdownRenderer, Rendered
 from .render import Page, SiteRenderer
 from .safepath import allowed_roots, inside, is_within
+from .searchjob import search_index_dir
 from .urls import alias_output, asset_site_path, page_output, path_of
 from .widget import widget_outputs
 
@@ -193,6 +194,9 @@ class Rebuilder:
         self.watching: set[Path] = set()  # folders the server watches (set by kbgen.serve)
         self.base_url_override: str | None = None
         self.plugins_stale = True  # kbgen.plugins: (re-)activate them with the config on the next full build
+        # Set by kbgen/multiserve.py on each language's Rebuilder of a multilingual site: takes the site's root
+        # files (sitemap, widget) out of the outputs of a rebuild, before they are written.
+        self.on_outputs: Callable[[dict[str, bytes]], None] | None = None
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -343,8 +347,6 @@ class Rebuilder:
         self.retry = Plan()
         if plan.empty and not self.needs_full:
             return Outcome(True, "none")
-        if len(self.session.config.languages) > 1:  # a multilingual site: every language rebuilt (languages.py)
-            plan.full = True
         try:
             if plan.full or self.needs_full or self.session.library is None:
                 outcome = self.full(reload_config=plan.config or self.session.library is None)
@@ -410,10 +412,12 @@ class Rebuilder:
             problem = _exception_problem(exc, self.root)
             self._failed_full([problem])
             return Outcome(False, "full", problems=[problem])
-        if session.details is None:  # multilingual (kbgen/languages.py): searched, nothing kept for incremental
-            self.global_problems, self.problems_by_source, self.needs_full = [], {}, False
-            return Outcome(True, "full", time.perf_counter() - start, paths=None, problems=list(session.problems),
-                           timings=dict(session.timings))  # fmt: skip
+        return self.after_full(start, reload_content)
+
+    def after_full(self, start: float, reload_content: bool) -> Outcome:
+        """The state incremental rebuilds need, from the full build just published (kbgen/multiserve.py
+        overrides it for a multilingual site)."""
+        session = self.session
         self._index_after_full()
         self.needs_full = False
         # A large site is millions of objects that live until the next full build: keep them out of the
@@ -626,6 +630,8 @@ class Rebuilder:
                 self.feed_sources = _feed_sources(lib)
             if listing:  # the help widget's suggestions show titles, URLs and tags
                 outputs.update(widget_outputs(renderer))
+            if self.on_outputs is not None:  # a language of a multilingual site: the site's root files
+                self.on_outputs(outputs)
         except Exception:
             self.needs_full = True  # the library changed already: start again from a clean state
             raise
@@ -970,7 +976,7 @@ class SearchUpdater:
             self.outbox.put(("units", ({a.source: article_units(a) for a in changed}, sorted(removed))))
         order = [a.source for a in lib.articles]
         settings = SearchSettings.from_config(config)
-        self.outbox.put(("job", (order, config.cache_path / "index", output, settings, export)))
+        self.outbox.put(("job", (order, search_index_dir(config), output, settings, export)))
         self._start()
 
     def _start(self) -> None:

@@ -36,6 +36,7 @@ from .build import BuildSession
 from .config import Config, load_config
 from .errors import ConfigError, Problem
 from .lock import ProjectBusy, project_lock
+from .multiserve import SiteRebuilder
 from .rebuild import Change, Outcome, Plan, Rebuilder
 from .render import DEFAULT_THEME, packaged_themes_dir
 
@@ -642,7 +643,7 @@ def _run_locked(config: Config, config_file: Path | None, host: str, port: int, 
                 drafts: bool, port_is_default: bool) -> None:  # fmt: skip
     root = config.root
     session = BuildSession(config, _private_output(config), drafts=drafts)
-    rebuilder = Rebuilder(session, config_file, root)
+    rebuilder = SiteRebuilder(session, config_file, root)
     dev = DevServer(rebuilder)
     server = make_http_server(dev, host, port, port_is_default)
     actual_port = server.server_address[1]

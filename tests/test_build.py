@@ -519,7 +519,7 @@ def test_a_failed_build_stops_the_search_process_before_removing_its_staging_fol
     """The search process writes into the staging folder: removed while it still runs, it comes back."""
     import signal
 
-    from kbgen import build as build_module
+    from kbgen import searchjob, site
     from kbgen.build import BuildOptions, build
     from kbgen.config import load_config
 
@@ -540,8 +540,8 @@ def test_a_failed_build_stops_the_search_process_before_removing_its_staging_fol
         time.sleep(0.3)
         raise RuntimeError("a template failed")
 
-    monkeypatch.setattr(build_module, "_build_search", busy_search)
-    monkeypatch.setattr(build_module, "render_pages", failing_render)
+    monkeypatch.setattr(searchjob, "_build_search", busy_search)
+    monkeypatch.setattr(site, "render_pages", failing_render)
     out = tmp_path / "out" / "site"
     with pytest.raises(RuntimeError, match="a template failed"):
         build(config, BuildOptions(output=out, workers=2, cache=False))
@@ -631,12 +631,12 @@ def test_a_strict_build_that_fails_early_stops_a_search_process_that_swallowed_s
     SystemExit it raised, and the process then waited forever for units that would never come."""
     import signal
 
-    from kbgen import build as build_module
+    from kbgen import searchjob
     from kbgen.build import SearchJob
     from kbgen.config import load_config
 
     config = load_config(None, root=small_site(tmp_path / "p"))
-    monkeypatch.setattr(build_module, "exit_on_sigterm", lambda *_: None)  # as if the exit were swallowed
+    monkeypatch.setattr(searchjob, "exit_on_sigterm", lambda *_: None)  # as if the exit were swallowed
     job = SearchJob(config, workers=2)
     _wait_for(lambda: _catches(job._process.pid, signal.SIGTERM), 20)  # its SIGTERM handler installed
     _cancel_within(job, 20)
@@ -648,7 +648,7 @@ def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
 ) -> None:
     import multiprocessing
 
-    from kbgen import build as build_module
+    from kbgen import searchjob
     from kbgen.build import SearchJob
     from kbgen.config import load_config
     from kbgen.lifetime import die_with_parent
@@ -667,9 +667,9 @@ def test_cancel_stops_a_search_process_that_ignores_sigterm_and_its_workers(
         while True:
             time.sleep(60)  # SIGTERM does nothing (the handler below)
 
-    monkeypatch.setattr(build_module, "exit_on_sigterm", lambda *_: None)
-    monkeypatch.setattr(build_module, "_build_search", stubborn_search)
-    monkeypatch.setattr(build_module, "_CANCEL_GRACE", 1.0)
+    monkeypatch.setattr(searchjob, "exit_on_sigterm", lambda *_: None)
+    monkeypatch.setattr(searchjob, "_build_search", stubborn_search)
+    monkeypatch.setattr(searchjob, "_CANCEL_GRACE", 1.0)
     job = SearchJob(config, workers=2)
     job._conn.send([])  # a batch of units: none are needed
     job._conn.send(tmp_path / "staging")

@@ -61,6 +61,8 @@ class LoadOptions:
     render_cache: dict[str, tuple[str, Rendered]] | None = None
     # A translation of a multilingual site: its links to articles only the default language has.
     fallback: LinkFallback | None = None
+    # Before every article id: a multilingual site's language code ("fr/"; none for the default language).
+    id_prefix: str = ""
 
 
 @dataclass
@@ -536,7 +538,7 @@ class _Loader:
                 shown = repr(alias) if len(alias) <= 80 else repr(alias[:77]) + "…"
                 self.error(rel, parsed.item_line("aliases", i), f"alias {shown} {exc}", code="invalid-alias")
         article = Article(
-            id=id_text.strip() or rel.removesuffix(".md"),
+            id=self.options.id_prefix + (id_text.strip() or rel.removesuffix(".md")),
             source=rel,
             title=title.strip(),
             url="",
