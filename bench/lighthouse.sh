@@ -17,7 +17,8 @@ rm -rf "$work/project" && mkdir -p "$work/project"
 cp -r content kbgen.toml "$work/project/"
 (cd "$work/project" && "$py" -m kbgen build >/dev/null)
 port=8765
-"$py" -m http.server "$port" --bind 127.0.0.1 --directory "$work/project/site" >/dev/null 2>&1 &
+# gzip and Cache-Control as the hosts `kbgen deploy` configures; SERVE=plain: as `python -m http.server`
+"$py" bench/static_server.py "$work/project/site" "$port" ${SERVE:+--$SERVE} >/dev/null 2>&1 &
 server=$!
 trap 'kill $server' EXIT
 sleep 1
