@@ -128,3 +128,25 @@ def test_one_language_robots_txt_lets_the_search_page_be_crawled(tmp_path: Path)
         server.shutdown()
     assert robots.can_fetch("*", SITE_URL + "/search/?q=refund")
     assert 'name="robots"' not in (site / "search" / "index.html").read_text(encoding="utf-8")
+
+
+SHIFTS_JS = """window.__shifts = [];
+new PerformanceObserver(l => { for (const e of l.getEntries()) window.__shifts.push(e.value); })
+  .observe({ type: 'layout-shift', buffered: true });"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [360, 412, 1280])
+def test_results_arriving_shift_nothing(browser, site_url: str, width: int) -> None:
+    """The results fill the place kept for them: no layout shift at all (CLS 0, as the theme promises)."""
+    ctx = browser.new_context(viewport={"width": width, "height": 800})
+    page = ctx.new_page()
+    try:
+        page.add_init_script(SHIFTS_JS)
+        page.goto(site_url + "/search/?q=refund", wait_until="load")
+        page.wait_for_function("document.querySelectorAll('.kb-sp-results .kb-sr-group').length > 0")
+        # two frames after the results: their layout-shift entries, if any, have been delivered
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(r))))")
+        assert page.evaluate("window.__shifts") == []
+    finally:
+        ctx.close()
