@@ -2,6 +2,8 @@
 # Lighthouse (mobile configuration) on the sample site's home, a category, an article, an FAQ, the search page and the French home, served on
 # 127.0.0.1, with Debian's Chromium. Run by hand: bash bench/lighthouse.sh  (writes bench/_work/lighthouse/)
 # RUNS=3 bash bench/lighthouse.sh  runs each page 3 times and prints the median of each score (and of TBT).
+# Served by bench/static_server.py with gzip and Cache-Control, as a host does; SERVE=plain: no compression,
+# as `python -m http.server` (this script's server before 2026-12-08).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py=${PYTHON:-python}
@@ -17,7 +19,8 @@ rm -rf "$work/project" && mkdir -p "$work/project"
 cp -r content kbgen.toml "$work/project/"
 (cd "$work/project" && "$py" -m kbgen build >/dev/null)
 port=8765
-"$py" -m http.server "$port" --bind 127.0.0.1 --directory "$work/project/site" >/dev/null 2>&1 &
+# gzip and Cache-Control as the hosts `kbgen deploy` configures; SERVE=plain: as `python -m http.server`
+"$py" bench/static_server.py "$work/project/site" "$port" ${SERVE:+--$SERVE} >/dev/null 2>&1 &
 server=$!
 trap 'kill $server' EXIT
 sleep 1

@@ -178,8 +178,7 @@ class Translations:
         return lambda page: self.context(code, page)
 
     def robots(self) -> bytes:
-        lines = ["User-agent: *"]
-        lines += [f"Disallow: {self.href(s.code, '/search/')}" for s in self.sites]
+        lines = ["User-agent: *"]  # each language's search page is indexable: see its canonical link
         root = self.config.base_url
         if "://" not in root and self.config.site_url:
             root = self.config.site_url + root

@@ -408,9 +408,9 @@ class SiteRenderer:
             "search/index.html",
             "search.html",
             {
-                "page": self._page(
-                    "search", self.t("search"), "/search/", breadcrumbs=self._breadcrumbs(), noindex=True
-                )
+                # Indexable: its canonical link (/search/, no query) folds every ?q= variant into this one
+                # page, so robots.txt does not shut it out either (Lighthouse's SEO "is-crawlable").
+                "page": self._page("search", self.t("search"), "/search/", breadcrumbs=self._breadcrumbs())
             },
         )
         yield Page(
@@ -565,7 +565,7 @@ class SiteRenderer:
         return {f"static/{BRAND_CSS}": self.brand_css()}
 
     def robots(self) -> bytes:
-        lines = ["User-agent: *", f"Disallow: {self.url('/search/')}", "Allow: /"]
+        lines = ["User-agent: *", "Allow: /"]  # the search page too: see its canonical link
         lines.append(f"Sitemap: {self.absolute_url('/sitemap.xml')}")
         return ("\n".join(lines) + "\n").encode()
 

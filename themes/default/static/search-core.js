@@ -131,11 +131,19 @@
     }
     var url = new URL(metaHref, document.baseURI);
     base = url.href.replace(/_search\/meta\.json(\?.*)?$/, "");
-    loading = fetchJSON(url.href).then(function (meta) {
+    // kb-init.js may have started these fetches already (the search page opened with ?q=): take them,
+    // or fetch again when they failed.
+    var early = W.kbSearchEarly;
+    W.kbSearchEarly = null;
+    if (!early || early.href !== url.href) early = null;
+    var again = function () { early = null; return fetchJSON(url.href); };
+    loading = (early ? early.meta.catch(again) : fetchJSON(url.href)).then(function (meta) {
       var dir = new URL(".", url.href).href;
       foldMap = FOLD_BEFORE[meta.language] || null;
       S = { dir: dir };
-      if (meta.bundle) return fetchJSON(dir + meta.bundle).then(function (b) { S = setup(meta, b); S.dir = dir; });
+      if (meta.bundle) return (early ? early.bundle : Promise.reject()).then(function (b) {
+        return b || Promise.reject();
+      }).catch(function () { return fetchJSON(dir + meta.bundle); }).then(function (b) { S = setup(meta, b); S.dir = dir; });
       S = setup(meta, null); S.dir = dir;
     }).catch(function (e) { loading = null; throw e; });
     return loading;
