@@ -22,7 +22,7 @@ from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
 from .config import Config
-from .content.model import Article, Category, Library, Section
+from .content.model import Article, Category, Library, Section, translation_key
 from .errors import Problem
 from .markdown import LinkFallback
 
@@ -70,13 +70,6 @@ def site_for_path(config: Config, rel: str) -> LangSite | None:
 
 def is_untranslated(article: Article) -> bool:
     return str(article.meta.get(UNTRANSLATED_KEY, "")).strip().lower() in ("true", "yes")
-
-
-def translation_key(article: Article) -> str:
-    key = article.meta.get("translation_key")
-    if isinstance(key, str) and key.strip():
-        return key.strip().strip("/").removesuffix(".md")
-    return article.source.removesuffix(".md")
 
 
 def _folder(node: Category | Section, depth: int) -> str:

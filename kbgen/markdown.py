@@ -65,7 +65,7 @@ class LinkFallback:
     def resolved(self, articles: Iterable[Any]) -> LinkFallback:
         """This language's articles known: a link to a default-language path whose translation here has another
         path (`translation_key`) goes to that translation, unmarked."""
-        from .languages import translation_key
+        from .content.model import translation_key
 
         mine = {translation_key(a): a.url for a in articles}
         own = {rel: mine[key] for rel, key in self.keys.items() if key in mine}

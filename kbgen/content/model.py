@@ -196,3 +196,12 @@ class Library:
     @property
     def recent(self) -> list[Article]:
         return sorted(self.articles, key=lambda a: (a.updated or date.min, a.title), reverse=True)[:8]
+
+
+def translation_key(article: Article) -> str:
+    """What links an article to its translations: its `translation_key` front matter, else its path in its
+    language's folder without `.md` (kbgen/languages.py)."""
+    key = article.meta.get("translation_key")
+    if isinstance(key, str) and key.strip():
+        return key.strip().strip("/").removesuffix(".md")
+    return article.source.removesuffix(".md")
