@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -677,6 +678,9 @@ class BuildSession:
         self.details: Any = None  # kbgen.content.load.LoadDetails of the last full load
         self.problems: list[Problem] = []  # warnings of the last successful full build
         self.timings: dict[str, float] = {}
+        self._guard = threading.Lock()  # close() (serve's Ctrl+C) against full() starting a search process
+        self._closed = False
+        self._search: SearchJob | None = None
 
     def load_options(self, theme: Theme) -> LoadOptions:
         return LoadOptions(
@@ -738,7 +742,7 @@ class BuildSession:
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.out_root))
         search: SearchJob | None = None
         try:
-            search = SearchJob(config, self.workers)
+            search = self._start_search(config)
             search.submit(library, staging)
             renderer = SiteRenderer(config, library, build_date_from_env(), theme)
             with _timed(timings, "render"):
@@ -815,6 +819,21 @@ class BuildSession:
             for rel, p in walk_files(site_static, roots, problems, level=level, label=config.static_dir)
         }
 
+    def _start_search(self, config: Config) -> SearchJob:
+        """The build's search process, which close() stops; none once closed."""
+        with self._guard:
+            if self._closed:
+                raise RuntimeError("the session is closed")
+            self._search = SearchJob(config, self.workers)
+            return self._search
+
     def close(self) -> None:
-        """Remove everything this session wrote."""
+        """Stop the search process of a build still running in another thread (Ctrl+C in `kbgen serve`:
+        otherwise the exit waits for it, a non-daemonic child, to index the whole site), and remove
+        everything this session wrote."""
+        with self._guard:
+            self._closed = True
+            search, self._search = self._search, None
+        if search is not None:
+            search.cancel()  # a no-op once the build read its result
         shutil.rmtree(self.out_root, ignore_errors=True)
