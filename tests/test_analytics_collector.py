@@ -46,10 +46,8 @@ def start_collector(app: Collector) -> tuple[str, object, threading.Thread]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "collector did not start"
-        time.sleep(0.02)
+    assert wait_for(lambda: server.started or not thread.is_alive(), 120), "collector did not start"
+    assert server.started, "collector did not start"
     return f"http://127.0.0.1:{port}", server, thread
 
 
