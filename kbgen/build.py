@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,6 +243,9 @@ class BuildSession:
         self.details: Any = None  # kbgen.content.load.LoadDetails of the last full load
         self.problems: list[Problem] = []  # warnings of the last successful full build
         self.timings: dict[str, float] = {}
+        self._guard = threading.Lock()  # close() (serve's Ctrl+C) against full() starting a search process
+        self._closed = False
+        self._searches: list[SearchJob] = []  # the running full build's search processes (one per language)
 
     def load_options(self, theme: Theme) -> LoadOptions:
         return LoadOptions(
@@ -270,7 +274,10 @@ class BuildSession:
         loaded: dict[str, LangBuild] | None = None
         if not reload_content and self.built is not None:
             loaded = {lb.site.code: lb for lb in self.built.langs}
+        with self._guard:
+            self._searches = []  # the previous full build's, finished
         pipeline = Pipeline(drafts=self.drafts, workers=self.workers, cache=cache, reuse_from=config.output_path,
+                            start_search=self._start_search,
                             keep_details=True, loaded=loaded)  # fmt: skip
         self.out_root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".build-", dir=self.out_root))
@@ -311,6 +318,22 @@ class BuildSession:
     ) -> dict[str, Path]:
         return site_static_files(config, problems, level)
 
+    def _start_search(self, config: Config, workers: int) -> SearchJob:
+        """The build's search process, which close() stops; none once closed."""
+        with self._guard:
+            if self._closed:
+                raise RuntimeError("the session is closed")
+            job = SearchJob(config, workers)
+            self._searches.append(job)
+            return job
+
     def close(self) -> None:
-        """Remove everything this session wrote."""
+        """Stop the search process of a build still running in another thread (Ctrl+C in `kbgen serve`:
+        otherwise the exit waits for it, a non-daemonic child, to index the whole site), and remove
+        everything this session wrote."""
+        with self._guard:
+            self._closed = True
+            searches, self._searches = self._searches, []
+        for search in searches:
+            search.cancel()  # a no-op once the build read its result
         shutil.rmtree(self.out_root, ignore_errors=True)

@@ -49,10 +49,17 @@ def ignore_ctrl_c() -> None:
 def ctrl_c_deferred() -> Iterator[None]:
     """Block SIGINT in this thread while it starts worker processes (they inherit the mask, through `exec`
     too): a Ctrl+C in the moment between their start and their `ignore_ctrl_c()` waits instead of raising
-    KeyboardInterrupt in them. In this process it is delivered to another thread, or when the block ends."""
+    KeyboardInterrupt in them. In this process it is delivered to another thread, or when the block ends.
+
+    multiprocessing's resource tracker is started first, if it does not run yet: the first `spawn` starts
+    it, and unblocks SIGINT in this thread right after (CPython's resource_tracker.ensure_running), which
+    would leave the worker spawned next unprotected during its start-up."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # (it blocks and ignores SIGINT itself)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield

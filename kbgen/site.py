@@ -71,6 +71,8 @@ class Pipeline:
     verify_search: bool = False  # kbgen build: never publish an incomplete search export
     keep_details: bool = False  # kbgen serve: the loader's details, for incremental rebuilds
     loaded: dict[str, LangBuild] | None = None  # kbgen serve after a template change: the content kept
+    # kbgen serve: starts (and keeps track of) the search processes, so a Ctrl+C can stop them (BuildSession)
+    start_search: Callable[[Config, int], SearchJob] | None = None
 
 
 @dataclass
@@ -382,7 +384,7 @@ def run(config: Config, staging: Path, theme: Theme, p: Pipeline, timings: dict[
     multilingual = is_multilingual(config)
     level = "error" if p.strict else "warning"
     # Forked first, while this process is small (see build.SearchJob).
-    jobs = {s.code: SearchJob(s.config, p.workers) for s in sites}
+    jobs = {s.code: (p.start_search or SearchJob)(s.config, p.workers) for s in sites}
     caller_froze = gc.get_freeze_count() > 0
     try:
         langs: list[LangBuild] = []

@@ -169,7 +169,7 @@ def test_events_flow_to_the_collector_in_order(browser: Any, beacon_site: tuple[
     assert events[8]["channel"] == "chat" and events[8]["url"] == target and events[8]["query"] == "refund"
 
     # The collector stored exactly these events (beacons may arrive out of order: compare as sets).
-    wait_for(page, lambda: len(stored(db)) >= 9, 10)
+    wait_for(page, lambda: len(stored(db)) >= 9, 60)
     rows = stored(db)
     assert all(r.pop("device") == "desktop" for r in rows)
     key = lambda e: json.dumps(e, sort_keys=True)  # noqa: E731

@@ -214,7 +214,7 @@ def test_collector_accepts_the_event_over_http(tmp_path: Path) -> None:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    wait_for(lambda: server.started, 10)
+    assert wait_for(lambda: server.started, 120), "collector did not start"
     try:
         body = json.dumps({"name": "feedback_reason", "page": ARTICLE, "url": ARTICLE, "reason": "unclear",
                            "comment": "call me on +44 20 7946 0958"}).encode()  # fmt: skip

@@ -41,7 +41,7 @@ def serving(app: Collector) -> Iterator[str]:
     server = uvicorn.Server(server_config(app, "127.0.0.1", free_port()))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    assert wait_for(lambda: server.started, 15), "collector did not start"
+    assert wait_for(lambda: server.started, 120), "collector did not start"
     try:
         yield f"http://127.0.0.1:{server.config.port}"
     finally:

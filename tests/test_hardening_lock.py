@@ -312,7 +312,8 @@ def _session_processes(sid: int) -> set[int]:
 class Terminal:
     """`kbgen serve` run in a real pseudo-terminal, its controlling terminal, as a shell runs it."""
 
-    def __init__(self, project: Path) -> None:
+    def __init__(self, project: Path, python: list[str] | None = None) -> None:
+        """`python`: the command line that runs kbgen (`python -m kbgen` unless told)."""
         self.port = _free_port()
         master, slave = os.openpty()
         self.master = master
@@ -321,7 +322,7 @@ class Terminal:
             fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kbgen", "serve", "--port", str(self.port)], cwd=project, env=ENV,
+            [*(python or [sys.executable, "-m", "kbgen"]), "serve", "--port", str(self.port)], cwd=project, env=ENV,
             stdin=slave, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=controlling_terminal,
         )  # fmt: skip
         os.close(slave)

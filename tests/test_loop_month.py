@@ -145,7 +145,7 @@ def month(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[di
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    assert wait_for(lambda: server.started, 10)
+    assert wait_for(lambda: server.started, 120)
     timeline, truth = sim.simulate()
     sent = sim.replay(f"http://127.0.0.1:{port}/collect", clock, timeline)
     assert _events(db) == sent

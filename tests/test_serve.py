@@ -364,9 +364,18 @@ def test_burst_of_saves_is_one_rebuild(served: Served) -> None:
     assert "Revision 14." in served.get("/account/login/two-factor/")[1]
 
 
-def test_changes_during_a_rebuild_give_exactly_one_more() -> None:
-    """The worker's debounce, with a slow stand-in rebuild: a burst → one rebuild; saves during it → one more."""
+def test_changes_during_a_rebuild_give_exactly_one_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's debounce, with a stand-in rebuild the test holds: a burst → one rebuild; saves during
+    it → one more, and nothing after."""
+    from kbgen import serve as serve_module
+
+    # A quiet spell long enough that a loaded machine's pauses between two saves of a burst never end it
+    # (the default, 50 ms, is what a user's editor needs; the logic is the same).
+    monkeypatch.setattr(serve_module, "DEBOUNCE", 2.0)
+    monkeypatch.setattr(serve_module, "MAX_WAIT", 60.0)
     rebuilds: list[int] = []
+    started = threading.Semaphore(0)
+    finish = threading.Semaphore(0)
     rebuilder = SimpleNamespace(
         session=SimpleNamespace(config=SimpleNamespace(base_path="/")),
         classify=lambda changes: Plan(articles={c.path.name for c in changes}),
@@ -374,30 +383,29 @@ def test_changes_during_a_rebuild_give_exactly_one_more() -> None:
     )  # fmt: skip
     dev = DevServer(rebuilder)  # type: ignore[arg-type]
 
-    def slow_rebuild(plan: Plan, initial: bool = False) -> None:
+    def held_rebuild(plan: Plan, initial: bool = False) -> None:
         rebuilds.append(len(plan.articles))
-        time.sleep(0.3)
+        started.release()
+        assert finish.acquire(timeout=120)
 
-    dev.run_rebuild = slow_rebuild  # type: ignore[method-assign]
+    dev.run_rebuild = held_rebuild  # type: ignore[method-assign]
     worker = threading.Thread(target=dev.worker, daemon=True)
     worker.start()
-
-    def wait_for(n: int) -> None:
-        deadline = time.monotonic() + 5
-        while len(rebuilds) < n and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    wait_for(1)  # the initial build
+    assert started.acquire(timeout=60)  # the initial build
+    finish.release()
     for i in range(20):
         dev.notify([Change(Path(f"/c/a{i}.md"))])
-        time.sleep(0.005)
-    wait_for(2)  # the burst's rebuild has started ...
+    assert started.acquire(timeout=60)  # the burst's rebuild has started ...
     for i in range(20):  # ... and these arrive while it runs
         dev.notify([Change(Path(f"/c/b{i}.md"))])
-    wait_for(3)
-    time.sleep(0.8)
+    finish.release()
+    assert started.acquire(timeout=60)  # one more, for them
+    with dev.lock:  # and nothing left for another
+        assert not dev.pending and not dev.wake.is_set()
     dev.stopping = True
     dev.wake.set()
+    finish.release()
+    worker.join(30)
     assert rebuilds == [0, 20, 20], rebuilds
 
 

@@ -233,8 +233,10 @@ class RateLimiter:
     """Token bucket per client, keyed by a hash of its address under a random per-process key (kept only
     in memory, so the table cannot be turned back into addresses, not even by whoever runs it)."""
 
-    def __init__(self, rate: float, burst: int, max_clients: int = 200_000) -> None:
-        self.rate, self.burst, self.max_clients = rate, float(burst), max_clients
+    def __init__(
+        self, rate: float, burst: int, max_clients: int = 200_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate, self.burst, self.max_clients, self.clock = rate, float(burst), max_clients, clock
         self._key = os.urandom(16)
         self._buckets: dict[bytes, tuple[float, float]] = {}
 
@@ -242,7 +244,7 @@ class RateLimiter:
         """Whether `client` may send `cost` events now (and, with `consume`, take them from its bucket)."""
         if self.rate <= 0:
             return True
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         key = hashlib.blake2b(client.encode(), key=self._key, digest_size=12).digest()
         tokens, last = self._buckets.get(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
@@ -284,6 +286,7 @@ class Collector:
     summary_interval: float = 60.0  # seconds between log summaries (only when something happened)
     # The server clock events are stamped with (seconds): a simulated month in tests and bench/loop.py.
     clock: Callable[[], float] = time.time
+    limiter_clock: Callable[[], float] = time.monotonic  # the rate limit's (seconds; tests stop it)
     stored: int = field(default=0, init=False)
     failed: str = field(default="", init=False)
     counts: Counter[str] = field(default_factory=Counter, init=False)
@@ -292,7 +295,7 @@ class Collector:
         allowed = {normalize_origin(o) for o in (self.origins or ["*"])}
         self._any_origin = "*" in allowed
         self._origins = allowed - {"*"}
-        self.limiter = RateLimiter(self.rate, self.burst)
+        self.limiter = RateLimiter(self.rate, self.burst, clock=self.limiter_clock)
         self._queue: asyncio.Queue[_Pending | None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kbgen-collector-db")
