@@ -20,9 +20,12 @@ const watch = () => new MutationObserver(() => {
   if (!p) return;
   const msg = p.querySelector('.kb-sr-msg'), all = p.querySelector('.kb-sr-all');
   window.kbStates.push([msg && !msg.hidden ? msg.textContent : '', all ? all.textContent : '',
-                        p.querySelectorAll('a.kb-sr-page').length]);
+                        p.querySelectorAll('a.kb-sr-page').length, performance.now()]);
 }).observe(document.documentElement, {subtree: true, childList: true, characterData: true, attributes: true});
-document.addEventListener('input', () => { if (!window.kbWatching) { window.kbWatching = 1; watch(); } }, true);"""
+document.addEventListener('input', () => {
+  window.kbLastKey = performance.now();
+  if (!window.kbWatching) { window.kbWatching = 1; watch(); }
+}, true);"""
 SITE_DIRS: dict[str, Path] = {}  # the fixture's URL → its built site
 
 
@@ -63,6 +66,23 @@ def test_half_typed_word_never_flickers_to_no_results(browser, sharded_site: str
         "[data-kb-search-results]:not([hidden]) a.kb-sr-page .kb-sr-title"
     ).all_inner_texts()
     assert any("refund" in t.lower() for t in titles[:3]), titles
+    ctx.close()
+
+
+def test_no_results_waits_until_typing_stops(browser, sharded_site: str) -> None:
+    """A query that matches nothing: "No results" is said only once the keys stop (a second after the last),
+    never between keys a slow phone delays."""
+    ctx = browser.new_context()
+    ctx.add_init_script(RECORD)
+    page = ctx.new_page()
+    page.goto(sharded_site + "/orders/tracking/track-your-order/")
+    box = page.locator(BOX).locator("visible=true").first
+    box.focus()
+    box.press_sequentially("zqxv", delay=30)
+    assert wait_for(lambda: any(s[0] for s in page.evaluate("window.kbStates")), 15), page.evaluate("window.kbStates")
+    said = next(s for s in page.evaluate("window.kbStates") if s[0])
+    assert "zqxv" in said[0]
+    assert said[3] - page.evaluate("window.kbLastKey") >= 950, "said 'No results' less than a second after a key"
     ctx.close()
 
 

@@ -166,13 +166,16 @@
       return q;
     };
     const go = q => { input.value = q; run(1); input.focus(); };
-    const render = (q, a) => {
+    const render = (q, a, now) => {
       const n = total(a);
       // As-you-type answers may leave out what is not loaded yet: the whole answer once typing pauses
       // (not for a last word of one or two letters: its completions span many shards, and it is not a word yet).
       if ((a.partial || (!n && a.typing)) && !/(^|\s)\S{1,2}$/.test(q)) full = setTimeout(() => run(0, 1), 300);
       // A half-typed word ("refn" on the way to "refnud") that matches nothing: keep what is shown.
       if (!n && a.typing) return;
+      // Nothing for the whole query while keys still come (one within the last second, as on a slow phone):
+      // "No results" only once typing stops, or at once on Enter.
+      if (!n && !now && Date.now() - typedAt < 1000) { full = setTimeout(() => render(q, a, 1), 1000 - (Date.now() - typedAt)); return; }
       if (!n && !a.didYouMean && norm(q).length < 3) return open(false); // too short to say "no results"
       opts = []; active = -1; last = { q, n };
       msg.textContent = n ? '' : fmt('none', { q: norm(q) });
@@ -199,7 +202,7 @@
       const q = input.value, my = ++seq;
       clearTimeout(timer); clearTimeout(idle); clearTimeout(full);
       if (!q.trim()) { last = 0; live.textContent = ''; return open(false); }
-      ask(q, { limit: 6, typing: !now && !whole }).then(a => my === seq && (render(q, a), now && settle(q, last.n)), () => {
+      ask(q, { limit: 6, typing: !now && !whole }).then(a => my === seq && (render(q, a, now), now && settle(q, last.n)), () => {
         if (my !== seq) return;
         msg.textContent = S.error; msg.hidden = false; list.replaceChildren(); fixed.replaceChildren(); opts = []; open(true);
       });
