@@ -22,7 +22,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -378,105 +378,188 @@ def language_files(lb: LangBuild, translations: Translations | None) -> dict[str
     return {"feed.xml": lb.renderer.feed()}
 
 
+@dataclass
+class Loaded:
+    """What the load stage hands on: the languages loaded without errors (in the site's order), every
+    problem found so far, and the files to publish under `static/`."""
+
+    langs: list[LangBuild]
+    problems: list[Problem]
+    static: dict[str, Path]
+
+
+def start_searches(sites: list[LangSite], p: Pipeline) -> dict[str, SearchJob]:
+    """Stage 0: one search process per language, forked first, while this process is small (see
+    build.SearchJob); `Pipeline.start_search` lets serve's BuildSession keep track of them."""
+    return {s.code: (p.start_search or SearchJob)(s.config, p.workers) for s in sites}
+
+
+def load_stage(config: Config, sites: list[LangSite], theme: Theme, p: Pipeline, timings: dict[str, float]) -> Loaded:
+    """Stage 1: every language's content (the default first: a translation's links fall back to it; serve's
+    kept content, `p.loaded`, instead of loading again), the static files; a BuildError on any error."""
+    multilingual = is_multilingual(config)
+    langs: list[LangBuild] = []
+    problems: list[Problem] = []
+    with timed(timings, "load"), no_cyclic_gc():
+        loaded: dict[str, Library] = {}
+        for s in default_first(sites):
+            kept = (p.loaded or {}).get(s.code)
+            fallback = link_fallback(s, sites, loaded, theme.translations(s.config.language)) if multilingual else None
+            lb = kept if kept is not None else load_language(s, theme, p, multilingual, config.root, fallback)
+            if kept is not None:
+                lb = LangBuild(s, kept.library, kept.details, list(kept.problems))
+            problems += lb.problems
+            if lb.ok:
+                langs.append(lb)
+                loaded[s.code] = lb.library
+        langs.sort(key=lambda lb: [x.code for x in sites].index(lb.site.code))  # the site's order again
+    if multilingual and len(langs) == len(sites):
+        problems += prefix_problems(sites, {lb.site.code: lb.library for lb in langs})
+    static = static_files(theme, config, problems, "error" if p.strict else "warning")
+    if p.progress:
+        p.progress("load", 1, 1)
+    if any(x.level == "error" for x in problems):
+        raise BuildError(problems)
+    return Loaded(langs, problems, static)
+
+
+def analytics_stage(loaded: Loaded, p: Pipeline, timings: dict[str, float]) -> Loaded:
+    """Stage 2: the analytics' popularity applied to each library (in place: the articles' counts), its
+    problems added to the language's and the site's. Not for serve's kept content (applied already)."""
+    if p.loaded is not None:
+        return loaded
+    langs: list[LangBuild] = []
+    problems = list(loaded.problems)
+    with timed(timings, "analytics"):
+        for lb in loaded.langs:
+            found = apply_analytics(lb.library, lb.config)
+            langs.append(replace(lb, problems=lb.problems + found))
+            problems += found
+    return Loaded(langs, problems, loaded.static)
+
+
+def submit_search(langs: list[LangBuild], jobs: dict[str, SearchJob], staging: Path, p: Pipeline) -> None:
+    """Stage 3: each library to its search process (which writes `_search/` while the pages render); the
+    bodies' cache saved; with `p.free_text` the articles' text (in place), which no page needs, let go."""
+    for lb in langs:
+        jobs[lb.site.code].submit(lb.library, dest_of(staging, lb.site))
+    if p.save_render_cache and p.cache is not None:
+        p.cache.save_render()
+    if p.free_text:
+        # The search process has the units: the articles' plain text, which no page shows (nor does a page
+        # signature hash it: it is derived from the body, whose HTML is hashed), is let go for rendering.
+        for lb in langs:
+            for article in lb.library.articles:
+                article.text, article.sections = "", []
+        release_free_memory()
+
+
+def render_language(
+    lb: LangBuild, config: Config, staging: Path, theme: Theme, p: Pipeline,
+    translations: Translations | None, build_date: Any,
+) -> tuple[int, int, int]:  # fmt: skip
+    """Stage 4, one language: its renderer (kept as `lb.renderer`), its pages (unchanged ones hard-linked
+    from `p.reuse_from` for a one-language site) and its feed. Returns (pages, of them reused, files)."""
+    dest = dest_of(staging, lb.site)
+    renderer = lb.renderer = SiteRenderer(lb.config, lb.library, build_date, theme)
+    if translations is not None:
+        renderer.root_base = config.base_url
+        renderer.i18n = translations.for_renderer(lb.site.code)
+    todo, reused = None, 0
+    if p.cache is not None and translations is None and p.reuse_from is not None:
+        todo, reused = reuse_pages(renderer, lb.library, lb.config, p.cache, p.reuse_from, staging)
+    pages = reused + render_pages(renderer, dest, p.workers, p.progress, todo)
+    files = language_files(lb, translations)
+    for rel, data in files.items():
+        write(dest / rel, data)
+    return pages, reused, len(files)
+
+
+def write_root_files(lb: LangBuild, translations: Translations | None, theme: Theme, staging: Path) -> int:
+    """Stage 5: the site root's files (`root_files`: the default language's), and the 404 page the host
+    serves when the default language has a prefix. Returns how many."""
+    files = root_files(lb, translations, theme)
+    for rel, data in files.items():
+        write(staging / rel, data)
+    if translations is not None and lb.site.default and lb.site.prefix:
+        shutil.copyfile(dest_of(staging, lb.site) / "404.html", staging / "404.html")
+        return len(files) + 1
+    return len(files)
+
+
+def render_stage(
+    config: Config, sites: list[LangSite], loaded: Loaded, staging: Path, theme: Theme, p: Pipeline,
+    timings: dict[str, float],
+) -> SiteBuild:  # fmt: skip
+    """Stages 4 and 5: every language rendered, then the root's files; the counts in the SiteBuild."""
+    translations = Translations(config, sites, {lb.site.code: lb.library for lb in loaded.langs}) \
+        if is_multilingual(config) else None  # fmt: skip
+    build_date = build_date_from_env()
+    pages = reused = files = 0
+    with timed(timings, "render"):
+        for lb in loaded.langs:
+            n_pages, n_reused, n_files = render_language(lb, config, staging, theme, p, translations, build_date)
+            pages, reused, files = pages + n_pages, reused + n_reused, files + n_files
+        for lb in loaded.langs:
+            files += write_root_files(lb, translations, theme, staging)
+    return SiteBuild(loaded.langs, translations, pages, files, reused, loaded.problems)
+
+
+def collect_search(langs: list[LangBuild], jobs: dict[str, SearchJob], p: Pipeline, timings: dict[str, float]) -> None:
+    """Stage 6: wait for each search process (its own time as `index`, the wait as `index_wait`)."""
+    with timed(timings, "index_wait"):  # the part of the index stage not hidden behind rendering
+        for lb in langs:
+            info = jobs[lb.site.code].result()
+            timings["index"] = timings.get("index", 0.0) + info.get("wall", 0.0)
+    if p.progress:
+        p.progress("index", 1, 1)
+
+
+def write_files(
+    config: Config, result: SiteBuild, static: dict[str, Path], staging: Path, theme: Theme, p: Pipeline
+) -> SiteBuild:
+    """Stage 7: the static files, each language's assets and (`p.deploy`) the host's redirect and header
+    files; a new SiteBuild with the files counted and the deploy's problems added."""
+    files = result.pages + copy_tree_files(static, staging)
+    for lb in result.langs:
+        assets = {site.lstrip("/"): lb.config.content_path / src for site, src in lb.library.assets.items()}
+        files += copy_tree_files(assets, dest_of(staging, lb.site))
+    problems = list(result.problems)
+    if p.deploy and config.deploy.redirects:  # host redirect and header files (kbgen.deploy)
+        from .deploy import write_for_build
+
+        d = result.default
+        problems += write_for_build(d.config, d.library, d.renderer, theme, staging)
+    return replace(result, files=result.files + files, problems=problems)
+
+
+def check_search(result: SiteBuild, staging: Path, p: Pipeline) -> None:
+    """Stage 8: with `p.verify_search`, a BuildError when a language's search export is incomplete."""
+    if p.verify_search:
+        from .integrity import search_export_problem
+
+        for lb in result.langs:
+            dest = dest_of(staging, lb.site)
+            if incomplete := search_export_problem(dest / "_search"):  # never publish a broken search
+                raise BuildError([Problem(str(dest / "_search"), 0, incomplete, code="search-incomplete")])
+
+
 def run(config: Config, staging: Path, theme: Theme, p: Pipeline, timings: dict[str, float]) -> SiteBuild:
     """Every stage, for every language of `config`, into `staging` (which the driver publishes)."""
     sites = sites_of(config)
-    multilingual = is_multilingual(config)
-    level = "error" if p.strict else "warning"
-    # Forked first, while this process is small (see build.SearchJob).
-    jobs = {s.code: (p.start_search or SearchJob)(s.config, p.workers) for s in sites}
+    jobs = start_searches(sites, p)
     caller_froze = gc.get_freeze_count() > 0
     try:
-        langs: list[LangBuild] = []
-        problems: list[Problem] = []
-        with timed(timings, "load"), no_cyclic_gc():
-            loaded: dict[str, Library] = {}
-            for s in default_first(sites):  # a translation's links fall back to the default language
-                kept = (p.loaded or {}).get(s.code)
-                fallback = link_fallback(s, sites, loaded, theme.translations(s.config.language)) if multilingual else None
-                lb = kept if kept is not None else load_language(s, theme, p, multilingual, config.root, fallback)
-                if kept is not None:
-                    lb = LangBuild(s, kept.library, kept.details, list(kept.problems))
-                problems += lb.problems
-                if lb.ok:
-                    langs.append(lb)
-                    loaded[s.code] = lb.library
-            langs.sort(key=lambda lb: [x.code for x in sites].index(lb.site.code))  # the site's order again
-        if multilingual and len(langs) == len(sites):
-            problems += prefix_problems(sites, {lb.site.code: lb.library for lb in langs})
-        static = static_files(theme, config, problems, level)
-        if p.progress:
-            p.progress("load", 1, 1)
-        if any(x.level == "error" for x in problems):
-            raise BuildError(problems)
-        if p.loaded is None:
-            with timed(timings, "analytics"):
-                for lb in langs:
-                    found = apply_analytics(lb.library, lb.config)
-                    lb.problems += found
-                    problems += found
+        loaded = analytics_stage(load_stage(config, sites, theme, p, timings), p, timings)
         mark("build: loaded")
-        for lb in langs:
-            jobs[lb.site.code].submit(lb.library, dest_of(staging, lb.site))
-        if p.save_render_cache and p.cache is not None:
-            p.cache.save_render()
-        if p.free_text:
-            # The search process has the units: the articles' plain text, which no page shows (nor does a page
-            # signature hash it: it is derived from the body, whose HTML is hashed), is let go for rendering.
-            for lb in langs:
-                for article in lb.library.articles:
-                    article.text, article.sections = "", []
-            release_free_memory()
+        submit_search(loaded.langs, jobs, staging, p)
         mark("build: submitted")
-        translations = Translations(config, sites, {lb.site.code: lb.library for lb in langs}) if multilingual else None
-        result = SiteBuild(langs, translations, problems=problems)
-        build_date = build_date_from_env()
-        with timed(timings, "render"):
-            for lb in langs:
-                dest = dest_of(staging, lb.site)
-                renderer = lb.renderer = SiteRenderer(lb.config, lb.library, build_date, theme)
-                if translations is not None:
-                    renderer.root_base = config.base_url
-                    renderer.i18n = translations.for_renderer(lb.site.code)
-                todo = None
-                if p.cache is not None and not multilingual and p.reuse_from is not None:
-                    todo, reused = reuse_pages(renderer, lb.library, lb.config, p.cache, p.reuse_from, staging)
-                    result.reused += reused
-                    result.pages += reused
-                result.pages += render_pages(renderer, dest, p.workers, p.progress, todo)
-                for rel, data in language_files(lb, translations).items():
-                    write(dest / rel, data)
-                    result.files += 1
-                for rel, data in root_files(lb, translations, theme).items():
-                    write(staging / rel, data)
-                    result.files += 1
-                if translations is not None and lb.site.default and lb.site.prefix:
-                    shutil.copyfile(dest / "404.html", staging / "404.html")
-                    result.files += 1
+        result = render_stage(config, sites, loaded, staging, theme, p, timings)
         mark("build: rendered")
-        with timed(timings, "index_wait"):  # the part of the index stage not hidden behind rendering
-            for lb in langs:
-                info = jobs[lb.site.code].result()
-                timings["index"] = timings.get("index", 0.0) + info.get("wall", 0.0)
-        if p.progress:
-            p.progress("index", 1, 1)
+        collect_search(result.langs, jobs, p, timings)
         with timed(timings, "write"):
-            result.files += result.pages + copy_tree_files(static, staging)
-            for lb in langs:
-                assets = {site.lstrip("/"): lb.config.content_path / src for site, src in lb.library.assets.items()}
-                result.files += copy_tree_files(assets, dest_of(staging, lb.site))
-            if p.deploy and config.deploy.redirects:  # host redirect and header files (kbgen.deploy)
-                from .deploy import write_for_build
-
-                d = result.default
-                problems += write_for_build(d.config, d.library, d.renderer, theme, staging)
-            if p.verify_search:
-                from .integrity import search_export_problem
-
-                for lb in langs:
-                    dest = dest_of(staging, lb.site)
-                    if incomplete := search_export_problem(dest / "_search"):  # never publish a broken search
-                        raise BuildError([Problem(str(dest / "_search"), 0, incomplete, code="search-incomplete")])
+            result = write_files(config, result, loaded.static, staging, theme, p)
+            check_search(result, staging, p)
             mark("build: search done, written")
         return result
     finally:
