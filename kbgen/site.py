@@ -1,7 +1,10 @@
 """The build pipeline: one sequence of stages that `kbgen build` and `kbgen serve` both run.
 
-    start_search → load (per language) → analytics → submit search → render (per language)
-                 → site files → search result → static files and assets → checks
+    start_searches → load_stage → analytics_stage → submit_search → render_stage (render_language for each
+                   language, then write_root_files) → collect_search → write_files → check_search
+
+Each stage is a function taking the previous one's value (`Loaded`, then `SiteBuild`) and returning a new one;
+what one changes in place says so in its docstring (a library's popularity, freed text, `LangBuild.renderer`).
 
 `run()` carries the sequence out into a staging folder, for a one-language site and for every language of a
 multilingual one (`[languages]`, kbgen/languages.py) alike: a one-language site is the case of one language
