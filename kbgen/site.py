@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -459,7 +460,7 @@ def submit_search(langs: list[LangBuild], jobs: dict[str, SearchJob], staging: P
 
 def render_language(
     lb: LangBuild, config: Config, staging: Path, theme: Theme, p: Pipeline,
-    translations: Translations | None, build_date: Any,
+    translations: Translations | None, build_date: datetime,
 ) -> tuple[int, int, int]:  # fmt: skip
     """Stage 4, one language: its renderer (kept as `lb.renderer`), its pages (unchanged ones hard-linked
     from `p.reuse_from` for a one-language site) and its feed. Returns (pages, of them reused, files)."""
