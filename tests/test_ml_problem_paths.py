@@ -112,3 +112,30 @@ def test_serve_names_french_problems_with_their_folder_and_links_them_to_the_fre
         assert status["ok"] and status["kind"] == "incremental" and not status["errors"], status
     finally:
         served.stop()
+
+
+@pytest.mark.browser
+def test_overlay_shows_a_french_pages_warning_on_that_page_and_errors_named_with_their_folder(
+    project: Path, browser: Any
+) -> None:
+    refund = project / REFUND_FR
+    good = refund.read_text(encoding="utf-8")
+    save(refund, good + "\nVoir [la page](nulle-part.md).\n")
+    served = Served(project)
+    try:
+        page = browser.new_page()
+        page.goto(served.base + REFUND_FR_URL)  # the French page of the file with the warning: shown there
+        page.locator("#kbgen-overlay").wait_for(state="attached", timeout=30000)
+        text = page.locator("#kbgen-overlay [role=alert]").inner_text()
+        assert "1 warning on this page" in text and f"{REFUND_FR}:11: warning: link to a missing article" in text
+        other = browser.new_page()  # another French page, with no problem: no overlay
+        other.goto(served.base + "/fr/")
+        other.wait_for_function("() => !!window.__kbgenLiveReload")
+        # An error: every page shows it, named with the language folder.
+        _break_yaml(refund)
+        other.locator("#kbgen-overlay").wait_for(state="attached", timeout=30000)
+        assert f"{REFUND_FR}:7: error: invalid YAML" in other.locator("#kbgen-overlay [role=alert]").inner_text()
+        page.close()
+        other.close()
+    finally:
+        served.stop()
