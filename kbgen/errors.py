@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .termsafe import for_terminal
@@ -60,3 +60,10 @@ def display_path(path: Path, root: Path | None) -> str:
         except ValueError:
             pass
     return str(path)
+
+
+def from_project(problems: list[Problem], content: Path, root: Path) -> list[Problem]:
+    """`problems` whose paths are relative to `content` (or absolute), named from the project `root` instead:
+    `content/fr/x.md`, as `kbgen check` and `kbgen serve` name files. A multilingual site's problems are named
+    so, every language's folder being a different `content`."""
+    return [replace(p, path=display_path(content / p.path, root)) if p.path else p for p in problems]

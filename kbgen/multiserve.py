@@ -19,6 +19,7 @@ A change this path does not handle (a new folder, a file outside the languages' 
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time
 from collections.abc import Callable
@@ -27,7 +28,7 @@ from typing import Any
 
 from .atomic import write_atomic
 from .build import BuildSession
-from .errors import Problem
+from .errors import Problem, display_path
 from .languages import Translations, is_multilingual
 from .rebuild import NeedFull, Outcome, Plan, Rebuilder
 from .safepath import inside
@@ -121,7 +122,9 @@ class Languages:
             s = sub.session
             s.config, s.output, s.theme = lb.config, dest_of(output, lb.site), session.theme
             s.library, s.renderer, s.details = lb.library, lb.renderer, lb.details
-            s.problems = [p for p in lb.problems if p.level != "error"]
+            # kept by the file they are in (content-relative, as the language's own rebuilds find them)
+            s.problems = [_content_relative(p, lb.config.content_path, master.root) for p in lb.problems
+                          if p.level != "error"]  # fmt: skip
             assert lb.renderer is not None
             lb.renderer.i18n = self._i18n(code)
             sub.on_outputs = self._outputs_hook(lb.site.default, bool(lb.site.prefix))
@@ -252,6 +255,12 @@ class SiteRebuilder(Rebuilder):
             return self.languages.problems
         return super().problems
 
+    def _display(self, p: Problem) -> Problem:
+        # a multilingual build names its files from the project already (content/<code>/…: site.load_language)
+        if is_multilingual(self.session.config) and p.path.startswith(_shown(self.session.config.content_path, self.root)):
+            return p
+        return super()._display(p)
+
     def incremental(self, plan: Plan) -> Outcome:
         if self.languages is not None:
             return self.languages.incremental(plan)
@@ -271,6 +280,15 @@ class SiteRebuilder(Rebuilder):
         gc.freeze()
         return Outcome(True, "full" if reload_content else "pages", time.perf_counter() - start, paths=None,
                        problems=self.problems, timings=dict(session.timings), after=primes)  # fmt: skip
+
+
+def _shown(content: Path, root: Path) -> str:
+    return display_path(content, root) + "/"
+
+
+def _content_relative(p: Problem, content: Path, root: Path) -> Problem:
+    shown = _shown(content, root)
+    return dataclasses.replace(p, path=p.path[len(shown):]) if p.path.startswith(shown) else p
 
 
 def _write_changed(target: Path, data: bytes) -> bool:

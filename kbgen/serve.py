@@ -34,7 +34,7 @@ from rich.console import Console
 from . import plugins
 from .build import BuildSession
 from .config import Config, load_config
-from .errors import ConfigError, Problem
+from .errors import ConfigError, Problem, display_path
 from .lock import ProjectBusy, project_lock
 from .multiserve import SiteRebuilder
 from .rebuild import Change, Outcome, Plan, Rebuilder
@@ -193,22 +193,21 @@ class DevServer:
 
     def problem_urls(self) -> dict[str, str]:
         """Shown path of a file with problems → the site path of its page (to show its warnings there)."""
-        library = self.session.library
-        if library is None:
-            return {}
         wanted = {p.path for p in self.rebuilder.problems}
-        content = self.session.config.content_path
         root = self.rebuilder.root
-        prefix = ""
-        try:
-            prefix = content.relative_to(root).as_posix() + "/"
-        except ValueError:
-            pass
+        languages = getattr(self.rebuilder, "languages", None)  # a multilingual site: every language's pages
+        sessions = [sub.session for sub in languages.subs.values()] if languages is not None else [self.session]
         urls = {}
-        for a in library.articles:
-            shown = prefix + a.source
-            if shown in wanted:
-                urls[shown] = self.base_path + a.url.lstrip("/")
+        for session in sessions:
+            library = session.library
+            if library is None:
+                continue
+            prefix = display_path(session.config.content_path, root) + "/"  # as problems name files
+            base = session.config.base_path  # a language's includes its prefix (fr/)
+            for a in library.articles:
+                shown = prefix + a.source
+                if shown in wanted:
+                    urls[shown] = base + a.url.lstrip("/")
         return urls
 
     def report(self, outcome: Outcome, what: str, started: str, initial: bool) -> None:

@@ -325,7 +325,19 @@ def static_files(
 def load_language(
     site: LangSite, theme: Theme, p: Pipeline, multilingual: bool, root: Path, fallback: LinkFallback | None = None
 ) -> LangBuild | None:
-    """Stage 1: one language's content (None: its folder is missing or has errors; `problems` say why)."""
+    """Stage 1: one language's content (None: its folder is missing or has errors; `problems` say why).
+    A multilingual site's problems name their file from the project (`content/fr/x.md`: which language)."""
+    lb = _load_language(site, theme, p, multilingual, root, fallback)
+    if multilingual:
+        from .errors import from_project
+
+        lb.problems = from_project(lb.problems, site.config.content_path, root)
+    return lb
+
+
+def _load_language(
+    site: LangSite, theme: Theme, p: Pipeline, multilingual: bool, root: Path, fallback: LinkFallback | None
+) -> LangBuild:
     config = site.config
     problems: list[Problem] = []
     if multilingual and not config.content_path.is_dir():
