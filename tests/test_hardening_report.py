@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_kbgen
+from conftest import ROOT, run_kbgen, wait_for
 from test_analytics_importers import make_collector_db, sample_events
 
 from kbgen.analytics.importers import MAX_JSON_DEPTH, MAX_ROWS, MAX_SOURCE_BYTES, MAX_ZIP_BYTES, read_source
@@ -427,11 +427,9 @@ def test_serve_prints_hostile_file_names_without_controls(tmp_path: Path) -> Non
         server.drain()
         bad = server.project / "content" / "orders" / "tracking" / "new\x1b]8;;https:__evil.example\x07[bold]\x1b[2J.md"
         bad.write_text('---\ntitle: "broken [\n---\ntext\n', encoding="utf-8")  # an error naming the file
-        # The first build's own status event may still be on its way: wait for the one that names the file.
-        for _ in range(20):
-            server.wait_event("status")
-            if "[bold].md" in server.output():
-                break
+        # Wait for the terminal line that names the file (a status event may arrive before serve's output
+        # has been read, so waiting on events and then reading the output can miss it).
+        assert wait_for(lambda: "[bold].md" in server.output() and "error" in server.output(), 60), server.output()
         shown = server.output()
         assert "[bold].md" in shown and "error" in shown
         assert_clean(shown)
