@@ -28,6 +28,17 @@ def write_atomic(path: Path, data: bytes) -> None:
     _replace(path, lambda fh: fh.write(data))
 
 
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` to `path` atomically unless the file already holds exactly it; True when written."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    write_atomic(path, data)
+    return True
+
+
 def pickle_atomic(path: Path, obj: Any) -> None:
     """Pickle `obj` into `path` atomically (streamed: no copy of the whole pickle in memory)."""
     _replace(path, lambda fh: pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL))

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_atomic
+from .atomic import write_if_changed
 from .build import BuildSession
 from .errors import Problem, display_path
 from .languages import Translations, is_multilingual
@@ -214,8 +214,8 @@ class Languages:
             self.root_out["sitemap.xml"] = translations.sitemap()
         base = master.session.config.base_path
         for out, data in sorted(self.root_out.items()):
-            if _write_changed(inside(output, out), data):
-                paths.append(base + ("" if out == "index.html" else out.removesuffix("index.html")))
+            if write_if_changed(inside(output, out), data):
+                paths.append(path_of(out, base))
         self.root_out = {}
         static = master._sync_static(plan.static)
         result.written += len(paths) + len(static)
@@ -236,7 +236,7 @@ class Languages:
             if not wanted or s.renderer is None or s.library is None or s.output is None:
                 continue
             for page in sub._pages(s.renderer, s.library, [], wanted):
-                if _write_changed(inside(s.output, page.output), s.renderer.render(page)):
+                if write_if_changed(inside(s.output, page.output), s.renderer.render(page)):
                     paths.append(path_of(page.output, s.config.base_path))
         return paths
 
@@ -290,12 +290,3 @@ def _content_relative(p: Problem, content: Path, root: Path) -> Problem:
     shown = _shown(content, root)
     return dataclasses.replace(p, path=p.path[len(shown):]) if p.path.startswith(shown) else p
 
-
-def _write_changed(target: Path, data: bytes) -> bool:
-    try:
-        if target.read_bytes() == data:
-            return False
-    except OSError:
-        pass
-    write_atomic(target, data)
-    return True

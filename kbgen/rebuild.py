@@ -44,7 +44,7 @@ from typing import Any
 import jinja2
 
 from . import plugins
-from .atomic import write_atomic
+from .atomic import write_atomic, write_if_changed
 from .build import BuildSession
 from .config import Config, load_config
 from .content.assemble import (
@@ -650,13 +650,8 @@ class Rebuilder:
         t4 = time.perf_counter()
         written, paths = 0, []
         for out, data in outputs.items():
-            target = inside(output, out)
-            try:
-                if target.read_bytes() == data:
-                    continue
-            except OSError:
-                pass
-            write_atomic(target, data)
+            if not write_if_changed(inside(output, out), data):
+                continue
             written += 1
             paths.append(path_of(out, config.base_path))
         for rel, exists in asset_changes.items():
